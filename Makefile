@@ -1,0 +1,19 @@
+# One toolchain: ruff (lint + format), mypy (strict on the package), pytest.
+PY ?= .venv/bin/python
+
+.PHONY: check lint fmt typecheck test
+check: lint typecheck test
+
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+fmt:
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+typecheck:
+	$(PY) -m mypy
+
+test:
+	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,108 @@
+"""The `dlenv` command line: the wizard by default, scriptable subcommands for SSH sessions and CI.
+
+Each subcommand lives in its own module here with ``register(subparsers)``; heavy imports (Textual,
+the Docker SDK, NVML) happen inside the command functions so `dlenv check` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from dlenv_tui import __version__
+from dlenv_tui.errors import DlenvError, UsageError
+
+#: Subcommand modules under dlenv_tui.cli, in the order `dlenv --help` lists them.
+COMMAND_MODULES = ("check", "profiles", "plan", "apply", "image")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one sentence and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"dlenv: {message} (see `{self.prog} --help`).\n")
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Flags every command that looks at the host accepts."""
+    parser.add_argument(
+        "--sysroot",
+        metavar="DIR",
+        help="probe files under DIR instead of / (tests, a mounted image)",
+    )
+    parser.add_argument(
+        "--facts",
+        metavar="FILE",
+        help="use recorded host facts (the JSON `dlenv check --json` prints) instead of probing",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dlenv",
+        description=(
+            "Set up an NVIDIA GPU host for deep-learning containers: driver, container toolkit, "
+            "Docker or Podman, an image and a running container. Without a command, opens the wizard."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"dlenv {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--demo",
+        nargs="?",
+        const="",
+        metavar="SCENARIO",
+        help="walk the wizard on a simulated host; nothing on this machine changes",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="probe for real but only show privileged steps, never run them",
+    )
+    add_common(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"dlenv_tui.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def _run_wizard(args: argparse.Namespace) -> int:
+    from dlenv_tui.app import run_wizard
+
+    return run_wizard(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None) or _run_wizard
+    try:
+        return int(func(args) or 0)
+    except DlenvError as exc:
+        if args.debug:
+            raise
+        print(f"dlenv: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("dlenv: interrupted.", file=sys.stderr)
+        return 130
+    except (
+        Exception
+    ) as exc:  # the last line of defence: one sentence, a traceback only with --debug
+        if args.debug:
+            raise
+        print(
+            f"dlenv: unexpected error: {exc.__class__.__name__}: {exc} "
+            "(run again with --debug for the traceback).",
+            file=sys.stderr,
+        )
+        return 1
+
+
+__all__ = ["DlenvError", "UsageError", "add_common", "build_parser", "main"]

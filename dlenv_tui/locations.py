@@ -1,0 +1,48 @@
+"""Where dlenv finds its assets and keeps its files; the one seam tests patch for paths.
+
+Nothing here touches the disk on import or creates directories: callers create what they write.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def assets_dir() -> Path:
+    """The ``assets/`` tree: inside the installed wheel, or at the top of a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_assets"
+    if packaged.is_dir():
+        return packaged
+    return here.parent / "assets"
+
+
+def asset(*parts: str) -> Path:
+    return assets_dir().joinpath(*parts)
+
+
+def config_dir() -> Path:
+    """``$DLENV_CONFIG_DIR`` or platformdirs' user config dir for dlenv (e.g. ~/.config/dlenv)."""
+    override = os.environ.get("DLENV_CONFIG_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_config_path
+
+    return user_config_path("dlenv")
+
+
+def profiles_dir() -> Path:
+    return config_dir() / "profiles"
+
+
+def jobs_dir() -> Path:
+    """Where the root worker keeps job journals and the host lock.
+
+    ``$DLENV_STATE_DIR`` overrides it (tests); otherwise /var/lib/dlenv/jobs, which survives reboots
+    and is shared by every user of the host, so one job at a time per host holds.
+    """
+    override = os.environ.get("DLENV_STATE_DIR")
+    if override:
+        return Path(override) / "jobs"
+    return Path("/var/lib/dlenv/jobs")
