@@ -1,0 +1,411 @@
+"""Saved setups: one TOML file per profile, written atomically, validated, never clobbered when unreadable."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dlenv_tui import locations, validate
+from dlenv_tui.errors import DlenvError, UsageError
+from dlenv_tui.model import (
+    DataError,
+    DriverChoice,
+    EngineChoice,
+    EngineName,
+    EngineSource,
+    HostFacts,
+    ImageOptions,
+    Profile,
+    Stage,
+    StageProgress,
+    StageState,
+    from_data,
+    to_data,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - 3.10 only
+    import tomli as tomllib
+
+#: The profile file format this dlenv reads and writes.
+SCHEMA = 1
+
+
+class ProfileError(DlenvError):
+    """A profile that cannot be read, parsed or written; the message is one sentence."""
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    """One row of the profile list; a broken file is listed with its error instead of hidden."""
+
+    name: str
+    path: Path
+    updated_at: str = ""
+    error: str = ""
+    """One sentence when the file cannot be used; empty otherwise."""
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` when it is usable as a profile (file) name; raise UsageError otherwise."""
+    err = validate.profile_name_error(name)
+    if err:
+        raise UsageError(err[0].upper() + err[1:])
+    return name
+
+
+def now() -> str:
+    """ISO-8601 UTC to the second, the timestamp format of profiles."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------------------------
+# The store
+
+
+class ProfileStore:
+    """Profiles as ``NAME.toml`` files in one directory (``locations.profiles_dir()`` by default)."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory if directory is not None else locations.profiles_dir()
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{validate_name(name)}.toml"
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def list(self) -> list[ProfileEntry]:
+        """Every ``*.toml`` file, sorted by name; corrupt ones carry their error."""
+        try:
+            files = sorted(p for p in self.directory.iterdir() if p.suffix == ".toml")
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ProfileError(
+                f"Cannot list profiles in {self.directory}: {exc.strerror or exc}."
+            ) from None
+        entries = []
+        for path in files:
+            name = path.stem
+            if validate.profile_name_error(name):
+                entries.append(ProfileEntry(name, path, error="Not a valid profile file name."))
+                continue
+            try:
+                profile = self._read(path)
+            except ProfileError as exc:
+                entries.append(ProfileEntry(name, path, error=str(exc)))
+                continue
+            entries.append(ProfileEntry(name, path, updated_at=profile.updated_at))
+        return entries
+
+    def load(self, name: str) -> Profile:
+        path = self.path(name)
+        if not path.exists() and not path.is_symlink():
+            raise ProfileError(
+                f"No profile named {name!r} (looked for {path}); `dlenv profiles list` shows them."
+            )
+        return self._read(path)
+
+    def save(self, profile: Profile) -> Path:
+        """Validate and write ``profile`` atomically with mode 0600; returns the file's path.
+
+        A file that exists but cannot be read as a profile of this schema is left alone: the user
+        may have hand-edited it or a newer dlenv wrote it, and overwriting would lose that.
+        """
+        validate_profile(profile)
+        path = self.path(profile.name)
+        if path.exists() or path.is_symlink():
+            try:
+                self._read(path)
+            except ProfileError as exc:
+                raise ProfileError(f"{exc} Not overwriting it.") from None
+        stamped = replace(profile, schema=SCHEMA, updated_at=now())
+        if not stamped.created_at:
+            stamped = replace(stamped, created_at=stamped.updated_at)
+        text = _dumps(stamped)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _atomic_write(path, text.encode("utf-8"))
+        except OSError as exc:
+            raise ProfileError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+        return path
+
+    def delete(self, name: str) -> None:
+        path = self.path(name)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise ProfileError(f"No profile named {name!r} to delete.") from None
+        except IsADirectoryError:
+            raise ProfileError(
+                f"{path} is a directory, not a profile; remove it yourself."
+            ) from None
+        except OSError as exc:
+            raise ProfileError(f"Cannot delete {path}: {exc.strerror or exc}.") from None
+
+    def _read(self, path: Path) -> Profile:
+        try:
+            raw = path.read_bytes()
+        except IsADirectoryError:
+            raise ProfileError(f"Profile file {path} is a directory, not a file.") from None
+        except PermissionError:
+            raise ProfileError(
+                f"Cannot read profile file {path}: permission denied (it should belong to you with mode 0600)."
+            ) from None
+        except OSError as exc:
+            raise ProfileError(f"Cannot read profile file {path}: {exc.strerror or exc}.") from None
+        return parse_profile(raw, path)
+
+
+def parse_profile(raw: bytes, path: Path) -> Profile:
+    """Decode one profile file; every problem becomes one ProfileError sentence naming the file."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProfileError(f"Profile file {path} is not UTF-8 text; fix or delete it.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(
+            f"Profile file {path} is not valid TOML ({exc}); fix or delete it."
+        ) from None
+    schema = data.get("schema")
+    if not isinstance(schema, int) or isinstance(schema, bool):
+        raise ProfileError(f"Profile file {path} has no valid 'schema' number; fix or delete it.")
+    if schema > SCHEMA:
+        raise ProfileError(
+            f"Profile file {path} was written by a newer dlenv (schema {schema}; this one reads "
+            f"schema {SCHEMA}); upgrade dlenv to open it."
+        )
+    if schema < 1:
+        raise ProfileError(f"Profile file {path} has an unknown schema {schema}; fix or delete it.")
+    data.setdefault("name", path.stem)
+    try:
+        profile = from_data(Profile, data, "profile")
+    except DataError as exc:
+        raise ProfileError(
+            f"Profile file {path} does not fit the profile format ({exc})."
+        ) from None
+    # the file name is the profile's identity; a copied-and-renamed file takes its new name
+    if profile.name != path.stem:
+        profile = replace(profile, name=path.stem)
+    return profile
+
+
+def _dumps(profile: Profile) -> str:
+    import tomli_w
+
+    data: dict[str, Any] = to_data(profile)
+    # schema first so a reader (human or older dlenv) sees it before anything else
+    ordered = {"schema": data.pop("schema"), **data}
+    return (
+        "# dlenv profile; edit with care: `dlenv profiles show NAME` checks it.\n"
+        + tomli_w.dumps(ordered)
+    )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, rename, fsync the directory: all or nothing."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+# --------------------------------------------------------------------------------------------
+# Recommendations and validation
+
+
+def recommend_engine(facts: HostFacts) -> tuple[EngineName, str]:
+    """The engine for this host and why, in the order the guide's comparison suggests."""
+    if facts.docker.present and not facts.podman.present:
+        return EngineName.DOCKER, "Docker is already installed here."
+    if facts.podman.present and not facts.docker.present:
+        return EngineName.PODMAN, "Podman is already installed here."
+    if facts.docker.present and facts.podman.present:
+        return EngineName.DOCKER, "Docker and Podman are both installed; Docker is the default."
+    family = _family(facts)
+    if family in ("fedora", "rhel"):
+        return EngineName.PODMAN, "Fedora and RHEL-family systems ship Podman as their engine."
+    if not facts.systemd:
+        return (
+            EngineName.PODMAN,
+            "This host does not run systemd, so Docker's daemon would need starting by hand; "
+            "Podman needs no daemon.",
+        )
+    return EngineName.DOCKER, "Docker has the widest ecosystem and documentation."
+
+
+def _family(facts: HostFacts) -> str:
+    try:
+        from dlenv_tui.compat import distro_support
+
+        return distro_support(facts.distro).family
+    except ImportError:  # compat not importable: judge from os-release alone
+        ids = (facts.distro.id, *facts.distro.like)
+        for fam in ("fedora", "rhel", "ubuntu", "debian", "suse"):
+            if any(fam in i for i in ids):
+                return fam
+        return ""
+
+
+def recommended_profile(
+    name: str, facts: HostFacts, *, engine: EngineName | None = None, cuda: str = ""
+) -> Profile:
+    """A profile with the recommended choice for every stage on ``facts``, made without questions."""
+    from dlenv_tui import compat
+
+    validate_name(name)
+    validate.ensure(validate.cuda_version_error(cuda), "--cuda")
+    advice = compat.driver_advice(facts.gpus)
+    if engine is None:
+        engine, _why = recommend_engine(facts)
+    family = _family(facts)
+    if engine is EngineName.PODMAN or family == "suse":
+        # Docker CE has no x86_64 packages for SUSE; Podman always comes from the distribution
+        source = EngineSource.DISTRO
+    else:
+        source = EngineSource.DOCKER_CE
+    image = ImageOptions()
+    # ask for versions that have the default image, so the first one always builds
+    usable = compat.usable_cuda_versions(
+        tuple(facts.gpus),
+        facts.driver.version,
+        variant=image.variant,
+        cudnn=image.cudnn,
+        ubuntu=image.ubuntu,
+    )
+    if cuda:
+        if usable.value and cuda not in usable.value:
+            raise UsageError(
+                f"CUDA {cuda} cannot run on this host's GPUs and driver, or has no "
+                f"{image.variant.value} image for Ubuntu {image.ubuntu}; usable: "
+                f"{', '.join(usable.value)}."
+            )
+    elif usable.value:
+        cuda = usable.value[0]
+    image = replace(image, cuda=cuda)
+    stamp = now()
+    return Profile(
+        name=name,
+        created_at=stamp,
+        updated_at=stamp,
+        driver=DriverChoice(flavour=advice.flavour, branch=advice.branch),
+        engine=EngineChoice(engine=engine, source=source),
+        image=image,
+        host=facts,
+    )
+
+
+def mark_stage(
+    profile: Profile,
+    stage: Stage,
+    state: StageState,
+    detail: str = "",
+    done_steps: tuple[str, ...] = (),
+) -> Profile:
+    """A copy of ``profile`` with ``stage``'s progress set and timestamped."""
+    progress = dict(profile.progress)
+    progress[stage.value] = StageProgress(
+        state=state, updated_at=now(), detail=detail, done_steps=tuple(done_steps)
+    )
+    return replace(profile, progress=progress)
+
+
+def profile_errors(profile: Profile) -> Iterator[str]:
+    """Every problem with the fields that flow into plans, Dockerfiles and `run`, one sentence each."""
+    v = validate
+
+    def field(name: str, err: str) -> Iterator[str]:
+        if err:
+            yield f"{name}: {err}"
+
+    yield from field("name", v.profile_name_error(profile.name))
+    if profile.schema != SCHEMA:
+        yield f"schema: this dlenv writes schema {SCHEMA}, not {profile.schema}."
+    yield from field("driver.branch", v.driver_branch_error(profile.driver.branch))
+    yield from field("driver.source", v.driver_source_error(profile.driver.source))
+    img = profile.image
+    yield from field("image.cuda", v.cuda_version_error(img.cuda))
+    yield from field("image.ubuntu", v.ubuntu_release_error(img.ubuntu))
+    if img.base_override:
+        yield from field("image.base_override", v.image_ref_error(img.base_override, "base image"))
+    if img.tag:
+        yield from field("image.tag", v.image_ref_error(img.tag, "image tag"))
+    for i, pkg in enumerate(img.python_packages):
+        yield from field(f"image.python_packages[{i}]", v.pip_requirement_error(pkg))
+    for i, pkg in enumerate(img.extra_pip):
+        yield from field(f"image.extra_pip[{i}]", v.pip_requirement_error(pkg))
+    for i, pkg in enumerate(img.extra_apt):
+        yield from field(f"image.extra_apt[{i}]", v.apt_package_error(pkg))
+    yield from field("image.apt_mirror", v.https_url_error(img.apt_mirror, "apt mirror"))
+    yield from field("image.pip_index", v.https_url_error(img.pip_index, "pip index"))
+    for i, cert in enumerate(img.ca_certs):
+        yield from field(f"image.ca_certs[{i}]", v.abs_path_error(cert, "CA certificate path"))
+    run = profile.run
+    yield from field("run.gpus", v.gpus_error(run.gpus))
+    yield from field("run.shm_size", v.shm_size_error(run.shm_size))
+    yield from field("run.name", v.container_name_error(run.name))
+    yield from field("run.restart", v.restart_policy_error(run.restart))
+    for i, m in enumerate(run.mounts):
+        yield from field(f"run.mounts[{i}].source", v.abs_path_error(m.source, "mount source"))
+        yield from field(f"run.mounts[{i}].target", v.container_path_error(m.target))
+    targets = [m.target.rstrip("/") for m in run.mounts]
+    if len(set(targets)) != len(targets):
+        yield "run.mounts: two mounts share one container path."
+    host_ports: set[tuple[str, int]] = set()
+    for i, p in enumerate(run.ports):
+        yield from field(f"run.ports[{i}].container", v.port_error(p.container, "container port"))
+        yield from field(f"run.ports[{i}].host", v.port_error(p.host, "host port"))
+        yield from field(f"run.ports[{i}].host_ip", v.host_ip_error(p.host_ip))
+        if (p.host_ip, p.host) in host_ports:
+            yield f"run.ports[{i}]: host port {p.host} on {p.host_ip} is published twice."
+        host_ports.add((p.host_ip, p.host))
+    if profile.last_image and profile.last_image.tag:
+        yield from field("last_image.tag", v.image_ref_error(profile.last_image.tag, "image tag"))
+    for key in profile.progress:
+        if key not in {s.value for s in Stage}:
+            yield f"progress: {key!r} is not a stage."
+
+
+def validate_profile(profile: Profile) -> None:
+    """Raise ``ValidationError`` naming the first bad field; values are allow-listed, not escaped."""
+    for err in profile_errors(profile):
+        raise validate.ValidationError(f"Profile {profile.name!r}, {err}")
+
+
+__all__ = [
+    "SCHEMA",
+    "ProfileEntry",
+    "ProfileError",
+    "ProfileStore",
+    "mark_stage",
+    "parse_profile",
+    "recommend_engine",
+    "recommended_profile",
+    "validate_name",
+    "validate_profile",
+]

@@ -1,0 +1,291 @@
+"""Field validators for everything that flows into plans, Dockerfiles and `run`: each returns "" or one sentence.
+
+Every ``*_error`` function is pure and returns an empty string when the value is fine, otherwise one
+sentence saying what is wrong, so the UI can validate as the user types; ``ensure`` turns a sentence
+into a ``ValidationError``. The rules are allow-lists: values end up in argv lists, Dockerfile lines
+and file contents, so anything outside a small, boring alphabet is refused rather than escaped.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from dlenv_tui.errors import UsageError
+
+
+class ValidationError(UsageError):
+    """A profile field or command-line value that dlenv will not use; the message names it."""
+
+
+def ensure(error: str, field: str = "") -> None:
+    """Raise ``ValidationError`` when ``error`` is not empty, prefixed with the field name."""
+    if error:
+        raise ValidationError(f"{field}: {error}" if field else error)
+
+
+def _bad_chars(value: str) -> str:
+    """A sentence about control characters or whitespace-only text, or ""."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "it contains a newline or another control character."
+    return ""
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def profile_name_error(name: str) -> str:
+    """Profile names become file names: letters, digits, ``.``, ``_``, ``-``; no leading dot; ≤ 64."""
+    if not name:
+        return "a profile name cannot be empty."
+    if bad := _bad_chars(name):
+        return f"profile name {_show(name)}: {bad}"
+    if "/" in name or "\\" in name:
+        return f"profile name {_show(name)} contains a path separator; use letters, digits, '.', '_' or '-'."
+    if name.startswith("."):
+        return f"profile name {_show(name)} starts with a dot; use a letter or digit first."
+    if len(name) > 64:
+        return "a profile name can be at most 64 characters long."
+    if ".." in name:
+        return f"profile name {_show(name)} contains '..'; use letters, digits, '.', '_' or '-'."
+    if not _PROFILE_NAME.fullmatch(name):
+        return f"profile name {_show(name)} may only hold letters, digits, '.', '_' and '-', starting with a letter or digit."
+    return ""
+
+
+_CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def container_name_error(name: str) -> str:
+    """Docker/Podman container names (``[a-zA-Z0-9][a-zA-Z0-9_.-]*``); empty means the default."""
+    if not name:
+        return ""
+    if bad := _bad_chars(name):
+        return f"container name {_show(name)}: {bad}"
+    if not _CONTAINER_NAME.fullmatch(name):
+        return f"container name {_show(name)} may only hold letters, digits, '_', '.' and '-', starting with a letter or digit."
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Images
+
+# The reference grammar of distribution/reference, restricted to what a user types.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"sha256:[0-9a-f]{64}"
+_IMAGE_REF = re.compile(
+    rf"(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?", re.ASCII
+)
+
+
+def image_ref_error(ref: str, what: str = "image") -> str:
+    """An image reference such as ``dlenv/work:latest`` or ``nvcr.io/nvidia/pytorch:25.01-py3``."""
+    if not ref:
+        return f"the {what} name cannot be empty."
+    if bad := _bad_chars(ref):
+        return f"{what} {_show(ref)}: {bad}"
+    if len(ref) > 255:
+        return f"the {what} name is longer than 255 characters."
+    if ref.startswith("/") or ".." in ref:
+        return f"{what} {_show(ref)} looks like a path; give an image name such as 'dlenv/work:latest'."
+    if not _IMAGE_REF.fullmatch(ref):
+        return (
+            f"{what} {_show(ref)} is not a valid image name; use lower-case 'name[:tag]' such as "
+            "'dlenv/work:latest'."
+        )
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Packages
+
+_APT_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?", re.ASCII)
+
+
+def apt_package_error(name: str) -> str:
+    """A Debian package name, optionally ``=version``."""
+    if bad := _bad_chars(name):
+        return f"apt package {_show(name)}: {bad}"
+    if not _APT_PACKAGE.fullmatch(name) or ".." in name:
+        return (
+            f"apt package {_show(name)} is not a package name; use lower-case letters, digits, "
+            "'+', '-' and '.' (optionally '=version')."
+        )
+    return ""
+
+
+_PIP_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_PIP_VERSION = r"(?:===|==|>=|<=|~=|!=|<|>)[A-Za-z0-9.*+!]+"
+_PIP_REQUIREMENT = re.compile(
+    rf"{_PIP_NAME}(?:\[{_PIP_NAME}(?:,{_PIP_NAME})*\])?(?:{_PIP_VERSION}(?:,{_PIP_VERSION})*)?",
+    re.ASCII,
+)
+
+
+def pip_requirement_error(req: str) -> str:
+    """A PyPI requirement such as ``torch``, ``polars[gpu]`` or ``numpy>=2,<3`` (no URLs, no options)."""
+    if bad := _bad_chars(req):
+        return f"pip package {_show(req)}: {bad}"
+    if req.startswith("-"):
+        return f"pip package {_show(req)} looks like an option; give a package name."
+    if not _PIP_REQUIREMENT.fullmatch(req) or ".." in req:
+        return (
+            f"pip package {_show(req)} is not a requirement dlenv accepts; use 'name', "
+            "'name[extra]' or 'name>=1.0' without spaces."
+        )
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Paths, URLs, network
+
+
+def abs_path_error(path: str, what: str = "path") -> str:
+    """An absolute path without ``..``, control characters, ``:`` or ``,`` (volume syntax separators)."""
+    if not path:
+        return f"the {what} cannot be empty."
+    if bad := _bad_chars(path):
+        return f"{what} {_show(path)}: {bad}"
+    if not path.startswith("/"):
+        return f"{what} {_show(path)} must be an absolute path (starting with '/')."
+    if any(part == ".." for part in path.split("/")):
+        return f"{what} {_show(path)} contains '..'; give the path without it."
+    if ":" in path or "," in path:
+        return (
+            f"{what} {_show(path)} contains ':' or ',', which container mount syntax cannot carry."
+        )
+    if len(path) > 4096:
+        return f"the {what} is longer than 4096 characters."
+    return ""
+
+
+def container_path_error(path: str) -> str:
+    """A mount target inside the container: an absolute path that is not ``/`` itself."""
+    if err := abs_path_error(path, "container path"):
+        return err
+    if path.rstrip("/") == "":
+        return "the container path cannot be '/'; mount somewhere below it such as '/workspace'."
+    return ""
+
+
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#@&+=%-]+", re.ASCII)
+
+
+def https_url_error(url: str, what: str = "URL") -> str:
+    """An https URL (mirrors, package indexes) in a plain alphabet; empty means "not set"."""
+    if not url:
+        return ""
+    if bad := _bad_chars(url):
+        return f"{what} {_show(url)}: {bad}"
+    if not _URL_CHARS.fullmatch(url):
+        return f"{what} {_show(url)} contains characters dlenv does not accept in a URL (spaces, quotes, '$', ';' ...)."
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return f"{what} {_show(url)} must be an https:// URL with a host name."
+    return ""
+
+
+def port_error(port: int, what: str = "port") -> str:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        return f"{what} {port!r} must be a whole number from 1 to 65535."
+    return ""
+
+
+def host_ip_error(ip: str) -> str:
+    """The address a published port binds to (``127.0.0.1`` by default)."""
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        return f"host address {_show(ip)} is not an IP address such as 127.0.0.1 or 0.0.0.0."
+    return ""
+
+
+_SHM = re.compile(r"([1-9][0-9]{0,6})([bkmg]?)", re.ASCII | re.IGNORECASE)
+
+
+def shm_size_error(size: str) -> str:
+    """``--shm-size``: a number with an optional unit b/k/m/g, e.g. ``8g``."""
+    m = _SHM.fullmatch(size)
+    if not m:
+        return f"shm size {_show(size)} must be a number with an optional unit b, k, m or g, such as '8g'."
+    factor = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+    if int(m.group(1)) * factor > 1 << 40:
+        return f"shm size {_show(size)} is larger than 1 TiB."
+    return ""
+
+
+_GPU_ITEM = re.compile(r"[0-9]{1,3}|GPU-[0-9a-fA-F-]{8,64}|MIG-[0-9a-zA-Z/-]{4,80}", re.ASCII)
+
+
+def gpus_error(spec: str) -> str:
+    """``all``, ``none``, a count (``2``) or a comma-separated list of indices / UUIDs."""
+    if spec in ("all", "none"):
+        return ""
+    if re.fullmatch(r"[1-9][0-9]{0,2}", spec, re.ASCII):
+        return ""
+    items = spec.split(",")
+    if spec and all(_GPU_ITEM.fullmatch(i) for i in items):
+        return ""
+    return (
+        f"GPU selection {_show(spec)} must be 'all', 'none', a count such as '2', or indices / "
+        "UUIDs separated by commas such as '0,1'."
+    )
+
+
+RESTART_POLICIES = ("no", "unless-stopped", "always", "on-failure")
+
+
+def restart_policy_error(policy: str) -> str:
+    if policy not in RESTART_POLICIES:
+        return f"restart policy {_show(policy)} must be one of {', '.join(RESTART_POLICIES)}."
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Versions
+
+
+def cuda_version_error(cuda: str) -> str:
+    """``X.Y`` or empty (newest the GPUs and driver allow)."""
+    if cuda and not re.fullmatch(r"[0-9]{1,2}\.[0-9]{1,2}", cuda, re.ASCII):
+        return f"CUDA version {_show(cuda)} must look like '12.8'."
+    return ""
+
+
+def ubuntu_release_error(release: str) -> str:
+    if not re.fullmatch(r"[0-9]{2}\.[0-9]{2}", release, re.ASCII):
+        return f"Ubuntu release {_show(release)} must look like '24.04'."
+    return ""
+
+
+def driver_branch_error(branch: str) -> str:
+    """A driver branch such as ``580``; empty means the distro's current one."""
+    if branch and not re.fullmatch(r"[0-9]{3}", branch, re.ASCII):
+        return f"driver branch {_show(branch)} must be three digits such as '580'."
+    return ""
+
+
+DRIVER_SOURCES = ("auto", "distro", "cuda-repo")
+
+
+def driver_source_error(source: str) -> str:
+    if source not in DRIVER_SOURCES:
+        return f"driver source {_show(source)} must be one of {', '.join(DRIVER_SOURCES)}."
+    return ""
+
+
+def unix_user_error(name: str) -> str:
+    """A login name as ``useradd`` accepts it by default."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}\$?", name, re.ASCII):
+        return f"user name {_show(name)} is not a login name dlenv accepts."
+    return ""
