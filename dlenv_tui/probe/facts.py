@@ -1,0 +1,232 @@
+"""`probe_host`: every topic probe run against one Host and merged into HostFacts; `load_facts`."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dlenv_tui.errors import UsageError
+from dlenv_tui.model import (
+    DiskInfo,
+    DriverInfo,
+    Gpu,
+    HostFacts,
+    SecureBoot,
+    Tool,
+    UserInfo,
+    from_data,
+)
+from dlenv_tui.probe import driver as drv
+from dlenv_tui.probe import pci, system, tools
+from dlenv_tui.probe.host import Host, LocalHost
+from dlenv_tui.probe.nvml import NvmlInfo, read_nvml
+from dlenv_tui.probe.secureboot import read_secure_boot
+from dlenv_tui.probe.user import read_user
+
+T = TypeVar("T")
+
+DOCKER_DATA = "/var/lib/docker"
+CONTAINERS_DATA = "/var/lib/containers"
+
+
+def probe_host(host: Host | None = None, *, nvml: bool = True) -> HostFacts:
+    """Read everything dlenv needs to know about ``host`` (this machine by default); never changes it.
+
+    The programs it starts (version queries, mokutil, lspci, sudo -n, NVML's initialisation) run in
+    parallel threads: each is a separate process or library call, and together they are most of the
+    time `dlenv check` takes. NVML is only asked about the real root (a sysroot has no driver).
+    """
+    host = host or LocalHost()
+    ask_nvml = nvml and Path(host.root).resolve() == Path("/")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        jobs: dict[str, Future[Any]] = {
+            "user": pool.submit(read_user, host),
+            "secure_boot": pool.submit(read_secure_boot, host),
+            "docker": pool.submit(_docker, host),
+            "podman": pool.submit(tools.read_tool, host, "podman"),
+            "nvidia_ctk": pool.submit(tools.read_tool, host, "nvidia-ctk"),
+            "lspci": pool.submit(_lspci, host),
+            "nvml": pool.submit(read_nvml) if ask_nvml else _done(None),
+        }
+        distro = system.read_distro(host)
+        kernel = system.read_kernel(host)
+        facts_sysfs = pci.read_sysfs_gpus(host)
+        modules_text = host.read_text("/proc/modules")
+        version_text = host.read_text(drv.PROC_VERSION)
+        module_version = drv.parse_module_version(
+            host.read_text("/sys/module/nvidia/version") or ""
+        )
+        user: UserInfo = jobs["user"].result()
+        docker: Tool = jobs["docker"].result()
+        podman: Tool = jobs["podman"].result()[0]
+        lspci_gpus: tuple[Gpu, ...] | None = jobs["lspci"].result()
+        nvml_info: NvmlInfo | None = jobs["nvml"].result()
+        running = {
+            "docker": pool.submit(_running, host, docker, [tools.docker_socket()]),
+            "podman": pool.submit(_running, host, podman, tools.podman_sockets(user.uid)),
+        }
+        docker = dataclasses.replace(docker, running=running["docker"].result())
+        podman = dataclasses.replace(podman, running=running["podman"].result())
+        secure_boot: SecureBoot = jobs["secure_boot"].result()
+        nvidia_ctk: Tool = jobs["nvidia_ctk"].result()[0]
+
+    modules = drv.parse_proc_modules(modules_text) if modules_text is not None else frozenset()
+    version, flavour = drv.parse_nvidia_version(version_text or "")
+    loaded = "nvidia" in modules or version_text is not None or bool(module_version)
+    driver = DriverInfo(
+        loaded=loaded,
+        version=version or module_version or (nvml_info.driver_version if nvml_info else ""),
+        flavour=flavour,
+        cuda_version=nvml_info.cuda_version if nvml_info else "",
+        nvml=nvml_info is not None,
+        nouveau_loaded="nouveau" in modules,
+    )
+    return HostFacts(
+        arch=system.read_arch(host),
+        distro=distro,
+        pkg_family=system.read_pkg_family(host, distro),
+        systemd=system.read_systemd(host),
+        kernel=kernel,
+        kernel_headers=system.read_kernel_headers(host, kernel),
+        gpus=merge_gpus(facts_sysfs, lspci_gpus, nvml_info),
+        driver=driver,
+        secure_boot=secure_boot,
+        docker=docker,
+        podman=podman,
+        nvidia_ctk=nvidia_ctk,
+        lspci=lspci_gpus is not None,
+        user=user,
+        disk=read_disk(host, docker, podman),
+        hostname=system.read_hostname(host),
+        probed_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def _done(value: T) -> Future[T]:
+    future: Future[T] = Future()
+    future.set_result(value)
+    return future
+
+
+def _docker(host: Host) -> Tool:
+    tool, result = tools.read_tool(host, "docker")
+    if result is not None and tools.is_podman_emulation(result.output):
+        # podman-docker's wrapper: there is no Docker engine, whatever `docker` on PATH says.
+        return Tool(present=False, path=tool.path)
+    return tool
+
+
+def _lspci(host: Host) -> tuple[Gpu, ...] | None:
+    if host.which("lspci") is None:
+        return None
+    result = host.run(["lspci", "-nn"])
+    if result is None:
+        return None
+    return pci.parse_lspci(result.stdout)
+
+
+def _running(host: Host, tool: Tool, sockets: list[str]) -> bool | None:
+    return tools.answers(host, sockets) if tool.present else None
+
+
+def merge_gpus(
+    sysfs: tuple[Gpu, ...] | None,
+    lspci: tuple[Gpu, ...] | None,
+    nvml: NvmlInfo | None,
+) -> tuple[Gpu, ...]:
+    """One Gpu per PCI address. Names: NVML's, else the PCI table's (compat), else lspci's."""
+    by_addr: dict[str, Gpu] = {}
+    for source in (sysfs or (), lspci or ()):
+        for gpu in source:
+            by_addr.setdefault(gpu.pci_address, dataclasses.replace(gpu, name="", chip=""))
+    for ng in nvml.gpus if nvml else ():
+        base = by_addr.get(ng.pci_address) or Gpu(
+            pci_address=ng.pci_address, device_id=ng.device_id
+        )
+        by_addr[ng.pci_address] = dataclasses.replace(
+            base,
+            name=ng.name,
+            compute_capability=ng.compute_capability,
+            memory_mib=ng.memory_mib,
+            uuid=ng.uuid,
+        )
+    enrich = _enricher()
+    named = {g.pci_address: g for g in lspci or ()}
+    merged = []
+    for addr in sorted(by_addr):
+        gpu = enrich(by_addr[addr])
+        from_lspci = named.get(addr)
+        if from_lspci is not None:
+            gpu = dataclasses.replace(
+                gpu, name=gpu.name or from_lspci.name, chip=gpu.chip or from_lspci.chip
+            )
+        merged.append(gpu)
+    return tuple(merged)
+
+
+def _enricher() -> Callable[[Gpu], Gpu]:
+    try:
+        from dlenv_tui.compat import enrich_gpu
+    except ImportError:  # compat not there yet (parallel development): names from lspci/NVML only
+        return lambda gpu: gpu
+    return enrich_gpu
+
+
+def read_disk(host: Host, docker: Tool, podman: Tool) -> DiskInfo:
+    """Free space where images will live: Docker's data root, else Podman's, nearest existing dir."""
+    target = CONTAINERS_DATA if podman.present and not docker.present else DOCKER_DATA
+    path = _nearest_existing(host, target)
+    usage = host.disk_usage(path)
+    if usage is None:
+        return DiskInfo(path=path)
+    return DiskInfo(path=path, free_bytes=usage.free_bytes, total_bytes=usage.total_bytes)
+
+
+def _nearest_existing(host: Host, path: str) -> str:
+    for candidate in _parents(path):
+        if host.exists(candidate):
+            return candidate
+    return "/"
+
+
+def _parents(path: str) -> Iterable[str]:
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        yield "/".join(parts)
+        parts.pop()
+
+
+def load_facts(path: Path | str) -> HostFacts:
+    """Host facts recorded by `dlenv check --json` (its ``facts`` key, or a bare facts object).
+
+    Raises UsageError (exit status 2) with one sentence when the file is missing or does not hold
+    host facts.
+    """
+    import json
+
+    from dlenv_tui.model import DataError
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"facts file {str(p)!r} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "it is not UTF-8 text"
+        raise UsageError(f"cannot read facts file {str(p)!r}: {reason}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"facts file {str(p)!r} is not valid JSON (line {exc.lineno}, column {exc.colno})."
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("facts"), dict):
+        data = data["facts"]
+    try:
+        return from_data(HostFacts, data, "facts")
+    except DataError as exc:
+        raise UsageError(f"facts file {str(p)!r} does not hold host facts: {exc}.") from None
