@@ -181,9 +181,10 @@ def image_cuda_versions() -> tuple[str, ...]:
 # Small parsers
 
 
-_VERSION_RE = re.compile(r"\d{1,4}(?:\.\d{1,4}){0,3}")
-_DRIVER_RE = re.compile(r"\s*v?(\d{2,4})\.(\d{1,3})(?:\.(\d{1,3}))?\s*")
-_CUDA_RE = re.compile(r"\s*(?:cuda\s*|cu)?(\d{1,2})\.(\d{1,2})(?:\.(\d{1,3}))?\s*", re.IGNORECASE)
+_DRIVER_RE = re.compile(r"\s*(\d{2,4})\.(\d{1,3})(?:\.(\d{1,3}))?\s*", re.ASCII)
+_CUDA_RE = re.compile(
+    r"\s*(?:cuda\s*)?(\d{1,2})\.(\d{1,2})(?:\.(\d{1,3}))?\s*", re.IGNORECASE | re.ASCII
+)
 
 
 def _version(text: str) -> Version:
@@ -197,7 +198,7 @@ def _fmt(v: Version) -> str:
 
 def _cc(text: str) -> Version | None:
     text = text.strip()
-    if not re.fullmatch(r"\d{1,2}\.\d{1,2}", text):
+    if not re.fullmatch(r"[0-9]{1,2}\.[0-9]{1,2}", text):
         return None
     return _version(text)
 
@@ -893,6 +894,8 @@ def distro_support(distro: Distro) -> DistroSupport:
         key = f"{prefix}-{release}" if release else prefix
         if release in versions:
             return DistroSupport(key, family, True, f"{shown} is supported.")
+        if ident == "centos":
+            key = f"centos-{release}" if release else "centos"  # CentOS Linux, not Stream
         return DistroSupport(key, family, False, _unsupported(shown))
     family = next((_FAMILY_OF_LIKE[x] for x in distro.like if x in _FAMILY_OF_LIKE), "")
     key = f"{ident}-{version}" if version else ident or "unknown"
