@@ -1,10 +1,147 @@
-"""Placeholder for the `check` subcommand(s); replaced by the module that implements them."""
+"""`dlenv check`: probe the host (or read recorded facts) and print the prerequisite table or JSON."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import os
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from dlenv_tui.model import Check, HostFacts
+
+# Plain ANSI SGR codes: importing rich or Textual here would cost more than the whole probe.
+_COLOURS = {"ok": "32", "warn": "33", "fail": "1;31", "skipped": "2"}
+_LABELS = {"ok": "ok", "warn": "warn", "fail": "FAIL", "skipped": "skip"}
 
 
 def register(sub: Any) -> None:
-    _ = argparse
+    parser = sub.add_parser(
+        "check",
+        help="check this host's prerequisites; exit status 1 when one fails",
+        description=(
+            "Probe the host (read-only) and show every prerequisite: ok, warn, fail or skipped, "
+            "what was found and what to do. Exit status 0 when nothing fails, 1 when a check "
+            "fails, 2 on bad usage."
+        ),
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"facts": ..., "checks": [...]}; the file `--facts` reads back',
+    )
+    # SUPPRESS, not None: `dlenv --sysroot DIR check` sets these on the top-level parser, and a
+    # subparser default would overwrite that value.
+    parser.add_argument(
+        "--sysroot",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="probe files under DIR instead of / (tests, a mounted image)",
+    )
+    parser.add_argument(
+        "--facts",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="check recorded host facts (the JSON `dlenv check --json` prints) instead of probing",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dlenv_tui.checks import failed, run_checks
+
+    facts = gather_facts(getattr(args, "sysroot", None), getattr(args, "facts", None))
+    checks = run_checks(facts)
+    if args.json:
+        sys.stdout.write(render_json(facts, checks))
+    else:
+        sys.stdout.write(render_table(facts, checks, colour=use_colour(sys.stdout)))
+    sys.stdout.flush()
+    return 1 if failed(checks) else 0
+
+
+def gather_facts(sysroot: str | None, facts_file: str | None) -> HostFacts:
+    """Recorded facts, or a probe of ``sysroot`` (default ``/``); UsageError on bad flags."""
+    from dlenv_tui.errors import UsageError
+
+    if sysroot and facts_file:
+        raise UsageError("use either --sysroot or --facts, not both.")
+    if facts_file:
+        from dlenv_tui.probe import load_facts
+
+        return load_facts(facts_file)
+    from dlenv_tui.probe import LocalHost, probe_host
+
+    if sysroot is not None and not os.path.isdir(sysroot):
+        raise UsageError(f"sysroot {sysroot!r} is not a directory.")
+    return probe_host(LocalHost(sysroot or "/"))
+
+
+def render_json(facts: HostFacts, checks: tuple[Check, ...]) -> str:
+    import json
+
+    from dlenv_tui.model import to_data
+
+    data = {"facts": to_data(facts), "checks": [to_data(c) for c in checks]}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def render_table(facts: HostFacts, checks: tuple[Check, ...], *, colour: bool = False) -> str:
+    """The table: status, check, what was found and, on the line below, what to do."""
+    label_w = max(len(v) for v in _LABELS.values())
+    title_w = max((len(c.title) for c in checks), default=0)
+    indent = " " * (2 + label_w + 2 + title_w + 2)
+    width = _terminal_width() if colour else 0
+
+    where = " · ".join(
+        p for p in (facts.distro.name or facts.distro.id, facts.arch, facts.hostname) if p
+    )
+    lines = [
+        f"dlenv check · {where}" + (f" · probed {facts.probed_at}" if facts.probed_at else ""),
+        "",
+    ]
+    for c in checks:
+        status = str(c.status)
+        label = _LABELS.get(status, status).ljust(label_w)
+        if colour:
+            label = f"\x1b[{_COLOURS.get(status, '0')}m{label}\x1b[0m"
+        head = f"  {label}  {c.title.ljust(title_w)}  "
+        lines.extend(_wrapped(head, c.detail or "-", indent, width))
+        if c.fix:
+            lines.extend(_wrapped(indent + "→ ", c.fix, indent + "  ", width))
+    counts = {s: sum(1 for c in checks if str(c.status) == s) for s in _LABELS}
+    lines += [
+        "",
+        f"{len(checks)} checks: {counts['ok']} ok, {counts['warn']} to attend to, "
+        f"{counts['fail']} failed, {counts['skipped']} skipped.",
+    ]
+    if counts["fail"]:
+        lines.append("Fix the failed checks first; the wizard's stages handle the warnings.")
+    return "\n".join(lines) + "\n"
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _wrapped(head: str, text: str, indent: str, width: int) -> list[str]:
+    """``head + text``, wrapped under ``indent`` when a terminal of ``width`` columns is too narrow."""
+    visible = len(indent)  # every head (status + title, or indent + arrow) ends at the indent
+    if not width or visible + len(text) <= width or width - visible < 30:
+        return [head + text]
+    import textwrap
+
+    body = textwrap.wrap(text, width - visible, break_on_hyphens=False) or [text]
+    return [head + body[0], *(indent + line for line in body[1:])]
