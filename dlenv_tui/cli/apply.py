@@ -1,10 +1,316 @@
-"""Placeholder for the `apply` subcommand(s); replaced by the module that implements them."""
+"""`dlenv apply PROFILE`: show a stage's plan, confirm it, run it as root and record progress."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from dlenv_tui.errors import UsageError
+from dlenv_tui.model import (
+    DataError,
+    Event,
+    EventKind,
+    Plan,
+    Profile,
+    Stage,
+    StageState,
+    StepKind,
+    StepOutcome,
+    from_data,
+)
+
+if TYPE_CHECKING:
+    from dlenv_tui.execute.runners import JobResult
+
+#: Stages that have a privileged plan.
+PLAN_STAGES = (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE)
+#: sudo -S tries per run when the password is typed in a terminal.
+PASSWORD_TRIES = 3
 
 
 def register(sub: Any) -> None:
-    _ = argparse
+    from dlenv_tui.cli import add_common
+
+    p = sub.add_parser(
+        "apply",
+        help="run a profile's privileged plan (driver, toolkit, engine) as root",
+        description=(
+            "Show the plan for PROFILE (one stage or all of them), ask to confirm, run it through "
+            "the root worker and record progress in the profile. A job left running or unseen by "
+            "an earlier `dlenv` is followed and reported first."
+        ),
+    )
+    p.add_argument("profile", metavar="PROFILE")
+    p.add_argument("--stage", choices=[s.value for s in PLAN_STAGES], help="only this stage")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    # SUPPRESS: `dlenv --dry-run apply P` and `dlenv apply P --dry-run` mean the same.
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show what would run; change nothing",
+    )
+    p.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="run this plan (the JSON `dlenv plan --format json` prints) instead of planning anew",
+    )
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the sudo password from the first line of standard input",
+    )
+    p.add_argument("--verbose", "-v", action="store_true", help="print every output line")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+class Printer:
+    """Prints progress lines (step i/n, title, ok / skipped / failed) from worker events."""
+
+    def __init__(self, out: TextIO, verbose: bool = False) -> None:
+        self.out = out
+        self.verbose = verbose
+        self.titles: dict[str, str] = {}
+
+    def __call__(self, event: Event) -> None:
+        if event.kind is EventKind.STEP_STARTED:
+            self.titles[event.step] = event.message
+            if self.verbose:
+                self._print(f"[{event.index}/{event.total}] {event.message} ...")
+        elif event.kind is EventKind.OUTPUT and self.verbose:
+            self._print(f"    {event.line}")
+        elif event.kind is EventKind.WAITING:
+            self._print(f"[{event.index}/{event.total}] waiting: {event.message}")
+        elif event.kind is EventKind.STEP_FINISHED:
+            title = self.titles.get(event.step, event.step)
+            outcome = event.outcome.value if event.outcome else "?"
+            took = f" ({event.duration_s:.1f} s)" if event.duration_s else ""
+            self._print(f"[{event.index}/{event.total}] {title}: {outcome}{took}")
+        elif event.kind is EventKind.ERROR:
+            self._print(f"error: {event.message}")
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+def show_plan(plan: Plan, out: TextIO) -> None:
+    """The plan as the user confirms it: reasons, warnings, every step with what it runs."""
+    from dlenv_tui.execute.runners import describe_step
+
+    print(f"== {plan.stage.value}: {len(plan.steps)} steps", file=out)
+    for reason in plan.reasons:
+        print(f"   {reason}", file=out)
+    for warning in plan.warnings:
+        print(f"   WARNING: {warning}", file=out)
+    for i, step in enumerate(plan.steps, start=1):
+        root = "" if step.needs_root else " (no root needed)"
+        print(f"  {i}. {step.title}{root}", file=out)
+        if step.note:
+            print(f"     {step.note}", file=out)
+        for line in describe_step(step):
+            print(f"     {line}", file=out)
+        if step.kind is StepKind.WRITE_FILE and step.file is not None:
+            for text in step.file.content.splitlines():
+                print(f"     | {text}", file=out)
+
+
+def _load_plan_file(path: str) -> Plan:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"Cannot read the plan file {path}: {exc.strerror or exc}.") from None
+    except ValueError:
+        raise UsageError(f"The plan file {path} is not JSON.") from None
+    try:
+        return from_data(Plan, data)
+    except DataError as exc:
+        raise UsageError(f"The plan file {path} is not a plan: {exc}.") from None
+
+
+def build_plans(args: argparse.Namespace, profile: Profile) -> list[Plan]:
+    """The plans to run: from --plan, or planned for this host's (or --facts') facts."""
+    if args.plan:
+        plan = _load_plan_file(args.plan)
+        if plan.profile and plan.profile != profile.name:
+            raise UsageError(
+                f"The plan file was made for profile {plan.profile!r}, not {profile.name!r}."
+            )
+        return [plan]
+    from dlenv_tui import plan as planning
+    from dlenv_tui.probe import LocalHost, load_facts, probe_host
+
+    if args.facts:
+        facts = load_facts(Path(args.facts))
+    else:
+        facts = probe_host(LocalHost(Path(args.sysroot)) if args.sysroot else None)
+    if args.stage:
+        return [planning.plan_stage(facts, profile, Stage(args.stage))]
+    return list(planning.plan_all(facts, profile))
+
+
+def _confirm(count: int, out: TextIO) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError("Nothing was run: add --yes to apply without a terminal to confirm in.")
+    print(file=out)
+    answer = input(f"Run these {count} steps as root? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _record(profile_name: str, plan: Plan, result: JobResult, out: TextIO) -> None:
+    """Write a finished job's progress into its profile (skipped when there is no such profile)."""
+    from dlenv_tui.profiles import ProfileStore, mark_stage
+
+    store = ProfileStore()
+    if not profile_name or not store.exists(profile_name):
+        return
+    profile = store.load(profile_name)
+    done = tuple(
+        step.id
+        for step in plan.steps
+        if result.outcomes.get(step.id) in (StepOutcome.OK, StepOutcome.SKIPPED)
+    )
+    if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
+        state, detail = StageState.NEEDS_REBOOT, result.message
+    elif result.ok:
+        state, detail = StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done"
+    else:
+        state, detail = StageState.FAILED, result.message
+    store.save(mark_stage(profile, plan.stage, state, detail, done))
+    print(f"Recorded {plan.stage.value}: {state.value} in profile {profile_name!r}.", file=out)
+
+
+def _report_failure(result: JobResult, out: TextIO) -> None:
+    print(f"failed: {result.message}", file=out)
+    if result.exit_code is not None:
+        print(f"exit status {result.exit_code}; last lines:", file=out)
+    elif result.last_lines:
+        print("last lines:", file=out)
+    for line in result.last_lines:
+        print(f"    {line}", file=out)
+
+
+def reattach(out: TextIO, verbose: bool) -> bool:
+    """Follow and report a running or unseen job first; False when it failed."""
+    from dlenv_tui.execute import find_unseen_job, follow_job
+
+    info = find_unseen_job()
+    if info is None:
+        return True
+    state = "is running" if info.running else "finished while no dlenv was watching"
+    print(f"A dlenv job ({info.job}) {state}; following it.", file=out, flush=True)
+    result = follow_job(info.job, Printer(out, verbose))
+    if info.plan is not None:
+        _record(info.plan.profile, info.plan, result, out)
+    if result.ok:
+        print(f"Job {info.job}: {result.message}", file=out)
+    else:
+        _report_failure(result, out)
+    print(file=out)
+    return result.ok
+
+
+def _password(args: argparse.Namespace, retry: bool) -> str | None:
+    from dlenv_tui.execute import sudo_mode
+
+    if sudo_mode() != "password":
+        return None
+    if args.password_stdin:
+        if retry:
+            return None
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "sudo needs your password: run dlenv in a terminal, or pass --password-stdin."
+        )
+    return getpass.getpass(f"[dlenv] sudo password for {getpass.getuser()}: ")
+
+
+def _run_plan(
+    args: argparse.Namespace,
+    plan: Plan,
+    out: TextIO,
+    password: list[str | None],
+    started: Callable[[str], None] | None = None,
+) -> JobResult:
+    from dlenv_tui.execute import DryRunRunner, SudoError, WorkerRunner
+
+    printer = Printer(out, args.verbose)
+    if getattr(args, "dry_run", False):
+        return DryRunRunner().run(plan, printer)
+    for attempt in range(PASSWORD_TRIES):
+        if attempt or not password:
+            password[:] = [_password(args, retry=bool(attempt))]
+        runner = WorkerRunner(password[0])
+        try:
+            job = runner.start(plan)
+        except SudoError as exc:
+            if str(exc) != "sudo rejected the password" or args.password_stdin:
+                raise
+            print(f"{exc}; try again.", file=out)
+            continue
+        from dlenv_tui.execute import follow_job
+
+        print(f"Job {job} started; it goes on if this terminal closes.", file=out, flush=True)
+        if started is not None:
+            started(job)
+        return follow_job(job, printer)
+    raise SudoError("sudo rejected the password")
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from dlenv_tui.profiles import ProfileStore, mark_stage
+
+    out = out or sys.stdout
+    dry_run = bool(getattr(args, "dry_run", False))
+    if not dry_run:
+        # A job left from an earlier client is reported first; this run then resumes after it.
+        reattach(out, args.verbose)
+    store = ProfileStore()
+    profile = store.load(args.profile)
+    plans = build_plans(args, profile)
+    todo: list[Plan] = []
+    for plan in plans:
+        if plan.satisfied or not plan.steps:
+            print(f"== {plan.stage.value}: already satisfied on this host.", file=out)
+            if not dry_run:
+                profile = mark_stage(profile, plan.stage, StageState.DONE, "already satisfied")
+                store.save(profile)
+            continue
+        show_plan(plan, out)
+        todo.append(plan)
+    if not todo:
+        print("Nothing to do.", file=out)
+        return 0
+    steps = sum(len(p.steps) for p in todo)
+    if not args.yes and not dry_run and not _confirm(steps, out):
+        print("Nothing was run.", file=out)
+        return 1
+    password: list[str | None] = []
+    for plan in todo:
+        print(file=out)
+        if dry_run:
+            print(f"-- {plan.stage.value} (dry run)", file=out, flush=True)
+            _run_plan(args, plan, out, password)
+            continue
+        print(f"-- {plan.stage.value}", file=out, flush=True)
+
+        def started(job: str, plan: Plan = plan) -> None:
+            store.save(mark_stage(store.load(profile.name), plan.stage, StageState.RUNNING, job))
+
+        result = _run_plan(args, plan, out, password, started)
+        _record(profile.name, plan, result, out)
+        if not result.ok:
+            _report_failure(result, out)
+            return 1
+        if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
+            print(result.message, file=out)
+            return 0
+    print("Dry run: nothing was changed." if dry_run else "All steps finished.", file=out)
+    return 0
