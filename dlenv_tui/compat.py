@@ -543,6 +543,13 @@ def max_cuda_for_driver(driver_version: str) -> Decision[str]:
             "need a newer driver; nvidia/cuda images check the full version, so dlenv offers "
             f"images up to CUDA {_fmt(full)}."
         )
+    elif (floor_of_major := _minor_compat().get(full[0])) is not None and driver < floor_of_major:
+        reasons.append(
+            f"It is below the CUDA {full[0]}.x minor-version-compatibility floor "
+            f"({_fmt_driver(floor_of_major)}), so nothing newer than CUDA {_fmt(full)} runs on it."
+        )
+    else:
+        reasons.append("Minor-version compatibility adds no newer CUDA release dlenv knows.")
     return Decision(_fmt(full), tuple(reasons))
 
 

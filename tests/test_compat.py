@@ -229,6 +229,8 @@ def test_max_cuda_for_driver(name: str, driver: str, full: str, minor: str) -> N
     decision = compat.max_cuda_for_driver(driver)
     assert decision.value == full
     assert decision.reasons
+    if full:  # both views, every time
+        assert any("minor-version" in r.lower() for r in decision.reasons)
     assert compat.max_cuda_minor_compat(driver) == minor
 
 
