@@ -1,0 +1,697 @@
+"""Docker and Podman through the docker SDK: build with streamed progress, run with GPUs, stop."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import io
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlenv_tui.errors import DlenvError
+from dlenv_tui.image import RenderedImage, default_tag
+from dlenv_tui.model import BuiltImage, EngineName, PortMap, Profile
+
+if TYPE_CHECKING:  # the SDK is imported only when an engine is actually used
+    import docker
+
+DOCKER_SOCKET = "/var/run/docker.sock"
+PODMAN_ROOT_SOCKET = "/run/podman/podman.sock"
+#: Label on every container dlenv starts; a same-named container without it is never removed.
+PROFILE_LABEL = "io.dlenv.profile"
+USER_LABEL = "io.dlenv.user"
+CDI_KIND = "nvidia.com/gpu"
+
+_STEP = re.compile(r"^\s*(?:Step|STEP) (\d+)/(\d+)\s?:")
+_CACHED = re.compile(r"(?:--->|-->) Using cache")
+_JUPYTER_URL = re.compile(
+    r"(https?://(?:127\.0\.0\.1|localhost|[0-9a-f]{12}):\d+/(?:lab)?\?token=(\w+))"
+)
+
+
+class EngineError(DlenvError):
+    """The engine refused or failed; the message is one sentence saying what to do."""
+
+
+class _LibpodError(Exception):
+    """An error answer from Podman's libpod endpoint (the SDK's APIError covers only its own calls)."""
+
+
+@dataclass(frozen=True)
+class BuildProgress:
+    """One build event; plain data so a thread worker can post it to the UI as-is."""
+
+    step: int
+    """1-based current step (0 before the first)."""
+    total: int
+    line: str
+    """One log line (no trailing newline)."""
+    cached: bool = False
+    """The line says the current step came from the build cache."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What `run` started and how to reach it."""
+
+    engine: EngineName
+    name: str
+    id: str
+    image: str
+    user: str
+    """``uid:gid`` the container runs as."""
+    ports: tuple[PortMap, ...] = ()
+    gpus: str = "none"
+    jupyter_token: str = ""
+    """The token dlenv generated and passed as ``JUPYTER_TOKEN``; empty without JupyterLab."""
+
+    @property
+    def jupyter_url(self) -> str:
+        if not self.jupyter_token:
+            return ""
+        port = next((p.host for p in self.ports if p.container == 8888), 0)
+        return f"http://127.0.0.1:{port}/lab?token={self.jupyter_token}" if port else ""
+
+
+# --------------------------------------------------------------------------------------------
+# connecting
+
+
+def socket_candidates(engine: EngineName) -> list[str]:
+    """API sockets to try, most specific first (unix paths without the scheme)."""
+    if engine == EngineName.DOCKER:
+        host = os.environ.get("DOCKER_HOST", "")
+        if host.startswith("unix://"):
+            return [host.removeprefix("unix://")]
+        return [DOCKER_SOCKET]
+    out: list[str] = []
+    host = os.environ.get("CONTAINER_HOST", "")
+    if host.startswith("unix://"):
+        out.append(host.removeprefix("unix://"))
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if os.geteuid() == 0:
+        out.append(PODMAN_ROOT_SOCKET)
+    elif runtime:
+        out.append(f"{runtime}/podman/podman.sock")
+    return out
+
+
+def connect(engine: EngineName, *, start_service: bool = True, timeout: int = 120) -> EngineClient:
+    """Connect to the engine's API; for Podman, start `podman system service` when no socket answers."""
+    import docker
+
+    if engine == EngineName.DOCKER and os.environ.get("DOCKER_HOST", "").startswith(
+        ("tcp://", "ssh://")
+    ):
+        url = os.environ["DOCKER_HOST"]
+        client = docker.DockerClient(base_url=url, timeout=timeout)
+        _ping(client, engine, url)
+        return EngineClient(engine, client)
+    candidates = socket_candidates(engine)
+    first_error: EngineError | None = None
+    for path in candidates:
+        client = docker.DockerClient(base_url=f"unix://{path}", timeout=timeout)
+        try:
+            _ping(client, engine, path)
+        except EngineError as exc:
+            client.close()
+            first_error = first_error or exc
+            if exc.args and "Permission denied" in str(exc):
+                raise
+            continue
+        return EngineClient(engine, client)
+    if engine == EngineName.PODMAN and start_service and candidates:
+        path = candidates[-1]
+        service = _start_podman_service(path)
+        client = docker.DockerClient(base_url=f"unix://{path}", timeout=timeout)
+        try:
+            _ping(client, engine, path)
+        except EngineError:
+            _stop_service(service)
+            raise
+        return EngineClient(engine, client, service=service)
+    assert first_error is not None
+    raise first_error
+
+
+def _ping(client: docker.DockerClient, engine: EngineName, where: str) -> None:
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        text = str(exc)
+        if "Permission denied" in text or isinstance(exc, PermissionError):
+            group = (
+                "add yourself to the docker group (then log in again)"
+                if engine == EngineName.DOCKER
+                else "use your own rootless Podman socket"
+            )
+            raise EngineError(
+                f"Permission denied on {where}: {group}, or run dlenv with sudo."
+            ) from None
+        hint = (
+            "start it (`sudo systemctl start docker`, or `dockerd` without systemd)"
+            if engine == EngineName.DOCKER
+            else "start it with `podman system service`"
+        )
+        raise EngineError(
+            f"{engine.value.capitalize()} is not answering on {where}: {hint}."
+        ) from None
+
+
+def _start_podman_service(path: str) -> subprocess.Popen[bytes]:
+    podman = shutil.which("podman")
+    if podman is None:
+        raise EngineError("Podman is not installed: install it in the engine stage.")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if Path(path).is_socket():
+            Path(path).unlink()  # a stale socket from a service that died
+    proc = subprocess.Popen(
+        [podman, "system", "service", "--time=0", f"unix://{path}"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # our Ctrl-C must not kill it half-way through a build
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if Path(path).is_socket():
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    _stop_service(proc)
+    raise EngineError(f"`podman system service` did not open {path}; run it by hand to see why.")
+
+
+def _stop_service(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# the client
+
+
+class EngineClient:
+    """One engine connection; close() also stops a Podman service that connect() started."""
+
+    def __init__(
+        self,
+        engine: EngineName,
+        client: docker.DockerClient,
+        service: subprocess.Popen[bytes] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.service = service
+        """The `podman system service` this client started, stopped by close()."""
+
+    def __enter__(self) -> EngineClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+        _stop_service(self.service)
+        self.service = None
+
+    @property
+    def command(self) -> str:
+        """The CLI a user types for this engine (`docker` / `podman`)."""
+        return self.engine.value
+
+    # ---- build
+
+    def build(
+        self,
+        profile: Profile,
+        rendered: RenderedImage,
+        on_progress: Callable[[BuildProgress], None] | None = None,
+    ) -> BuiltImage:
+        """Build the rendered image, streaming step i of n and every log line to ``on_progress``."""
+        import docker.errors
+
+        tag = rendered.tag or default_tag(profile)
+        total = _count_steps(rendered.dockerfile)
+        step = 0
+        last: list[str] = []
+        report = on_progress or (lambda _p: None)
+        try:
+            stream = self.client.api.build(
+                fileobj=io.BytesIO(rendered.context_tar()),
+                custom_context=True,
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            for chunk in stream:
+                if "error" in chunk or "errorDetail" in chunk:
+                    message = chunk.get("error") or chunk["errorDetail"].get("message", "")
+                    raise EngineError(_build_failure(message, step, total, last, rendered.base))
+                text = chunk.get("stream") or chunk.get("status") or ""
+                for line in str(text).splitlines():
+                    if not line.strip():
+                        continue
+                    m = _STEP.match(line)
+                    if m:
+                        step, total = int(m.group(1)), int(m.group(2))
+                    last = [*last[-9:], line]
+                    report(BuildProgress(step, total, line, cached=bool(_CACHED.search(line))))
+        except docker.errors.APIError as exc:
+            raise EngineError(
+                _build_failure(_api_text(exc), step, total, last, rendered.base)
+            ) from None
+        try:
+            image = self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            raise EngineError(
+                f"The build finished but {tag} is missing; see the log above."
+            ) from None
+        return BuiltImage(
+            tag=tag,
+            id=str(image.id),
+            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            engine=self.engine.value,
+        )
+
+    # ---- run / stop
+
+    def run(
+        self,
+        profile: Profile,
+        *,
+        command: Sequence[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> RunInfo:
+        """Start the profile's container, replacing the one of the same name that dlenv started."""
+        import docker.errors
+
+        opts = profile.run
+        name = container_name(profile)
+        image_ref = (
+            profile.last_image.tag
+            if profile.last_image and profile.last_image.tag
+            else default_tag(profile)
+        )
+        try:
+            image = self.client.images.get(image_ref)
+        except docker.errors.ImageNotFound:
+            raise EngineError(
+                f"The image {image_ref} does not exist in {self.engine.value}: build it first "
+                f"(`dlenv build {profile.name}`)."
+            ) from None
+        labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+        image_env = dict(
+            e.split("=", 1) for e in (image.attrs.get("Config") or {}).get("Env") or [] if "=" in e
+        )
+        user = (
+            "0:0" if opts.as_root else str(labels.get(USER_LABEL) or f"{os.getuid()}:{os.getgid()}")
+        )
+
+        self._remove_own(name, profile)
+        for port in opts.ports:
+            _check_port_free(port)
+        environment = dict(env or {})
+        token = ""
+        if image_env.get("DLENV_JUPYTER") == "1":
+            token = environment.setdefault("JUPYTER_TOKEN", secrets.token_hex(24))
+        run_labels = {PROFILE_LABEL: profile.name, USER_LABEL: user}
+        try:
+            if self.engine == EngineName.PODMAN:
+                cid = self._podman_create(
+                    profile, name, image_ref, user, command, environment, run_labels
+                )
+            else:
+                cid = self._docker_create(
+                    profile, name, image_ref, user, command, environment, run_labels
+                )
+            self.client.api.start(cid)
+        except (docker.errors.APIError, _LibpodError) as exc:
+            with contextlib.suppress(docker.errors.APIError):
+                self.client.api.remove_container(name, force=True)
+            raise EngineError(_run_failure(_api_text(exc), self.engine, name)) from None
+        return RunInfo(
+            engine=self.engine,
+            name=name,
+            id=cid,
+            image=image_ref,
+            user=user,
+            ports=opts.ports,
+            gpus=opts.gpus,
+            jupyter_token=token,
+        )
+
+    def stop(self, profile: Profile) -> bool:
+        """Stop and remove the profile's container; False when there was none."""
+        import docker.errors
+
+        name = container_name(profile)
+        try:
+            container = self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return False
+        self._check_ours(container, name, profile)
+        # force: a PID 1 that ignores SIGTERM (busybox httpd, some servers) would hold us 10 s
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+        return True
+
+    def status(self, profile: Profile) -> str:
+        """``running``, ``exited``, … as the engine says, or ``absent``."""
+        import docker.errors
+
+        try:
+            return str(self.client.containers.get(container_name(profile)).status)
+        except docker.errors.NotFound:
+            return "absent"
+
+    def logs(self, profile: Profile, tail: int = 200) -> str:
+        import docker.errors
+
+        try:
+            data = self.client.containers.get(container_name(profile)).logs(tail=tail)
+        except docker.errors.NotFound:
+            return ""
+        return bytes(data).decode(errors="replace")
+
+    def wait_for_jupyter(self, profile: Profile, timeout: float = 60) -> str:
+        """The Jupyter URL from the container's log once JupyterLab prints it; empty on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            url = jupyter_url_from_logs(self.logs(profile))
+            if url:
+                return url
+            if self.status(profile) not in ("running", "created"):
+                return ""
+            time.sleep(0.5)
+        return ""
+
+    # ---- engine-specific creation
+
+    def _docker_create(
+        self,
+        profile: Profile,
+        name: str,
+        image: str,
+        user: str,
+        command: Sequence[str] | None,
+        environment: dict[str, str],
+        labels: dict[str, str],
+    ) -> str:
+        from docker.types import DeviceRequest
+
+        opts = profile.run
+        api = self.client.api
+        gpus = parse_gpus(opts.gpus)
+        requests_ = []
+        if gpus == "all":
+            requests_.append(DeviceRequest(count=-1, capabilities=[["gpu"]]))
+        elif isinstance(gpus, int):
+            requests_.append(DeviceRequest(count=gpus, capabilities=[["gpu"]]))
+        elif gpus:
+            requests_.append(DeviceRequest(device_ids=list(gpus), capabilities=[["gpu"]]))
+        restart: dict[str, Any] = {}
+        if opts.restart and opts.restart != "no":
+            restart = {"Name": opts.restart}
+            if opts.restart == "on-failure":
+                restart["MaximumRetryCount"] = 3
+        host_config = api.create_host_config(
+            binds={
+                m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+                for m in opts.mounts
+            },
+            port_bindings={p.container: (p.host_ip, p.host) for p in opts.ports},
+            shm_size=opts.shm_size or None,
+            device_requests=requests_ or None,
+            restart_policy=restart or None,
+        )
+        created = api.create_container(
+            image,
+            command=list(command) if command else None,
+            name=name,
+            user=user,
+            environment=environment,
+            labels=labels,
+            ports=[p.container for p in opts.ports],
+            host_config=host_config,
+            detach=True,
+        )
+        return str(created["Id"])
+
+    def _podman_create(
+        self,
+        profile: Profile,
+        name: str,
+        image: str,
+        user: str,
+        command: Sequence[str] | None,
+        environment: dict[str, str],
+        labels: dict[str, str],
+    ) -> str:
+        # Podman 4.x's Docker-compatible create rejects CDI names in HostConfig.Devices ("stat
+        # nvidia.com/gpu=all: no such file") and ignores DeviceRequests, so containers are created
+        # through Podman's own (libpod) endpoint on the same socket, which resolves CDI devices.
+        opts = profile.run
+        spec: dict[str, Any] = {
+            "name": name,
+            "image": image,
+            "user": user,
+            "env": environment,
+            "labels": labels,
+            "portmappings": [
+                {
+                    "host_ip": p.host_ip,
+                    "host_port": p.host,
+                    "container_port": p.container,
+                    "protocol": "tcp",
+                }
+                for p in opts.ports
+            ],
+            "mounts": [
+                {
+                    "destination": m.target,
+                    "source": m.source,
+                    "type": "bind",
+                    "options": ["rbind", "ro" if m.read_only else "rw"],
+                }
+                for m in opts.mounts
+            ],
+            "devices": [{"path": d} for d in cdi_devices(opts.gpus)],
+            # Docker lets non-root processes bind ports < 1024 in a container; Podman 4 does not,
+            # and the unprivileged sshd listens on 22.
+            "sysctl": {"net.ipv4.ip_unprivileged_port_start": "0"},
+        }
+        if command:
+            spec["command"] = list(command)
+        if opts.shm_size:
+            spec["shm_size"] = parse_size(opts.shm_size)
+        if opts.restart and opts.restart != "no":
+            spec["restart_policy"] = opts.restart
+            if opts.restart == "on-failure":
+                spec["restart_tries"] = 3
+        api = self.client.api
+        url = f"{api.base_url}/v{api.api_version}/libpod/containers/create"
+        response = api.post(url, json=spec)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"message": response.text}
+            raise _LibpodError(str(body.get("message") or body.get("cause") or response.reason))
+        return str(response.json()["Id"])
+
+    def _remove_own(self, name: str, profile: Profile) -> None:
+        import docker.errors
+
+        try:
+            container = self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return
+        self._check_ours(container, name, profile)
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+
+    def _check_ours(self, container: Any, name: str, profile: Profile) -> None:
+        owner = (container.labels or {}).get(PROFILE_LABEL)
+        if owner != profile.name:
+            whose = f"dlenv profile {owner!r}" if owner else "something other than dlenv"
+            raise EngineError(
+                f"The container name {name} is taken by a container from {whose}; "
+                "pick another name in the launch stage or remove that container."
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# pure helpers
+
+
+def container_name(profile: Profile) -> str:
+    return profile.run.name or f"dlenv-{profile.name}"
+
+
+def parse_gpus(gpus: str) -> str | int | tuple[str, ...]:
+    """``all`` -> "all"; ``none``/empty -> ""; ``2`` -> 2; ``0,1`` / UUIDs -> ("0", "1")."""
+    value = gpus.strip().lower()
+    if value in ("", "none", "0"):
+        return ""
+    if value == "all":
+        return "all"
+    if value.isdigit():
+        return int(value)
+    ids = tuple(i.strip() for i in gpus.split(",") if i.strip())
+    for i in ids:
+        if not re.fullmatch(r"\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-fA-F-]+", i):
+            raise EngineError(f"{i!r} is not a GPU index or UUID (use all, a count, or e.g. 0,1).")
+    return ids
+
+
+def cdi_devices(gpus: str) -> list[str]:
+    """CDI device names for Podman (`nvidia-ctk cdi generate` names GPUs by index and UUID)."""
+    parsed = parse_gpus(gpus)
+    if parsed == "all":
+        return [f"{CDI_KIND}=all"]
+    if isinstance(parsed, int):
+        return [f"{CDI_KIND}={i}" for i in range(parsed)]
+    return [f"{CDI_KIND}={i}" for i in parsed]
+
+
+def parse_size(text: str) -> int:
+    """``8g`` / ``512m`` / ``1024`` -> bytes."""
+    m = re.fullmatch(r"\s*(\d+)\s*([bkmg]?)b?\s*", text.lower())
+    if not m:
+        raise EngineError(f"{text!r} is not a size like 8g or 512m.")
+    return int(m.group(1)) * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2)]
+
+
+def jupyter_url_from_logs(text: str) -> str:
+    urls = [m.group(1) for m in _JUPYTER_URL.finditer(text)]
+    # prefer the 127.0.0.1 line Jupyter prints; the container-id host is unreachable from outside
+    return next((u for u in urls if "127.0.0.1" in u), urls[0] if urls else "")
+
+
+def connection_help(profile: Profile, info: RunInfo) -> list[str]:
+    """How to reach the container: Jupyter URL, SSH through a tunnel, a shell, VS Code."""
+    lines: list[str] = []
+    host = socket.gethostname()
+    me = os.environ.get("SUDO_USER") or getpass.getuser()
+    ports = {p.container: p for p in info.ports}
+    forwards = " ".join(
+        f"-L {p.host}:127.0.0.1:{p.host}"
+        for p in info.ports
+        if p.host_ip in ("127.0.0.1", "localhost")
+    )
+    if info.jupyter_url:
+        lines.append(f"JupyterLab: {info.jupyter_url}")
+    if forwards:
+        lines.append(f"From your own machine, tunnel the ports first: ssh {forwards} {me}@{host}")
+    if 22 in ports:
+        user = "root" if info.user.startswith("0:") else _image_user_name(profile)
+        lines.append(f"SSH into the container: ssh -p {ports[22].host} {user}@127.0.0.1")
+    lines.append(f"Shell in the container: {info.engine.value} exec -it {info.name} bash")
+    lines.append(
+        f"VS Code: Dev Containers: Attach to Running Container… and pick {info.name}"
+        + (" (or Remote-SSH through the tunnel above)." if 22 in ports else ".")
+    )
+    lines.append(f"Stop it: dlenv stop {profile.name}")
+    return lines
+
+
+def _image_user_name(profile: Profile) -> str:
+    from dlenv_tui.image import host_user
+
+    return host_user(profile.host).name if profile.image.create_user else "root"
+
+
+def _count_steps(dockerfile: str) -> int:
+    """Instructions in the Dockerfile: the total before the engine reports its own."""
+    count = 0
+    continued = False
+    for line in dockerfile.splitlines():
+        stripped = line.strip()
+        if not continued and stripped and not stripped.startswith("#"):
+            count += 1
+        continued = stripped.endswith("\\")
+    return count
+
+
+def _check_port_free(port: PortMap) -> None:
+    family = socket.AF_INET6 if ":" in port.host_ip else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((port.host_ip or "0.0.0.0", port.host))
+        except OSError:
+            raise EngineError(
+                f"Port {port.host} on {port.host_ip or 'all addresses'} is already in use: "
+                "pick another host port in the launch stage or stop what uses it."
+            ) from None
+
+
+def _api_text(exc: Exception) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc)
+
+
+def _build_failure(message: str, step: int, total: int, last: list[str], base: str) -> str:
+    text = " ".join(message.split())
+    low = text.lower()
+    if base and any(
+        s in low
+        for s in (
+            "pull access denied",
+            "manifest unknown",
+            "repository does not exist",
+            "no such host",
+            "initializing source",
+            "failed to resolve",
+            "not found: manifest",
+        )
+    ):
+        return f"The base image {base} is not available locally and cannot be pulled: {text[:200]}."
+    where = f" at step {step} of {total}" if step else ""
+    return f"The image build failed{where}: {text[:300].rstrip('.')}."
+
+
+def _run_failure(message: str, engine: EngineName, name: str) -> str:
+    text = " ".join(message.split())
+    low = text.lower()
+    if "address already in use" in low or "port is already allocated" in low:
+        return f"A published port is already in use ({text[:160]}): pick another host port."
+    if ("already in use" in low and "name" in low) or "conflict" in low:
+        return f"The container name {name} is taken: pick another name or remove that container."
+    if "could not select device driver" in low:
+        return (
+            "Docker cannot give containers GPUs: set up the NVIDIA Container Toolkit for Docker "
+            "(`nvidia-ctk runtime configure --runtime=docker`, then restart Docker), or choose no GPUs."
+        )
+    if "cdi" in low and ("unresolvable" in low or "not found" in low or "no such" in low):
+        return (
+            "Podman found no CDI spec for the GPUs: run `sudo nvidia-ctk cdi generate "
+            "--output=/etc/cdi/nvidia.yaml`, or choose no GPUs."
+        )
+    return f"{engine.value.capitalize()} could not start {name}: {text[:300].rstrip('.')}."
