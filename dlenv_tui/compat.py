@@ -372,10 +372,12 @@ def driver_advice(gpus: Sequence[Gpu]) -> DriverAdvice:
         if s.guessed:
             reasons.append(_guess_reason(s))
         elif s.ancient:
-            reasons.append(
-                f"{s.describe()}: no current driver supports it; the {KEPLER_BRANCH} branch was the "
-                "last for Kepler and is end-of-life."
+            last = (
+                f"the {KEPLER_BRANCH} branch was the last for Kepler and is end-of-life"
+                if s.arch == "Kepler"
+                else "its last driver branches are long end-of-life"
             )
+            reasons.append(f"{s.describe()}: no current driver supports it; {last}.")
         elif s.old:
             reasons.append(
                 f"{s.describe()}: it needs the proprietary driver, and the {LEGACY_BRANCH} branch "
@@ -397,16 +399,19 @@ def driver_advice(gpus: Sequence[Gpu]) -> DriverAdvice:
     ancient = [s for s in seen if s.ancient]
     usable = [s for s in seen if not s.ancient]
     if ancient and not usable:
+        kepler = any(s.arch == "Kepler" or s.guessed == "ancient" for s in ancient)
         return DriverAdvice(
             flavour=DriverFlavour.PROPRIETARY,
-            branch=KEPLER_BRANCH,
+            branch=KEPLER_BRANCH if kepler else "",
             open_required=False,
             proprietary_required=True,
-            max_cuda=KEPLER_MAX_CUDA,
+            max_cuda=KEPLER_MAX_CUDA if kepler else "",
             reasons=(
                 *reasons,
-                f"Only the end-of-life {KEPLER_BRANCH} branch drives these GPUs, and it runs CUDA "
-                f"{KEPLER_MAX_CUDA} at most; dlenv cannot install it on current distributions.",
+                f"At best the end-of-life {KEPLER_BRANCH} branch drives these GPUs, and it runs "
+                f"CUDA {KEPLER_MAX_CUDA} at most; dlenv cannot install it on current distributions."
+                if kepler
+                else "No driver dlenv can install drives these GPUs.",
             ),
         )
     conflict = bool(ancient)

@@ -184,6 +184,15 @@ def test_kepler_only_host_is_the_470_branch() -> None:
     assert compat.usable_cuda_versions(gpus("1004")).value[0] == "11.4"
 
 
+def test_fermi_host_has_no_usable_driver_or_cuda() -> None:
+    fermi = gpus("0de1")  # GeForce GT 430
+    advice = compat.driver_advice(fermi)
+    assert (advice.flavour, advice.branch, advice.max_cuda) == (PROP, "", "")
+    assert "No driver dlenv can install" in advice.reasons[-1]
+    assert compat.cuda_for_gpus(fermi).value == ("", "")
+    assert compat.usable_cuda_versions(fermi).value == ()
+
+
 def test_kepler_beside_a_new_gpu_is_left_out() -> None:
     advice = compat.driver_advice(gpus("1004", "2684"))
     assert advice.flavour is OPEN and advice.conflict
