@@ -47,7 +47,11 @@ class Decision(Generic[T]):
 
     value: T
     reasons: tuple[str, ...] = ()
-    """Short sentences for the UI, most important first."""
+    """Short sentences for the UI, most important first; never the same one twice."""
+
+    def __post_init__(self) -> None:
+        # Two identical GPUs would otherwise say the same thing twice.
+        object.__setattr__(self, "reasons", tuple(dict.fromkeys(self.reasons)))
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,12 @@ class DriverAdvice:
     max_cuda: str
     """``12.9`` for the 580 branch; empty when the branch sets no limit."""
     reasons: tuple[str, ...]
+    """Short sentences for the UI; never the same one twice."""
     conflict: bool = False
     """No single driver runs every GPU (e.g. Pascal + Blackwell); the reasons say which GPU loses."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reasons", tuple(dict.fromkeys(self.reasons)))
 
 
 @dataclass(frozen=True)
@@ -791,8 +799,11 @@ def image_tag(cuda: str, variant: ImageVariant, cudnn: bool, ubuntu: str) -> Dec
 
 
 def ubuntu_releases_for(cuda: str) -> tuple[str, ...]:
-    """Ubuntu releases with any nvidia/cuda image for this CUDA ``X.Y``, newest first."""
-    want = parse_cuda_version(cuda)
+    """Ubuntu releases with any nvidia/cuda image for this CUDA ``X.Y``, newest first; () if none."""
+    try:
+        want = parse_cuda_version(cuda)
+    except CompatError:
+        return ()
     return tuple(
         release
         for release, versions in sorted(

@@ -149,6 +149,15 @@ def test_host_decision_table(
     assert usable[-1] == cuda_range[0]
 
 
+def test_identical_gpus_do_not_repeat_reasons() -> None:
+    one, two = compat.driver_advice(gpus("2684")), compat.driver_advice(gpus("2684", "2684"))
+    assert one.reasons == two.reasons
+    assert (
+        compat.cuda_for_gpus(gpus("1b80", "1b80")).reasons
+        == compat.cuda_for_gpus(gpus("1b80")).reasons
+    )
+
+
 def test_pascal_reason_reads_as_a_sentence() -> None:
     advice = compat.driver_advice(gpus("1b80"))
     assert advice.reasons[0] == (
@@ -381,6 +390,8 @@ def test_image_tag_missing(name: str, args: tuple[str, ImageVariant, bool, str])
         ("12.8", ("24.04", "22.04", "20.04")),
         ("12.4", ("22.04", "20.04")),
         ("12.7", ()),
+        ("", ()),
+        ("latest", ()),
     ],
 )
 def test_ubuntu_releases_for(cuda: str, expected: tuple[str, ...]) -> None:
