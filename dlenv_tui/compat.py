@@ -678,8 +678,12 @@ def usable_cuda_versions(
         top = min(top, _version(by_driver.value))
     else:
         advice = driver_advice(gpus)
-        if advice.max_cuda:
-            top = min(top, _version(advice.max_cuda))
+        if advice.max_cuda and _version(advice.max_cuda) < top:
+            top = _version(advice.max_cuda)
+            reasons.append(
+                f"The {advice.branch} driver branch these GPUs need runs CUDA {advice.max_cuda} "
+                "at most."
+            )
     found = [
         v
         for v in image_cuda_versions()

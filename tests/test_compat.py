@@ -190,7 +190,9 @@ def test_no_gpu_defaults_to_open_and_says_so() -> None:
 def test_kepler_only_host_is_the_470_branch() -> None:
     advice = compat.driver_advice(gpus("1004"))
     assert (advice.flavour, advice.branch, advice.max_cuda) == (PROP, "470", "11.4")
-    assert compat.usable_cuda_versions(gpus("1004")).value[0] == "11.4"
+    usable = compat.usable_cuda_versions(gpus("1004"))
+    assert usable.value[0] == "11.4"
+    assert any("470 driver branch" in r for r in usable.reasons)
 
 
 def test_fermi_host_has_no_usable_driver_or_cuda() -> None:
