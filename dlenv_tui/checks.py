@@ -84,7 +84,7 @@ def check_distro(facts: HostFacts) -> Check:
         "distro",
         title,
         FAIL,
-        support.reason,
+        f"{shown or 'this distribution'} is not supported",
         f"use one of: {compat.SUPPORTED_DISTROS_TEXT}",
     )
 
@@ -206,8 +206,6 @@ def check_driver(facts: HostFacts) -> Check:
     version = driver.version or "version unknown"
     cuda = _max_cuda(facts)
     found = f"{version} ({flavour})" + (f", runs CUDA ≤ {cuda}" if cuda else "")
-    if driver.loaded and not driver.nvml and driver.version:
-        found += "; NVML did not answer"
     reinstall = f"reinstall with the {wanted} in the Driver stage"
     if advice.conflict:
         return Check("driver", title, WARN, f"{found}; {advice.reasons[-1]}", reinstall)

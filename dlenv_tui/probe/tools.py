@@ -60,15 +60,10 @@ def podman_sockets(uid: int) -> list[str]:
 
 def answers(host: Host, sockets: list[str]) -> bool | None:
     """Whether any of ``sockets`` answers; None when the host cannot tell (a sysroot)."""
-    seen: bool | None = None
     for path in sockets:
-        if not host.exists(path):
-            seen = False if seen is None else seen
-            continue
         ok = host.http_ping(path)
         if ok is None:
             return None
         if ok:
             return True
-        seen = False
-    return seen
+    return False
