@@ -425,13 +425,18 @@ def _cuda_version(opts: ImageOptions, facts: HostFacts | None, reasons: list[str
     gpus = facts.gpus if facts else ()
     driver = facts.driver.version if facts and facts.driver.loaded else ""
     decision = compat.usable_cuda_versions(gpus, driver)
-    if not decision.value:
-        raise ImageError(
-            "No CUDA version suits this host's GPUs and driver; pick one in the image stage."
-        )
     reasons.extend(decision.reasons)
-    reasons.append(f"CUDA {decision.value[0]}: the newest this host can run.")
-    return decision.value[0]
+    for cuda in decision.value:
+        if not opts.base_override:
+            try:  # the newest version that has an nvidia/cuda image in the chosen flavour
+                compat.image_tag(cuda, opts.variant, opts.cudnn, opts.ubuntu)
+            except ValueError:
+                continue
+        reasons.append(f"CUDA {cuda}: the newest this host can run.")
+        return cuda
+    raise ImageError(
+        "No CUDA version suits this host's GPUs, driver and chosen image; pick one in the image stage."
+    )
 
 
 def _base_image(opts: ImageOptions, cuda: str, reasons: list[str]) -> str:
