@@ -124,7 +124,7 @@ def parse_lspci(text: str) -> tuple[Gpu, ...]:
         bracketed = _BRACKETED.match(desc)
         if bracketed:
             chip, name = bracketed["chip"].strip(), bracketed["name"].strip()
-        elif not desc.startswith("Device "):
+        elif desc.split(" ", 1)[0] != "Device":  # "Device [10de:2b85]": unknown to pci.ids
             chip = desc
         gpus.append(
             Gpu(

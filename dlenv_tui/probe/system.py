@@ -46,10 +46,17 @@ def parse_os_release(text: str) -> dict[str, str]:
 def distro_from_release(info: Mapping[str, str]) -> Distro:
     """Build a Distro from os-release fields (lower-case keys, as `parse_os_release` gives)."""
     version = info.get("version", "")
-    codename = info.get("version_codename") or info.get("ubuntu_codename") or info.get("codename")
-    if not codename and "(" in version and version.endswith(")"):
-        # Older os-release files only carry it in VERSION: "9 (stretch)".
-        codename = version.rsplit("(", 1)[1].rstrip(")").strip()
+    # As the distro package: a VERSION_CODENAME key wins even when empty (Fedora's is "", and its
+    # VERSION "42 (Server Edition)" names an edition, not a codename).
+    for key in ("version_codename", "ubuntu_codename", "codename"):
+        if key in info:
+            codename = info[key]
+            break
+    else:
+        codename = ""
+        if "(" in version and version.endswith(")"):
+            # Older os-release files only carry it in VERSION: "9 (stretch)".
+            codename = version.rsplit("(", 1)[1].rstrip(")").strip()
     return Distro(
         id=info.get("id", "").lower() or "linux",
         version_id=info.get("version_id", ""),
