@@ -1,0 +1,431 @@
+"""The Textual app: ``make_app`` (used by the CLI and the tests), the wizard flow and ``run_wizard``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from dlenv_tui.locations import asset
+from dlenv_tui.model import DriverInfo, EngineName, HostFacts, Profile, Stage, StageState
+
+#: The wizard's screens in order; the first five that are also a ``Stage`` keep progress in the profile.
+ORDER = ("prereq", "driver", "toolkit", "engine", "image", "build", "launch", "summary")
+_FINISHED = (StageState.DONE, StageState.SKIPPED)
+
+
+def resume_stage(profile: Profile) -> str:
+    """Where re-opening ``profile`` lands: the first stage not done yet (a pending reboot: the driver)."""
+    progress = profile.progress
+    if not progress:
+        return "prereq"
+    for stage in (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE, Stage.IMAGE):
+        p = progress.get(stage.value)
+        if p is None or p.state not in _FINISHED:
+            return stage.value
+    if profile.last_image is None or not profile.last_image.tag:
+        return "build"
+    launch = progress.get(Stage.LAUNCH.value)
+    if launch is None or launch.state not in _FINISHED:
+        return "launch"
+    return "summary"
+
+
+class DlenvApp(App[int]):
+    """dlenv's wizard."""
+
+    CSS_PATH = str(asset("css", "dlenv.tcss"))
+    TITLE = "dlenv"
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    @dataclass
+    class FactsLoaded(Message):
+        facts: HostFacts | None
+        error: str = ""
+
+    def __init__(self, ctx: Any, *, choose_scenario: bool = False) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.choose_scenario = choose_scenario
+        self._facts_waiters: list[Callable[[], None]] = []
+
+    # ---------------------------------------------------------------- start-up
+
+    def on_mount(self) -> None:
+        if not self.choose_scenario:
+            self.load_facts()
+        self.wizard()
+
+    @work(thread=True, exit_on_error=False, group="facts")
+    def load_facts(self) -> None:
+        """Probe (or read the scenario) off the event loop, after the first paint."""
+        try:
+            facts = self.ctx.load_facts()
+        except Exception as exc:  # one sentence on screen, never a traceback
+            self.post_message(self.FactsLoaded(None, f"{exc.__class__.__name__}: {exc}"))
+            return
+        self.post_message(self.FactsLoaded(facts))
+
+    def on_dlenv_app_facts_loaded(self, message: FactsLoaded) -> None:
+        from dlenv_tui.screens.start import StartScreen
+
+        if message.facts is None:
+            self.notify(f"Could not probe this host: {message.error}", severity="error", timeout=30)
+            return
+        self.ctx.facts = message.facts
+        for screen in self.screen_stack:
+            if isinstance(screen, StartScreen):
+                screen.refresh_host()
+        waiters, self._facts_waiters = self._facts_waiters, []
+        for wake in waiters:
+            wake()
+
+    async def facts(self) -> HostFacts:
+        if self.ctx.facts is None:
+            import asyncio
+
+            event = asyncio.Event()
+            self._facts_waiters.append(event.set)
+            await event.wait()
+        assert self.ctx.facts is not None
+        return self.ctx.facts  # type: ignore[no-any-return]
+
+    # ---------------------------------------------------------------- the flow
+
+    @work(exclusive=True, group="wizard")
+    async def wizard(self) -> None:
+        from dlenv_tui.screens.scenario import ScenarioScreen
+        from dlenv_tui.screens.start import StartScreen
+
+        if self.choose_scenario:
+            from dlenv_tui.demo import list_scenarios
+
+            scenario = await self.push_screen_wait(ScenarioScreen(list_scenarios()))
+            if scenario is None:
+                self.exit(0)
+                return
+            self.ctx.use_scenario(scenario)
+            self.load_facts()
+        while True:
+            choice = await self.push_screen_wait(StartScreen(self.ctx))
+            if choice is None:
+                break
+            if choice.action == "job":
+                await self.show_job(choice.job)
+                continue
+            assert choice.profile is not None
+            start = {"rebuild": "build", "relaunch": "launch"}.get(choice.action, "")
+            quit_now = await self.walk(
+                choice.profile, start or resume_stage(choice.profile), autostart=bool(start)
+            )
+            if quit_now:
+                break
+        self.exit(0)
+
+    async def walk(self, profile: Profile, start: str, autostart: bool = False) -> bool:
+        """Drive the stages from ``start``; True when the user asked to quit."""
+        from dlenv_tui.screens import make_stage_screen
+        from dlenv_tui.screens.apply import ApplyScreen
+        from dlenv_tui.screens.services import mark_stage, plan_stage
+
+        facts = await self.facts()
+        i = ORDER.index(start)
+        while 0 <= i < len(ORDER):
+            key = ORDER[i]
+            self.ctx.profile = profile
+            result = await self.push_screen_wait(
+                make_stage_screen(key, self.ctx, profile, autostart=autostart)
+            )
+            autostart = False
+            profile = result.profile
+            stage = Stage(key) if key in Stage._value2member_map_ else None
+            if result.action == "quit":
+                self.save(profile)
+                return True
+            if result.action == "back":
+                self.save(profile)
+                i -= 1
+                if i < 0:
+                    return False
+                continue
+            if result.action == "jump":
+                self.save(profile)
+                i = ORDER.index(result.target)
+                autostart = result.target in ("build", "launch")
+                continue
+            if result.action == "skip" and stage is not None:
+                profile = mark_stage(profile, stage, StageState.SKIPPED, "skipped by the user")
+            elif result.action == "next" and stage is not None:
+                profile = mark_stage(profile, stage, StageState.DONE)
+            elif result.action == "apply" and stage is not None:
+                plan = plan_stage(facts, profile, stage)
+                outcome = await self.push_screen_wait(ApplyScreen(self.ctx, plan, profile))
+                if outcome.state == "back":
+                    continue
+                if outcome.state == "aborted":
+                    profile = mark_stage(profile, stage, StageState.FAILED, outcome.detail)
+                    self.save(profile)
+                    continue
+                if outcome.state == "reboot":
+                    profile = mark_stage(profile, stage, StageState.NEEDS_REBOOT, outcome.detail)
+                    self.save(profile)
+                    if not self.ctx.demo:
+                        return True
+                    facts = self.simulate_reboot(facts, profile)
+                    profile = mark_stage(
+                        profile, stage, StageState.DONE, "verified after reboot (simulated)"
+                    )
+                else:
+                    state = StageState.SKIPPED if outcome.state == "skipped" else StageState.DONE
+                    profile = mark_stage(profile, stage, state, outcome.detail)
+            self.save(profile)
+            i += 1
+        return False
+
+    def simulate_reboot(self, facts: HostFacts, profile: Profile) -> HostFacts:
+        """Demo only: after the simulated reboot the new driver is loaded."""
+        from dlenv_tui.screens.services import driver_advice
+
+        advice = driver_advice(facts.gpus)
+        flavour = profile.driver.flavour or advice.flavour
+        driver = DriverInfo(
+            loaded=True, version="580.95.05", flavour=flavour, cuda_version="13.0", nvml=True
+        )
+        gpus = tuple(dataclasses.replace(g, bound_driver="nvidia") for g in facts.gpus)
+        facts = dataclasses.replace(facts, driver=driver, gpus=gpus)
+        self.ctx.facts = facts
+        self.notify("Demo: rebooted; the NVIDIA module is loaded.", title="Reboot simulated")
+        return facts
+
+    async def show_job(self, job: Any) -> None:
+        from dlenv_tui.screens.apply import JobScreen
+
+        await self.push_screen_wait(JobScreen(self.ctx, job))
+
+    def save(self, profile: Profile) -> None:
+        try:
+            self.ctx.store.save(profile)
+        except Exception as exc:
+            self.notify(
+                f"Could not save profile {profile.name}: {exc}", severity="error", timeout=15
+            )
+        self.ctx.profile = profile
+
+    # ---------------------------------------------------------------- keys and palette
+
+    def action_help(self) -> None:
+        from dlenv_tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Rebuild image", "Build this profile's image again", self.action_rebuild
+        )
+        yield SystemCommand(
+            "Relaunch container",
+            "Replace the running container with a fresh one",
+            self.action_relaunch,
+        )
+        yield SystemCommand("Stop container", "Stop this profile's container", self.action_stop)
+        yield SystemCommand("Help", "Keys and stages", self.action_help)
+
+    def _jump(self, target: str) -> None:
+        from dlenv_tui.screens.base import StageScreen
+        from dlenv_tui.screens.start import StartChoice, StartScreen
+
+        screen = self.screen
+        if isinstance(screen, StageScreen):
+            screen.jump(target)
+        elif isinstance(screen, StartScreen):
+            p = screen.selected()
+            if p is not None:
+                screen.dismiss(StartChoice("rebuild" if target == "build" else "relaunch", p))
+        else:
+            self.notify("Finish this step first.")
+
+    def action_rebuild(self) -> None:
+        self._jump("build")
+
+    def action_relaunch(self) -> None:
+        self._jump("launch")
+
+    def action_stop(self) -> None:
+        if self.ctx.profile is None:
+            self.notify("Open a profile first.")
+            return
+        self.stop_container(self.ctx.profile)
+
+    @work(thread=True, exit_on_error=False, group="engine")
+    def stop_container(self, profile: Profile) -> None:
+        try:
+            stopped = self.ctx.engine(profile.engine.engine).stop(profile)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Could not stop: {exc}", severity="error")
+            return
+        text = "Container stopped." if stopped else "No container of this profile was running."
+        self.call_from_thread(self.notify, text)
+
+
+# -------------------------------------------------------------------- factory and entry point
+
+
+def make_app(
+    *,
+    demo: str | None = None,
+    dry_run: bool = False,
+    sysroot: str | None = None,
+    facts_file: str | None = None,
+    store: Any = None,
+    runner_factory: Callable[[str | None], Any] | None = None,
+    engine_factory: Callable[[EngineName], Any] | None = None,
+    now: Callable[[], str] | None = None,
+    demo_speed: float = 1.0,
+) -> DlenvApp:
+    """Build the app and its Context; demo ``""`` asks for a scenario, a name picks one.
+
+    Nothing slow happens here: probing, NVML and the Docker SDK load in workers after the first paint.
+    """
+    from dlenv_tui.screens.context import Context
+    from dlenv_tui.screens.services import make_store
+
+    if now is not None:
+        ctx_now = now
+    else:
+        from dlenv_tui.screens.services import utc_now
+
+        ctx_now = utc_now
+    if demo is not None:
+        from dlenv_tui.demo import load_scenario
+
+        scenario = load_scenario(demo) if demo else None
+        ctx = Context(
+            store=store,
+            make_runner=runner_factory or (lambda _pw: _demo_runner(demo_speed)),
+            make_engine=engine_factory or _demo_engine(demo_speed),
+            load_facts=lambda: _scenario_facts(ctx),
+            demo=True,
+            now=ctx_now,
+            store_for_scenario=(lambda _key: store) if store is not None else _demo_store,
+        )
+        if scenario is not None:
+            ctx.use_scenario(scenario)
+        return DlenvApp(ctx, choose_scenario=scenario is None)
+
+    ctx = Context(
+        store=store or make_store(),
+        make_runner=runner_factory or _real_runner(dry_run),
+        make_engine=engine_factory or (_demo_engine(demo_speed) if dry_run else _real_engine),
+        load_facts=_real_facts(sysroot, facts_file),
+        dry_run=dry_run,
+        now=ctx_now,
+        password_needed=(lambda: False) if dry_run else _password_needed,
+        find_job=(lambda: None) if dry_run else _find_job,
+        follow_job=_follow_job,
+    )
+    return DlenvApp(ctx)
+
+
+def _demo_store(key: str) -> Any:
+    """Demo profiles never touch the user's: they live in a per-scenario temporary directory."""
+    from dlenv_tui.demo import demo_profiles_dir
+    from dlenv_tui.screens.services import make_store
+
+    return make_store(demo_profiles_dir(key))
+
+
+def _scenario_facts(ctx: Any) -> HostFacts:
+    assert ctx.scenario is not None
+    return ctx.scenario.facts  # type: ignore[no-any-return]
+
+
+def _demo_runner(speed: float) -> Any:
+    try:
+        from dlenv_tui.execute import DemoRunner
+    except ImportError:
+        from dlenv_tui.screens.services import StandinRunner
+
+        return StandinRunner(delay=0.15 / speed if speed > 0 else 0.0)
+    return DemoRunner(speed=speed)
+
+
+def _demo_engine(speed: float) -> Callable[[EngineName], Any]:
+    from dlenv_tui.demo import DemoEngine
+
+    delay = 0.02 / speed if speed > 0 else 0.0
+    return lambda name: DemoEngine(str(name), delay=delay)
+
+
+def _real_runner(dry_run: bool) -> Callable[[str | None], Any]:
+    def factory(password: str | None) -> Any:
+        from dlenv_tui import execute
+
+        if dry_run:
+            return execute.DryRunRunner()  # type: ignore[attr-defined]
+        return execute.WorkerRunner(password=password)  # type: ignore[attr-defined]
+
+    return factory
+
+
+def _real_engine(name: EngineName) -> Any:
+    from dlenv_tui import engine
+
+    return engine.connect(name)  # type: ignore[attr-defined]
+
+
+def _real_facts(sysroot: str | None, facts_file: str | None) -> Callable[[], HostFacts]:
+    def load() -> HostFacts:
+        from dlenv_tui import probe
+
+        if facts_file:
+            return probe.load_facts(Path(facts_file))  # type: ignore[attr-defined, no-any-return]
+        host = probe.LocalHost(Path(sysroot)) if sysroot else None  # type: ignore[attr-defined]
+        return probe.probe_host(host)  # type: ignore[attr-defined, no-any-return]
+
+    return load
+
+
+def _password_needed() -> bool:
+    from dlenv_tui import execute
+
+    return execute.sudo_mode() == "password"  # type: ignore[attr-defined, no-any-return]
+
+
+def _find_job() -> Any:
+    try:
+        from dlenv_tui import execute
+
+        return execute.find_unseen_job()  # type: ignore[attr-defined]
+    except (ImportError, AttributeError, OSError):
+        return None
+
+
+def _follow_job(job_id: str, on_event: Callable[[Any], None]) -> Any:
+    from dlenv_tui import execute
+
+    return execute.follow_job(job_id, on_event)  # type: ignore[attr-defined]
+
+
+def run_wizard(args: argparse.Namespace) -> int:
+    """`dlenv` without a command: run the wizard until the user quits."""
+    app = make_app(
+        demo=args.demo,
+        dry_run=bool(args.dry_run),
+        sysroot=getattr(args, "sysroot", None),
+        facts_file=getattr(args, "facts", None),
+    )
+    return int(app.run() or 0)

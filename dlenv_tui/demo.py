@@ -1,0 +1,191 @@
+"""Demo mode: the simulated hosts under ``assets/demo/`` and a simulated container engine.
+
+Everything here is demo-only. A scenario is a JSON file holding recorded ``HostFacts`` (the same
+``{"facts": ...}`` shape `dlenv check --json` prints, so `dlenv --facts assets/demo/X.json` works too)
+plus a title and a description. Demo profiles live in a per-user temporary directory, one per
+scenario, so the user's real profiles are never read or written by `dlenv --demo`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlenv_tui.errors import UsageError
+from dlenv_tui.locations import asset
+from dlenv_tui.model import BuiltImage, EngineName, HostFacts, Profile, from_data
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One simulated host."""
+
+    key: str
+    """File stem, e.g. ``ubuntu-4090``; what `dlenv --demo KEY` takes."""
+    title: str
+    description: str
+    facts: HostFacts
+
+
+def scenario_keys() -> list[str]:
+    return sorted(p.stem for p in asset("demo").glob("*.json"))
+
+
+def load_scenario(key: str) -> Scenario:
+    """The scenario named ``key``; UsageError naming the known ones when there is none."""
+    path = asset("demo", f"{key}.json")
+    if not key or not path.is_file():
+        known = ", ".join(scenario_keys())
+        raise UsageError(f"no demo scenario {key!r}; choose one of: {known}.")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Scenario(
+        key=key,
+        title=str(data["title"]),
+        description=str(data["description"]),
+        facts=from_data(HostFacts, data["facts"], "facts"),
+    )
+
+
+def list_scenarios() -> list[Scenario]:
+    return [load_scenario(k) for k in scenario_keys()]
+
+
+def demo_profiles_dir(key: str) -> Path:
+    """Where demo profiles of scenario ``key`` live: ``$TMPDIR/dlenv-demo-<uid>/<key>/profiles``.
+
+    Not created here; the profile store creates it on first save.
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"dlenv-demo-{uid}" / key / "profiles"
+
+
+# --------------------------------------------------------------------------------------------
+# A simulated engine
+
+
+_BUILD_LINES = (
+    (
+        "FROM {base}",
+        (
+            "{base}: Pulling from nvidia/cuda",
+            "Digest: sha256:6f1c…e2a9",
+            "Status: Downloaded newer image",
+        ),
+    ),
+    ("ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8", ()),
+    (
+        "RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv …",
+        (
+            "Get:1 http://archive.ubuntu.com/ubuntu noble InRelease [256 kB]",
+            "Get:2 http://archive.ubuntu.com/ubuntu noble-updates InRelease [126 kB]",
+            "Reading package lists...",
+            "Setting up python3.12 (3.12.3-1ubuntu0.8) ...",
+            "Setting up openssh-server (1:9.6p1-3ubuntu13.13) ...",
+            "Setting up tmux (3.4-1ubuntu0.1) ...",
+        ),
+    ),
+    ("RUN groupadd -g {gid} dev && useradd -m -u {uid} -g {gid} dev", ()),
+    (
+        "RUN pip install torch --index-url https://download.pytorch.org/whl/cu128",
+        (
+            "Collecting torch",
+            "  Downloading torch-2.8.0+cu128-cp312-cp312-manylinux_2_28_x86_64.whl (888.0 MB)",
+            "Collecting nvidia-cudnn-cu12==9.10.2.21",
+            "Installing collected packages: nvidia-cudnn-cu12, torch",
+            "Successfully installed torch-2.8.0+cu128",
+        ),
+    ),
+    (
+        "RUN pip install numpy scipy pandas matplotlib seaborn scikit-learn tqdm jupyterlab",
+        (
+            "Collecting numpy",
+            "Collecting jupyterlab",
+            "Successfully installed jupyterlab-4.4.9 numpy-2.3.3 pandas-2.3.3 scipy-1.16.2",
+        ),
+    ),
+    ("COPY entrypoint.sh /usr/local/bin/entrypoint.sh", ()),
+    ("USER dev", ()),
+)
+
+
+class DemoEngine:
+    """A container engine that pretends: builds print plausible output, runs change nothing.
+
+    Speaks the same objects as ``dlenv_tui.engine.EngineClient`` (BuildProgress, BuiltImage, RunInfo)
+    so the screens and ``engine.connection_help`` treat both alike.
+    """
+
+    def __init__(self, engine: str = "docker", delay: float = 0.02) -> None:
+        self.engine = EngineName(engine)
+        self.delay = delay
+        self.running: dict[str, Any] = {}
+
+    def build(
+        self,
+        profile: Profile,
+        rendered: Any,
+        on_progress: Callable[[Any], None] | None = None,
+    ) -> BuiltImage:
+        from dlenv_tui.engine import BuildProgress
+
+        report = on_progress or (lambda _p: None)
+        base = getattr(rendered, "base", "") or "nvidia/cuda"
+        uid = profile.host.user.uid if profile.host else 1000
+        gid = profile.host.user.gid if profile.host else 1000
+        total = len(_BUILD_LINES)
+        for i, (instruction, output) in enumerate(_BUILD_LINES, start=1):
+            report(
+                BuildProgress(
+                    i,
+                    total,
+                    f"STEP {i}/{total}: " + instruction.format(base=base, uid=uid, gid=gid),
+                )
+            )
+            for line in output:
+                if self.delay:
+                    time.sleep(self.delay)
+                report(BuildProgress(i, total, " ---> " + line.format(base=base)))
+        tag = getattr(rendered, "tag", "") or profile.image.tag or f"dlenv/{profile.name}:latest"
+        report(BuildProgress(total, total, f"Successfully tagged {tag}"))
+        return BuiltImage(tag=tag, id="sha256:9f2c4e1ab7d3", built_at="", engine=self.engine.value)
+
+    def run(self, profile: Profile) -> Any:
+        from dlenv_tui.engine import RunInfo
+
+        name = profile.run.name or f"dlenv-{profile.name}"
+        user = (
+            "0:0"
+            if profile.run.as_root
+            else (
+                f"{profile.host.user.uid}:{profile.host.user.gid}" if profile.host else "1000:1000"
+            )
+        )
+        info = RunInfo(
+            engine=self.engine,
+            name=name,
+            id="4be1c0ffee42",
+            image=profile.image.tag or f"dlenv/{profile.name}:latest",
+            user=user,
+            ports=profile.run.ports,
+            gpus=profile.run.gpus,
+            jupyter_token="demo3f9c2a7e" if profile.image.jupyter else "",
+        )
+        self.running[name] = info
+        return info
+
+    def stop(self, profile: Profile) -> bool:
+        name = profile.run.name or f"dlenv-{profile.name}"
+        return self.running.pop(name, None) is not None
+
+    def status(self, profile: Profile) -> str:
+        name = profile.run.name or f"dlenv-{profile.name}"
+        return "running" if name in self.running else "absent"
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,415 @@
+"""Running a privileged plan: confirm it (commands and files), ask for the sudo password only when
+needed, then a live step list and log; a failure shows the failed step with Retry / Skip / Abort."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, Static
+
+from dlenv_tui.model import Event, EventKind, Plan, Profile, Step, StepKind, StepOutcome
+from dlenv_tui.screens.context import Context
+from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
+from dlenv_tui.widgets.stage_bar import StageBar
+from dlenv_tui.widgets.step_list import StepList
+
+ApplyState = Literal["done", "skipped", "aborted", "back", "reboot"]
+
+#: Failed steps whose id says they only verify something may be skipped; installs may not.
+_SAFE_TO_SKIP = ("verify", "smoke", "test", "check", "hello")
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    state: ApplyState
+    detail: str = ""
+    result: Any = None
+    """The runner's JobResult (None when nothing ran)."""
+
+
+def step_preview(step: Step) -> str:
+    """Markup describing one step for the confirmation: the command, the file or the download."""
+    lines = [
+        f"[b]{escape(step.title)}[/b]" + (" [$text-muted](root)[/]" if step.needs_root else "")
+    ]
+    if step.note:
+        lines.append(f"  [$text-muted]{escape(step.note)}[/]")
+    if step.kind is StepKind.RUN and step.argv:
+        lines.append(f"  [$accent]$ {escape(shlex.join(step.argv))}[/]")
+    elif step.kind is StepKind.WRITE_FILE and step.file is not None:
+        lines.append(f"  writes [b]{escape(step.file.path)}[/b] (mode {step.file.mode:o}):")
+        body = step.file.content.rstrip("\n").splitlines()
+        lines.extend(f"  [$text-muted]│[/] {escape(line)}" for line in body[:12])
+        if len(body) > 12:
+            lines.append(f"  [$text-muted]│ … {len(body) - 12} more lines[/]")
+    elif step.kind is StepKind.DOWNLOAD and step.download is not None:
+        d = step.download
+        lines.append(f"  downloads {escape(d.url)} → {escape(d.dest)}")
+        if d.fingerprint:
+            lines.append(f"  verifies key fingerprint {escape(d.fingerprint)}")
+    elif step.kind is StepKind.REBOOT:
+        lines.append("  [$warning]you reboot the machine yourself; dlenv never reboots it[/]")
+    if step.check:
+        lines.append(f"  [$text-muted]skipped when `{escape(shlex.join(step.check))}` succeeds[/]")
+    return "\n".join(lines)
+
+
+class ApplyScreen(Screen[ApplyOutcome]):
+    """Confirm → run → done / failed, for one stage's plan."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "primary", "Run plan", priority=True),
+        Binding("r", "retry", "Retry"),
+        Binding("s", "skip", "Skip step"),
+        Binding("a", "abort", "Abort"),
+        Binding("ctrl+c", "cancel", "Cancel", show=False),
+    ]
+
+    @dataclass
+    class Events(Message):
+        events: list[Event]
+
+    @dataclass
+    class Finished(Message):
+        result: Any
+        error: str = ""
+
+    @dataclass
+    class SudoMode(Message):
+        needs_password: bool
+
+    def __init__(self, ctx: Context, plan: Plan, profile: Profile) -> None:
+        super().__init__(classes="stage")
+        self.ctx = ctx
+        self.plan = plan
+        self.profile = profile
+        self.phase: Literal["confirm", "running", "done", "failed"] = "confirm"
+        self.needs_password = False
+        self.result: Any = None
+        self.cancel_event = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield StageBar(self.plan.stage.value, frozenset(), self.profile.name)
+        yield Static(self._title(), id="apply-title", classes="stage-title")
+        with VerticalScroll(id="confirm", classes="stage-body"):
+            mode = ""
+            if self.ctx.demo:
+                mode = "[reverse] DEMO [/] simulated: nothing on this machine changes.\n"
+            elif self.ctx.dry_run:
+                mode = "[reverse] DRY RUN [/] steps are shown, never executed.\n"
+            yield Static(
+                mode
+                + f"{len(self.plan.steps)} steps. Read them, then press [b]Ctrl+N[/b] to run them.",
+                classes="hint",
+            )
+            for w in self.plan.warnings:
+                yield Static(f"⚠ {escape(w)}", classes="warning")
+            for i, step in enumerate(self.plan.steps, start=1):
+                yield Static(f"{i}. " + step_preview(step), classes="plan-step")
+            with Vertical(id="password-box"):
+                yield Label("sudo password (used once to start the root worker; never stored)")
+                yield Input(password=True, id="password", placeholder="password")
+                yield Static("", id="password-error", classes="field-error")
+        with Vertical(id="run"):
+            yield StepList(self.plan.steps, id="steps")
+            yield Static("", id="failure", classes="failure")
+            yield LogPane(id="log")
+        yield Footer()
+
+    def _title(self) -> str:
+        names = {
+            "driver": "NVIDIA driver",
+            "toolkit": "Container toolkit",
+            "engine": "Container engine",
+        }
+        what = names.get(self.plan.stage.value, self.plan.stage.value)
+        return {
+            "confirm": f"{what}: the plan",
+            "running": f"{what}: running…",
+            "done": f"{what}: done",
+            "failed": f"{what}: a step failed",
+        }[self.phase]
+
+    def on_mount(self) -> None:
+        self.query_one("#run").display = False
+        self.query_one("#password-box").display = False
+        self.query_one("#failure").display = False
+        if not (self.ctx.demo or self.ctx.dry_run):
+            self.ask_sudo_mode()
+        self.query_one("#confirm").focus()
+
+    @work(thread=True, exit_on_error=False, group="sudo")
+    def ask_sudo_mode(self) -> None:
+        try:
+            needed = bool(self.ctx.password_needed())
+        except Exception:
+            needed = True
+        self.post_message(self.SudoMode(needed))
+
+    def on_apply_screen_sudo_mode(self, message: SudoMode) -> None:
+        self.needs_password = message.needs_password
+        box = self.query_one("#password-box")
+        box.display = message.needs_password and any(s.needs_root for s in self.plan.steps)
+        if box.display:
+            self.query_one("#password", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_primary()
+
+    # --------------------------------------------------------------- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("retry", "abort"):
+            return self.phase == "failed"
+        if action == "skip":
+            return self.phase == "failed" and self._skippable()
+        if action == "back":
+            return self.phase in ("confirm", "failed", "done")
+        if action == "cancel":
+            return self.phase == "running"
+        if action == "primary":
+            return self.phase in ("confirm", "done")
+        return True
+
+    def _skippable(self) -> bool:
+        failed = getattr(self.result, "failed_step", "") or ""
+        return any(word in failed for word in _SAFE_TO_SKIP)
+
+    def action_primary(self) -> None:
+        if self.phase == "confirm":
+            password: str | None = None
+            if self.query_one("#password-box").display:
+                password = self.query_one("#password", Input).value
+                if not password:
+                    self.query_one("#password-error", Static).update(
+                        "Type your sudo password to run the plan."
+                    )
+                    return
+            self._start(password)
+        elif self.phase == "done":
+            self._finish()
+
+    def _finish(self) -> None:
+        outcomes = getattr(self.result, "outcomes", {}) or {}
+        if any(o == StepOutcome.REBOOT for o in outcomes.values()):
+            self.dismiss(ApplyOutcome("reboot", "reboot to load the new driver", self.result))
+        else:
+            self.dismiss(ApplyOutcome("done", "", self.result))
+
+    def action_back(self) -> None:
+        if self.phase == "failed":
+            self.action_abort()
+        elif self.phase == "done":
+            self._finish()
+        else:
+            self.dismiss(ApplyOutcome("back"))
+
+    def action_retry(self) -> None:
+        self.query_one(StepList).reset()
+        self.query_one("#failure").display = False
+        self._start(self._password)
+
+    def action_skip(self) -> None:
+        self.dismiss(
+            ApplyOutcome(
+                "skipped", f"step {self.result.failed_step} skipped after it failed", self.result
+            )
+        )
+
+    def action_abort(self) -> None:
+        failed = getattr(self.result, "failed_step", "")
+        self.dismiss(ApplyOutcome("aborted", f"step {failed} failed", self.result))
+
+    def action_cancel(self) -> None:
+        self.cancel_event.set()
+        self.notify("Cancelling after the current step…")
+
+    # --------------------------------------------------------------- running
+
+    _password: str | None = None
+
+    def _set_phase(self, phase: Literal["confirm", "running", "done", "failed"]) -> None:
+        self.phase = phase
+        self.query_one("#apply-title", Static).update(self._title())
+        self.refresh_bindings()
+
+    def _start(self, password: str | None) -> None:
+        self._password = password
+        self.query_one("#confirm").display = False
+        self.query_one("#run").display = True
+        self.cancel_event = threading.Event()
+        self._set_phase("running")
+        self.run_plan(password)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="apply")
+    def run_plan(self, password: str | None) -> None:
+        pending: list[Event] = []
+        lock = threading.Lock()
+
+        def deliver(lines: list[str]) -> None:
+            with lock:
+                batch = [*pending, *(Event(EventKind.OUTPUT, line=line) for line in lines)]
+                pending.clear()
+            self.post_message(self.Events(batch))
+
+        batcher = LineBatcher(deliver)
+
+        def on_event(event: Event) -> None:
+            if event.kind is EventKind.OUTPUT:
+                batcher.add(event.line)
+                return
+            batcher.flush()
+            self.post_message(self.Events([event]))
+
+        try:
+            runner = self.ctx.make_runner(password)
+            result = runner.run(self.plan, on_event, self.cancel_event)
+        except Exception as exc:  # the runner's one-sentence errors (sudo rejected the password…)
+            batcher.flush()
+            self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
+            return
+        batcher.flush()
+        self.post_message(self.Finished(result))
+
+    def on_apply_screen_events(self, message: Events) -> None:
+        steps = self.query_one(StepList)
+        log = self.query_one(LogPane)
+        lines: list[str] = []
+        for e in message.events:
+            if e.kind is EventKind.OUTPUT:
+                lines.append(e.line)
+            elif e.kind is EventKind.STEP_STARTED:
+                steps.set_state(e.step, "running")
+                title = next((s.title for s in self.plan.steps if s.id == e.step), e.step)
+                lines.append(f"── {e.index}/{e.total} {title}")
+            elif e.kind is EventKind.STEP_FINISHED and e.outcome is not None:
+                steps.set_state(e.step, e.outcome.value)
+                if e.outcome is StepOutcome.SKIPPED:
+                    lines.append("   already done, skipped")
+            elif e.kind is EventKind.WAITING:
+                lines.append(f"   waiting: {e.message}")
+            elif e.kind is EventKind.ERROR:
+                lines.append(f"   error: {e.message}")
+        if lines:
+            log.add_lines(lines)
+
+    def on_apply_screen_finished(self, message: Finished) -> None:
+        self.result = message.result
+        if message.result is not None and message.result.ok:
+            self._set_phase("done")
+            reboot = any(o == StepOutcome.REBOOT for o in message.result.outcomes.values())
+            note = (
+                "Reboot needed: press Ctrl+N. Run dlenv again after the reboot; this profile resumes here."
+                if reboot
+                else "Every step finished. Press Ctrl+N to continue."
+            )
+            failure = self.query_one("#failure", Static)
+            failure.update(note)
+            failure.set_class(False, "-error")
+            failure.display = True
+            return
+        self._set_phase("failed")
+        failure = self.query_one("#failure", Static)
+        failure.set_class(True, "-error")
+        if message.result is None:
+            failure.update(f"✗ {escape(message.error)}\n[b]r[/b] retry · [b]a[/b] abort")
+        else:
+            r = message.result
+            title = next((s.title for s in self.plan.steps if s.id == r.failed_step), r.failed_step)
+            code = f" (exit status {r.exit_code})" if r.exit_code is not None else ""
+            tail = "\n".join(f"  {escape(line)}" for line in list(r.last_lines)[-5:])
+            keys = "[b]r[/b] retry · [b]a[/b] abort" + (
+                " · [b]s[/b] skip this check" if self._skippable() else ""
+            )
+            failure.update(f"✗ {escape(title)} failed{code}: {escape(r.message)}\n{tail}\n{keys}")
+        failure.display = True
+
+
+class JobScreen(Screen[None]):
+    """A root-worker job that ran while nobody watched: its outcome (and its log while it runs)."""
+
+    BINDINGS = [Binding("escape,ctrl+n", "close", "Back to profiles")]
+
+    @dataclass
+    class Events(Message):
+        events: list[Event]
+
+    @dataclass
+    class Finished(Message):
+        result: Any
+        error: str = ""
+
+    def __init__(self, ctx: Context, job: Any) -> None:
+        super().__init__(classes="stage")
+        self.ctx = ctx
+        self.job = job
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"Privileged job {escape(str(getattr(self.job, 'id', self.job)))}",
+            classes="stage-title",
+        )
+        yield Static("Following the job…", id="job-state")
+        yield LogPane(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.follow()
+
+    @work(thread=True, exit_on_error=False, group="job")
+    def follow(self) -> None:
+        if self.ctx.follow_job is None:
+            self.post_message(self.Finished(None, "following jobs is not available here"))
+            return
+        batcher = LineBatcher(
+            lambda lines: self.post_message(
+                self.Events([Event(EventKind.OUTPUT, line=x) for x in lines])
+            )
+        )
+
+        def on_event(e: Event) -> None:
+            batcher.add(
+                e.line
+                if e.kind is EventKind.OUTPUT
+                else f"── {e.kind.value} {e.step} {e.outcome or ''}"
+            )
+
+        try:
+            result = self.ctx.follow_job(str(getattr(self.job, "id", self.job)), on_event)
+        except Exception as exc:
+            batcher.flush()
+            self.post_message(self.Finished(None, str(exc)))
+            return
+        batcher.flush()
+        self.post_message(self.Finished(result))
+
+    def on_job_screen_events(self, message: Events) -> None:
+        self.query_one(LogPane).add_lines(e.line for e in message.events)
+
+    def on_job_screen_finished(self, message: Finished) -> None:
+        state = self.query_one("#job-state", Static)
+        if message.result is None:
+            state.update(f"✗ {escape(message.error)}")
+        elif message.result.ok:
+            state.update(
+                "✓ The job finished and every step succeeded. Re-open its profile to go on."
+            )
+        else:
+            r = message.result
+            state.update(
+                f"✗ Step {escape(r.failed_step)} failed: {escape(r.message)}. Re-open the profile to retry."
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)

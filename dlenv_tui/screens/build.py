@@ -1,0 +1,139 @@
+"""Build: the image built by the engine with a progress bar, step i/n and the live log."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.markup import escape
+from textual.message import Message
+from textual.widgets import ProgressBar, Static
+
+from dlenv_tui.model import BuiltImage, Profile
+from dlenv_tui.screens import services
+from dlenv_tui.screens.base import StageResult, StageScreen
+from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
+
+
+class BuildScreen(StageScreen):
+    KEY = "build"
+    TITLE_TEXT = "Build the image"
+    BINDINGS = [Binding("r", "build", "Build / rebuild"), Binding("s", "skip", "Keep last image")]
+
+    @dataclass
+    class Progress(Message):
+        step: int
+        total: int
+        lines: list[str]
+
+    @dataclass
+    class Finished(Message):
+        built: BuiltImage | None
+        error: str = ""
+
+    def __init__(self, ctx: Any, profile: Profile, autostart: bool = False) -> None:
+        super().__init__(ctx, profile)
+        self.autostart = autostart
+        self.building = False
+        self.built: BuiltImage | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="build-state", classes="hint")
+        yield ProgressBar(total=1, show_eta=False, id="progress")
+        yield Static("", id="step", classes="step-line")
+        yield LogPane(id="log")
+
+    def on_mount(self) -> None:
+        last = self.profile.last_image
+        state = self.query_one("#build-state", Static)
+        engine = self.profile.engine.engine.value
+        tag = self.profile.image.tag or f"dlenv/{self.profile.name}:latest"
+        if last is not None and last.tag:
+            state.update(
+                f"Last build: [b]{escape(last.tag)}[/b] {escape(last.built_at[:16].replace('T', ' '))}. [b]r[/b] rebuilds, [b]s[/b] keeps it."
+            )
+        else:
+            state.update(
+                f"Builds [b]{escape(tag)}[/b] with {engine}. Press [b]r[/b] to start"
+                + (" (demo: simulated)." if self.ctx.demo else ".")
+            )
+        if self.autostart or (last is None and self.ctx.demo):
+            self.action_build()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("build", "back"):
+            return not self.building
+        if action == "next":
+            return not self.building and (
+                self.built is not None or self.profile.last_image is not None
+            )
+        if action == "skip":
+            return not self.building and self.profile.last_image is not None and self.built is None
+        return True
+
+    def action_build(self) -> None:
+        if self.building:
+            return
+        self.building = True
+        self.query_one(LogPane).clear()
+        self.query_one("#build-state", Static).update("Building…")
+        self.refresh_bindings()
+        self.build()
+
+    def action_skip(self) -> None:
+        self.dismiss(StageResult("next", self.profile))
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="build")
+    def build(self) -> None:
+        profile = self.profile
+        state = {"step": 0, "total": 0}
+
+        def deliver(lines: list[str]) -> None:
+            self.post_message(self.Progress(state["step"], state["total"], lines))
+
+        batcher = LineBatcher(deliver)
+
+        def on_progress(p: Any) -> None:
+            state["step"], state["total"] = p.step, p.total
+            batcher.add(p.line)
+
+        try:
+            rendered = services.rendered_image(profile, self.ctx.facts, demo=self.ctx.demo)
+            built = self.ctx.engine(profile.engine.engine).build(profile, rendered, on_progress)
+        except Exception as exc:  # EngineError / ImageError: one sentence
+            batcher.flush()
+            self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
+            return
+        batcher.flush()
+        self.post_message(self.Finished(built))
+
+    def on_build_screen_progress(self, message: Progress) -> None:
+        bar = self.query_one(ProgressBar)
+        if message.total:
+            bar.update(total=message.total, progress=message.step)
+            self.query_one("#step", Static).update(f"Step {message.step}/{message.total}")
+        self.query_one(LogPane).add_lines(message.lines)
+
+    def on_build_screen_finished(self, message: Finished) -> None:
+        self.building = False
+        state = self.query_one("#build-state", Static)
+        if message.built is None:
+            state.update(
+                f"[$error]✗ The build failed: {escape(message.error)}[/]\n[b]r[/b] tries again · Esc goes back to the image."
+            )
+        else:
+            built = message.built
+            if not built.built_at:
+                built = dataclasses.replace(built, built_at=self.ctx.now())
+            self.built = built
+            self.profile = dataclasses.replace(self.profile, last_image=built)
+            bar = self.query_one(ProgressBar)
+            bar.update(progress=bar.total or 1)
+            state.update(
+                f"[$success]✓ Built {escape(built.tag)}[/] ({escape(built.id[:19])}). Ctrl+N to launch it."
+            )
+        self.refresh_bindings()

@@ -1,0 +1,74 @@
+"""Driver: the recommended flavour and branch and why, the Secure Boot sub-flow, the reboot."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.app import ComposeResult
+from textual.markup import escape
+from textual.widgets import RadioButton, RadioSet, Static
+
+from dlenv_tui.model import DriverFlavour, Profile, Stage
+from dlenv_tui.screens import services
+from dlenv_tui.screens.planned import PlannedStageScreen
+
+
+class DriverScreen(PlannedStageScreen):
+    KEY = "driver"
+    STAGE = Stage.DRIVER
+    TITLE_TEXT = "NVIDIA driver"
+
+    def compose_body(self) -> ComposeResult:
+        yield from self.compose_plan()
+        yield Static("", id="advice", classes="advice")
+        with RadioSet(id="flavour"):
+            yield RadioButton("Open kernel modules", id="open")
+            yield RadioButton("Proprietary kernel modules", id="proprietary")
+        yield Static("", id="secureboot", classes="warning")
+
+    def on_mount(self) -> None:
+        facts = self.ctx.facts
+        assert facts is not None
+        advice = services.driver_advice(facts.gpus)
+        self.advice = advice
+        chosen = self.profile.driver.flavour or advice.flavour
+        lines = [
+            f"Recommended: [b]{advice.flavour.value}[/b] kernel modules"
+            + (f", branch [b]{advice.branch}[/b]" if advice.branch else "")
+        ]
+        lines += [f"• {escape(r)}" for r in services.unique(advice.reasons)]
+        if facts.driver.loaded:
+            lines.insert(
+                0,
+                f"Loaded now: driver [b]{facts.driver.version}[/b] ({facts.driver.flavour or 'flavour unknown'}).",
+            )
+        self.query_one("#advice", Static).update("\n".join(lines))
+        self.query_one(f"#{chosen.value}", RadioButton).value = True
+        self.query_one("#open", RadioButton).disabled = advice.proprietary_required
+        self.query_one("#proprietary", RadioButton).disabled = advice.open_required
+        sb = self.query_one("#secureboot", Static)
+        if facts.secure_boot.enabled:
+            sb.update(
+                "⚠ Secure Boot is on. The kernel only loads signed modules: dlenv uses the distribution's "
+                "signed modules where it has them, otherwise it makes a key and runs `mokutil --import`. "
+                "Then the key must be enrolled at the [b]console or BMC[/b] at the next boot (MOK manager, "
+                "blue screen) — plan to be there, or have remote console access."
+            )
+        else:
+            sb.display = False
+        self.refresh_plan()
+        self.query_one(RadioSet).focus()
+
+    def current_profile(self) -> Profile:
+        pressed = self.query_one(RadioSet).pressed_button
+        flavour = (
+            DriverFlavour(pressed.id)
+            if pressed is not None and pressed.id
+            else self.profile.driver.flavour
+        )
+        return dataclasses.replace(
+            self.profile, driver=dataclasses.replace(self.profile.driver, flavour=flavour)
+        )
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        self.refresh_plan()

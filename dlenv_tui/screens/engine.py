@@ -1,0 +1,121 @@
+"""Engine: Docker vs Podman compared, the recommendation for this host, install and GPU hookup."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.widgets import Checkbox, DataTable, Label, RadioButton, RadioSet, Static
+
+from dlenv_tui.model import EngineName, EngineSource, Profile, Stage
+from dlenv_tui.screens import services
+from dlenv_tui.screens.planned import PlannedStageScreen
+
+#: Docker vs Podman, after the comparison table in the container-engine guide (seeds, in English).
+COMPARISON = (
+    ("Architecture", "client + a daemon (dockerd)", "no daemon; each container is a child process"),
+    (
+        "Privileges",
+        "daemon runs as root; rootless mode exists but needs setup",
+        "rootless by default, SELinux-confined",
+    ),
+    ("Overhead", "the daemon always runs in the background", "nothing runs between containers"),
+    ("Start-up", "a little slower", "lighter path; often faster to start"),
+    ("Failure scope", "a daemon crash takes every container down", "containers are independent"),
+    (
+        "Ecosystem",
+        "the de-facto standard; most docs and examples",
+        "smaller, growing; Docker-compatible CLI",
+    ),
+    ("Networking", "Docker bridge network", "CNI / netavark plugins"),
+    ("Kubernetes YAML", "needs conversion", "`podman kube play` runs it directly"),
+)
+
+
+class EngineScreen(PlannedStageScreen):
+    KEY = "engine"
+    STAGE = Stage.ENGINE
+    TITLE_TEXT = "Container engine — Docker or Podman"
+
+    def compose_body(self) -> ComposeResult:
+        yield from self.compose_plan()
+        yield Static("", id="recommendation", classes="advice")
+        with Horizontal(classes="choices"):
+            with Vertical(classes="choice"):
+                yield Label("Engine")
+                with RadioSet(id="engine"):
+                    yield RadioButton("Docker", id="docker")
+                    yield RadioButton("Podman", id="podman")
+            with Vertical(classes="choice"):
+                yield Label("Packages from")
+                with RadioSet(id="source"):
+                    yield RadioButton("Docker's repository (docker-ce)", id="docker-ce")
+                    yield RadioButton("the distribution", id="distro")
+        yield Checkbox(
+            "Add me to the docker group (no sudo for docker; root-equivalent)", id="group"
+        )
+        yield Static(
+            "⚠ Members of the docker group can become root on this host through the daemon. "
+            "Leave it off on shared machines; dlenv uses sudo for the engine otherwise.",
+            id="group-warning",
+            classes="warning",
+        )
+        yield Static("[b]Docker vs Podman[/b]", classes="section")
+        table: DataTable[str] = DataTable(id="comparison", cursor_type="none", show_cursor=False)
+        yield table
+
+    def on_mount(self) -> None:
+        facts = self.ctx.facts
+        assert facts is not None
+        engine, why = services.recommend_engine(facts)
+        installed = [
+            f"{n} {t.version}"
+            for n, t in (("Docker", facts.docker), ("Podman", facts.podman))
+            if t.present
+        ]
+        text = f"Recommended here: [b]{engine.value.capitalize()}[/b] — {escape(why)}"
+        if installed:
+            text += f"\nInstalled: {', '.join(installed)}."
+        self.query_one("#recommendation", Static).update(text)
+        choice = self.profile.engine
+        self.query_one(f"#{choice.engine.value}", RadioButton).value = True
+        self.query_one(f"#{choice.source.value}", RadioButton).value = True
+        self.query_one("#group", Checkbox).value = choice.docker_group
+        table = self.query_one("#comparison", DataTable)
+        table.add_columns("", "Docker", "Podman")
+        for row in COMPARISON:
+            table.add_row(*row)
+        self._sync()
+        self.query_one("#engine", RadioSet).focus()
+
+    def current_profile(self) -> Profile:
+        e = self.query_one("#engine", RadioSet).pressed_button
+        s = self.query_one("#source", RadioSet).pressed_button
+        engine = EngineName(e.id) if e is not None and e.id else self.profile.engine.engine
+        source = EngineSource(s.id) if s is not None and s.id else self.profile.engine.source
+        if engine is EngineName.PODMAN:
+            source = EngineSource.DISTRO
+        group = self.query_one("#group", Checkbox).value and engine is EngineName.DOCKER
+        choice = dataclasses.replace(
+            self.profile.engine, engine=engine, source=source, docker_group=group
+        )
+        return dataclasses.replace(self.profile, engine=choice)
+
+    def _sync(self) -> None:
+        docker = self.current_profile().engine.engine is EngineName.DOCKER
+        self.query_one("#source").disabled = not docker
+        self.query_one("#group").display = docker
+        self.query_one("#group-warning").display = (
+            docker and self.query_one("#group", Checkbox).value
+        )
+        self.refresh_plan()
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        if event.radio_set.id == "engine" and event.pressed.id == "podman":
+            self.query_one("#distro", RadioButton).value = True
+        self._sync()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self._sync()

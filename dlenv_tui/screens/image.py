@@ -1,0 +1,238 @@
+"""Image: the stack editor (only CUDA versions the GPUs and driver can run) and the Dockerfile preview."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rich.syntax import Syntax
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.widgets import Checkbox, Label, Select, SelectionList, Static, TabbedContent, TabPane
+
+from dlenv_tui.model import ImageOptions, ImageVariant, Profile
+from dlenv_tui.screens import services
+from dlenv_tui.screens.base import StageScreen
+from dlenv_tui.widgets.field import Field
+
+#: (preset key, label) in the order the guide lists the stack; keys are dlenv_tui.image.PRESETS.
+PRESET_LABELS = (
+    ("numpy", "NumPy"),
+    ("scipy", "SciPy"),
+    ("pandas", "pandas"),
+    ("polars", "Polars"),
+    ("matplotlib", "Matplotlib"),
+    ("seaborn", "Seaborn"),
+    ("scikit-learn", "scikit-learn"),
+    ("torch", "PyTorch (CUDA wheels)"),
+    ("tqdm", "tqdm"),
+    ("cupy", "CuPy"),
+    ("cudf", "cuDF (RAPIDS)"),
+    ("cuml", "cuML (RAPIDS)"),
+    ("dali", "DALI"),
+)
+
+
+class ImageScreen(StageScreen):
+    KEY = "image"
+    TITLE_TEXT = "Image — what goes into the container"
+    BINDINGS = [
+        Binding("f2", "toggle_preview", "Dockerfile"),
+        Binding("ctrl+o", "toggle_preview", show=False),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        assert self.ctx.facts is not None
+        o = self.profile.image
+        self.cudas, reasons = services.usable_cuda(self.ctx.facts)
+        cuda = o.cuda if o.cuda in self.cudas else (self.cudas[0] if self.cudas else "")
+        with TabbedContent(id="tabs"):
+            with TabPane("Stack", id="stack"):
+                yield Static(
+                    "[$text-muted]" + escape(" ".join(reasons)) + "[/]",
+                    id="cuda-reasons",
+                    classes="hint",
+                )
+                with Horizontal(classes="row"):
+                    with Vertical(classes="col"):
+                        yield Label("CUDA")
+                        yield Select(
+                            [(c, c) for c in self.cudas], value=cuda, allow_blank=False, id="cuda"
+                        )
+                    with Vertical(classes="col"):
+                        yield Label("Flavour")
+                        yield Select(
+                            [
+                                ("runtime", ImageVariant.RUNTIME.value),
+                                ("devel (compilers)", ImageVariant.DEVEL.value),
+                                ("base (CUDA runtime only)", ImageVariant.BASE.value),
+                            ],
+                            value=o.variant.value,
+                            allow_blank=False,
+                            id="variant",
+                        )
+                    with Vertical(classes="col"):
+                        yield Label("Ubuntu")
+                        yield Select(
+                            [(u, u) for u in self._ubuntus(cuda)],
+                            value=o.ubuntu
+                            if o.ubuntu in self._ubuntus(cuda)
+                            else self._ubuntus(cuda)[0],
+                            allow_blank=False,
+                            id="ubuntu",
+                        )
+                with Horizontal(classes="row checks"):
+                    yield Checkbox("cuDNN", o.cudnn, id="cudnn")
+                    yield Checkbox("JupyterLab", o.jupyter, id="jupyter")
+                    yield Checkbox("SSH server (keys only)", o.ssh, id="ssh")
+                    yield Checkbox("tmux", o.tmux, id="tmux")
+                    yield Checkbox("my UID/GID user", o.create_user, id="user")
+                yield Label("Python stack")
+                yield SelectionList[str](
+                    *[(label, key, key in o.python_packages) for key, label in PRESET_LABELS],
+                    id="presets",
+                )
+                yield Field(
+                    "Extra apt packages",
+                    " ".join(o.extra_apt),
+                    lambda v: services.validate_field("apt_packages", v),
+                    id="extra-apt",
+                    placeholder="e.g. ffmpeg libgl1",
+                )
+                yield Field(
+                    "Extra pip packages",
+                    " ".join(o.extra_pip),
+                    lambda v: services.validate_field("pip_packages", v),
+                    id="extra-pip",
+                    placeholder="e.g. transformers==4.57.1",
+                )
+                yield Field(
+                    "Base image override",
+                    o.base_override,
+                    lambda v: services.validate_field("image", v),
+                    id="base",
+                    placeholder="empty: nvidia/cuda",
+                )
+                yield Field(
+                    "apt mirror",
+                    o.apt_mirror,
+                    lambda v: services.validate_field("url", v),
+                    id="apt-mirror",
+                    placeholder="empty: the Ubuntu archive",
+                )
+                yield Field(
+                    "pip index",
+                    o.pip_index,
+                    lambda v: services.validate_field("url", v),
+                    id="pip-index",
+                    placeholder="empty: PyPI",
+                )
+            with TabPane("Dockerfile", id="dockerfile"), VerticalScroll(id="preview-scroll"):
+                yield Static("", id="preview")
+
+    def _ubuntus(self, cuda: str) -> tuple[str, ...]:
+        from dlenv_tui import compat
+
+        return compat.ubuntu_releases_for(cuda) or ("24.04",)
+
+    def on_mount(self) -> None:
+        self._preview_timer = None
+        self.render_preview()
+        self.query_one("#cuda", Select).focus()
+
+    # ---- reading the form
+
+    def _fields(self) -> list[Field]:
+        return list(self.query(Field))
+
+    def invalid_reason(self) -> str:
+        bad = next((f for f in self._fields() if not f.valid), None)
+        return f"{bad.label}: {bad.error}" if bad is not None else ""
+
+    def current_profile(self) -> Profile:
+        o = self.profile.image
+
+        def select(id_: str, default: str) -> str:
+            value = self.query_one(f"#{id_}", Select).value
+            return value if isinstance(value, str) else default
+
+        def words(id_: str) -> tuple[str, ...]:
+            return tuple(self.query_one(f"#{id_}", Field).value.split())
+
+        def checked(id_: str) -> bool:
+            return self.query_one(f"#{id_}", Checkbox).value
+
+        presets = self.query_one("#presets", SelectionList).selected
+        image = ImageOptions(
+            **{
+                **dataclasses.asdict(o),
+                "cuda": select("cuda", o.cuda),
+                "variant": ImageVariant(select("variant", o.variant.value)),
+                "ubuntu": select("ubuntu", o.ubuntu),
+                "cudnn": checked("cudnn"),
+                "jupyter": checked("jupyter"),
+                "ssh": checked("ssh"),
+                "tmux": checked("tmux"),
+                "create_user": checked("user"),
+                "python_packages": tuple(k for k, _ in PRESET_LABELS if k in presets)
+                + tuple(p for p in o.python_packages if p not in dict(PRESET_LABELS)),
+                "extra_apt": words("extra-apt"),
+                "extra_pip": words("extra-pip"),
+                "base_override": self.query_one("#base", Field).value.strip(),
+                "apt_mirror": self.query_one("#apt-mirror", Field).value.strip(),
+                "pip_index": self.query_one("#pip-index", Field).value.strip(),
+                "ca_certs": o.ca_certs,
+            }
+        )
+        return dataclasses.replace(self.profile, image=image)
+
+    # ---- reacting
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "cuda" and isinstance(event.value, str):
+            ubuntu = self.query_one("#ubuntu", Select)
+            options = self._ubuntus(event.value)
+            current = ubuntu.value
+            ubuntu.set_options([(u, u) for u in options])
+            ubuntu.value = current if current in options else options[0]
+        self.schedule_preview()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.schedule_preview()
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
+        self.schedule_preview()
+
+    def on_field_changed(self, event: Field.Changed) -> None:
+        self.schedule_preview()
+
+    def schedule_preview(self) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(0.25, self.render_preview)
+
+    def render_preview(self) -> None:
+        self._preview_timer = None
+        preview = self.query_one("#preview", Static)
+        reason = self.invalid_reason()
+        if reason:
+            preview.update(
+                f"[$error]The Dockerfile appears once the form is valid: {escape(reason)}[/]"
+            )
+            return
+        try:
+            text = services.render_dockerfile(
+                self.current_profile(), self.ctx.facts, demo=self.ctx.demo
+            )
+        except Exception as exc:  # ImageError: one sentence
+            preview.update(f"[$error]✗ {escape(str(exc))}[/]")
+            return
+        theme = "ansi_light" if not self.app.current_theme.dark else "ansi_dark"
+        preview.update(Syntax(text, "docker", theme=theme, line_numbers=False, word_wrap=True))
+
+    def action_toggle_preview(self) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        tabs.active = "dockerfile" if tabs.active == "stack" else "stack"
+        if tabs.active == "dockerfile":
+            self.query_one("#preview-scroll").focus()

@@ -1,0 +1,273 @@
+"""Launch: GPUs, shared memory, mounts, ports, user; start / replace / stop; how to connect."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.message import Message
+from textual.widgets import Checkbox, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from dlenv_tui.model import Mount, PortMap, Profile, RunOptions
+from dlenv_tui.screens import services
+from dlenv_tui.screens.base import Action, StageScreen
+from dlenv_tui.widgets.field import Field
+
+
+def _check(kind: str) -> Any:
+    return lambda value: services.validate_field(kind, value)
+
+
+def copy_text(line: str) -> str:
+    """The part of a connection line worth copying: the command or URL after ``label: ``."""
+    _label, sep, rest = line.partition(": ")
+    return rest if sep else line
+
+
+class LaunchScreen(StageScreen):
+    KEY = "launch"
+    TITLE_TEXT = "Launch the container"
+    BINDINGS = [
+        Binding("ctrl+r", "start", "Start / replace", priority=True),
+        Binding("ctrl+t", "stop", "Stop", priority=True),
+        Binding("c", "copy", "Copy", show=False),
+    ]
+
+    @dataclass
+    class Started(Message):
+        info: Any
+        lines: list[str]
+        error: str = ""
+
+    @dataclass
+    class Stopped(Message):
+        stopped: bool
+        error: str = ""
+
+    def __init__(self, ctx: Any, profile: Profile, autostart: bool = False) -> None:
+        super().__init__(ctx, profile)
+        self.autostart = autostart
+        self.busy = False
+        self.started = False
+
+    def compose_body(self) -> ComposeResult:
+        r = self.profile.run
+        home = (
+            self.profile.host.user.home
+            if self.profile.host and self.profile.host.user.home
+            else "/home/user"
+        )
+        work = next(
+            (m for m in r.mounts if m.target == "/workspace"),
+            Mount(f"{home}/workspace", "/workspace"),
+        )
+        data = next(
+            (m for m in r.mounts if m.target == "/datasets"), Mount("", "/datasets", read_only=True)
+        )
+        ports = {p.container: p for p in r.ports}
+        with Horizontal(classes="row"):
+            with Vertical(classes="col"):
+                yield Field("GPUs (all, 2, 0,1, none)", r.gpus, _check("gpus"), id="gpus")
+            with Vertical(classes="col"):
+                yield Field("Shared memory", r.shm_size, _check("shm_size"), id="shm")
+            with Vertical(classes="col"):
+                yield Field(
+                    "Container name",
+                    r.name or f"dlenv-{self.profile.name}",
+                    _check("container_name"),
+                    id="name",
+                )
+        yield Field(
+            "Workspace on the host → /workspace", work.source, _check("host_path"), id="workspace"
+        )
+        with Horizontal(classes="row"):
+            with Vertical(classes="col wide"):
+                yield Field(
+                    "Datasets on the host → /datasets (optional)",
+                    data.source,
+                    _check("host_path"),
+                    id="datasets",
+                )
+            yield Checkbox("read-only", data.read_only, id="datasets-ro")
+        with Horizontal(classes="row"):
+            with Vertical(classes="col"):
+                yield Field(
+                    "JupyterLab port",
+                    str(ports[8888].host if 8888 in ports else 8888),
+                    _check("port"),
+                    id="jupyter-port",
+                )
+            with Vertical(classes="col"):
+                yield Field(
+                    "SSH port",
+                    str(ports[22].host if 22 in ports else 2222),
+                    _check("port"),
+                    id="ssh-port",
+                )
+            with Vertical(classes="col"):
+                yield Field(
+                    "Bind ports to",
+                    next(iter(ports.values())).host_ip if ports else "127.0.0.1",
+                    _check("host_ip"),
+                    id="bind",
+                )
+        yield Checkbox(
+            "Run as root inside the container (default: your UID/GID)", r.as_root, id="root"
+        )
+        yield Static("", id="launch-state", classes="hint")
+        yield Label("How to connect (Enter or c copies the selected line)", id="connect-label")
+        yield OptionList(id="connect")
+
+    def on_mount(self) -> None:
+        self.query_one("#connect").display = False
+        self.query_one("#connect-label").display = False
+        self.query_one("#launch-state", Static).update(
+            "Ctrl+R starts the container (replacing one of the same name); Ctrl+N goes on."
+        )
+        self.query_one("#gpus Input").focus()
+        if self.autostart:
+            self.action_start()
+
+    def invalid_reason(self) -> str:
+        bad = next((f for f in self.query(Field) if not f.valid), None)
+        return f"{bad.label}: {bad.error}" if bad is not None else ""
+
+    def current_profile(self) -> Profile:
+        def val(id_: str) -> str:
+            return self.query_one(f"#{id_}", Field).value.strip()
+
+        mounts = [m for m in self.profile.run.mounts if m.target not in ("/workspace", "/datasets")]
+        if val("workspace"):
+            mounts.insert(0, Mount(val("workspace"), "/workspace"))
+        if val("datasets"):
+            mounts.insert(
+                1,
+                Mount(
+                    val("datasets"),
+                    "/datasets",
+                    read_only=self.query_one("#datasets-ro", Checkbox).value,
+                ),
+            )
+        ports: list[PortMap] = []
+        bind = val("bind") or "127.0.0.1"
+        if self.profile.image.jupyter and val("jupyter-port").isdigit():
+            ports.append(PortMap(8888, int(val("jupyter-port")), bind))
+        if self.profile.image.ssh and val("ssh-port").isdigit():
+            ports.append(PortMap(22, int(val("ssh-port")), bind))
+        run = RunOptions(
+            **{
+                **{
+                    f.name: getattr(self.profile.run, f.name)
+                    for f in dataclasses.fields(RunOptions)
+                },
+                "gpus": val("gpus"),
+                "shm_size": val("shm"),
+                "name": val("name"),
+                "mounts": tuple(mounts),
+                "ports": tuple(ports),
+                "as_root": self.query_one("#root", Checkbox).value,
+            }
+        )
+        return dataclasses.replace(self.profile, run=run)
+
+    def next_action(self) -> Action:
+        return "next" if self.started else "skip"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("start", "stop", "next", "back"):
+            return not self.busy
+        return True
+
+    # ---- start / stop
+
+    def action_start(self) -> None:
+        reason = self.invalid_reason()
+        if reason:
+            self.notify(reason, title="Fix this first", severity="error")
+            return
+        if self.profile.last_image is None:
+            self.notify("Build the image first (Esc goes back to Build).", severity="warning")
+            return
+        self.profile = self.current_profile()
+        self.busy = True
+        self.refresh_bindings()
+        self.query_one("#launch-state", Static).update("Starting…")
+        self.start_container(self.profile)
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="launch")
+    def start_container(self, profile: Profile) -> None:
+        from dlenv_tui.engine import connection_help
+
+        try:
+            info = self.ctx.engine(profile.engine.engine).run(profile)
+            lines = connection_help(profile, info)
+        except Exception as exc:  # EngineError: one sentence
+            self.post_message(self.Started(None, [], str(exc) or exc.__class__.__name__))
+            return
+        self.post_message(self.Started(info, lines))
+
+    def on_launch_screen_started(self, message: Started) -> None:
+        self.busy = False
+        state = self.query_one("#launch-state", Static)
+        if message.info is None:
+            state.update(f"[$error]✗ {escape(message.error)}[/]")
+        else:
+            self.started = True
+            state.update(
+                f"[$success]✓ {escape(message.info.name)} is running[/] ({escape(message.info.image)}, GPUs: {escape(message.info.gpus)})."
+            )
+            connect = self.query_one("#connect", OptionList)
+            connect.clear_options()
+            connect.add_options([Option(escape(line)) for line in message.lines])
+            self.connect_lines = message.lines
+            connect.display = True
+            self.query_one("#connect-label").display = True
+            connect.highlighted = 0
+            connect.focus()
+            connect.scroll_visible()
+        self.refresh_bindings()
+
+    def action_stop(self) -> None:
+        self.busy = True
+        self.refresh_bindings()
+        self.stop_container(self.current_profile())
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="launch")
+    def stop_container(self, profile: Profile) -> None:
+        try:
+            stopped = bool(self.ctx.engine(profile.engine.engine).stop(profile))
+        except Exception as exc:
+            self.post_message(self.Stopped(False, str(exc)))
+            return
+        self.post_message(self.Stopped(stopped))
+
+    def on_launch_screen_stopped(self, message: Stopped) -> None:
+        self.busy = False
+        self.started = False if message.stopped else self.started
+        text = message.error or (
+            "Stopped." if message.stopped else "Nothing of this profile was running."
+        )
+        self.query_one("#launch-state", Static).update(escape(text))
+        self.refresh_bindings()
+
+    # ---- copying
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self._copy(event.option_index)
+
+    def action_copy(self) -> None:
+        connect = self.query_one("#connect", OptionList)
+        if connect.display and connect.highlighted is not None:
+            self._copy(connect.highlighted)
+
+    def _copy(self, index: int) -> None:
+        text = copy_text(self.connect_lines[index])
+        self.app.copy_to_clipboard(text)
+        self.notify(escape(text), title="Copied to the clipboard")

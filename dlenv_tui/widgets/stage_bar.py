@@ -1,0 +1,39 @@
+"""One line showing where the wizard is: Prereq › Driver › Toolkit › … with the current stage marked."""
+
+from __future__ import annotations
+
+from textual.markup import escape
+from textual.widgets import Static
+
+STAGE_LABELS = (
+    ("prereq", "Prereq"),
+    ("driver", "Driver"),
+    ("toolkit", "Toolkit"),
+    ("engine", "Engine"),
+    ("image", "Image"),
+    ("build", "Build"),
+    ("launch", "Launch"),
+    ("summary", "Summary"),
+)
+
+
+class StageBar(Static):
+    """The wizard's breadcrumb; ``done`` stages get a tick."""
+
+    def __init__(self, current: str, done: frozenset[str] = frozenset(), profile: str = "") -> None:
+        super().__init__(classes="stage-bar")
+        self.current = current
+        self.done = done
+        self.profile = profile
+
+    def on_mount(self) -> None:
+        parts = []
+        for key, label in STAGE_LABELS:
+            if key == self.current:
+                parts.append(f"[bold $accent]▸{label}[/]")
+            elif key in self.done:
+                parts.append(f"[$success]✓[/]{label}")
+            else:
+                parts.append(f"[$text-muted]{label}[/]")
+        head = f"[bold]{escape(self.profile)}[/] " if self.profile else ""
+        self.update(head + " ".join(parts))
