@@ -208,7 +208,13 @@ def check_driver(facts: HostFacts) -> Check:
     found = f"{version} ({flavour})" + (f", runs CUDA ≤ {cuda}" if cuda else "")
     reinstall = f"reinstall with the {wanted} in the Driver stage"
     if advice.conflict:
-        return Check("driver", title, WARN, f"{found}; {advice.reasons[-1]}", reinstall)
+        return Check(
+            "driver",
+            title,
+            WARN,
+            f"{found}; no single driver runs all of these GPUs",
+            "one GPU stays unused: the Driver stage says which; remove it to use the others fully",
+        )
     if driver.flavour is DriverFlavour.OPEN and advice.proprietary_required:
         return Check(
             "driver",
