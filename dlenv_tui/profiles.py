@@ -131,7 +131,7 @@ class ProfileStore:
         stamped = replace(profile, schema=SCHEMA, updated_at=now())
         if not stamped.created_at:
             stamped = replace(stamped, created_at=stamped.updated_at)
-        text = _dumps(stamped)
+        text = profile_to_toml(stamped)
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             _atomic_write(path, text.encode("utf-8"))
@@ -201,7 +201,8 @@ def parse_profile(raw: bytes, path: Path) -> Profile:
     return profile
 
 
-def _dumps(profile: Profile) -> str:
+def profile_to_toml(profile: Profile) -> str:
+    """The profile as the TOML text its file holds."""
     import tomli_w
 
     data: dict[str, Any] = to_data(profile)
@@ -404,6 +405,8 @@ __all__ = [
     "ProfileStore",
     "mark_stage",
     "parse_profile",
+    "profile_errors",
+    "profile_to_toml",
     "recommend_engine",
     "recommended_profile",
     "validate_name",

@@ -178,7 +178,8 @@ def container_path_error(path: str) -> str:
     return ""
 
 
-_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#@&+=%-]+", re.ASCII)
+# no query strings or fragments: "?", "&" and "#" mean something to shells and Dockerfiles
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/@+=%-]+", re.ASCII)
 
 
 def https_url_error(url: str, what: str = "URL") -> str:

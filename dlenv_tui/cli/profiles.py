@@ -1,10 +1,110 @@
-"""Placeholder for the `profiles` subcommand(s); replaced by the module that implements them."""
+"""`dlenv profiles list|show|rm|new`: saved setups, from the command line."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from dlenv_tui.errors import UsageError
+from dlenv_tui.model import EngineName
 
 
 def register(sub: Any) -> None:
-    _ = argparse
+    parser = sub.add_parser(
+        "profiles",
+        help="list, show, delete or create saved profiles",
+        description="Saved profiles: one TOML file each under the dlenv config directory.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+
+    p_list = actions.add_parser("list", help="list saved profiles (broken files with their error)")
+    p_list.set_defaults(func=run_list)
+
+    p_show = actions.add_parser("show", help="print a profile as TOML")
+    p_show.add_argument("name", metavar="NAME")
+    p_show.set_defaults(func=run_show)
+
+    p_rm = actions.add_parser("rm", help="delete a profile")
+    p_rm.add_argument("name", metavar="NAME")
+    p_rm.set_defaults(func=run_rm)
+
+    p_new = actions.add_parser(
+        "new",
+        help="create a profile with the recommended choices for this host, asking nothing",
+        description=(
+            "Create NAME with the recommended driver, engine and CUDA for this host (or for the "
+            "recorded facts of --facts FILE) without any question."
+        ),
+    )
+    p_new.add_argument("name", metavar="NAME")
+    p_new.add_argument(
+        "--engine", choices=[e.value for e in EngineName], help="override the recommended engine"
+    )
+    p_new.add_argument("--cuda", metavar="X.Y", default="", help="override the recommended CUDA")
+    p_new.add_argument(
+        "--facts",
+        metavar="FILE",
+        help="use recorded host facts (the JSON `dlenv check --json` prints) instead of probing",
+    )
+    p_new.add_argument("--sysroot", metavar="DIR", help="probe files under DIR instead of /")
+    p_new.set_defaults(func=run_new)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from dlenv_tui.profiles import ProfileStore
+
+    store = ProfileStore()
+    entries = store.list()
+    if not entries:
+        print(f"No profiles in {store.directory}; create one with `dlenv profiles new NAME`.")
+        return 0
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        status = f"error: {e.error}" if e.error else (e.updated_at or "-")
+        print(f"{e.name:<{width}}  {status}")
+    return 1 if any(e.error for e in entries) else 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from dlenv_tui.profiles import ProfileStore, profile_errors, profile_to_toml
+
+    profile = ProfileStore().load(args.name)
+    sys.stdout.write(profile_to_toml(profile))
+    problems = list(profile_errors(profile))
+    for problem in problems:
+        print(f"dlenv: {args.name}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    from dlenv_tui.profiles import ProfileStore
+
+    ProfileStore().delete(args.name)
+    print(f"Deleted profile {args.name}.")
+    return 0
+
+
+def run_new(args: argparse.Namespace) -> int:
+    from dlenv_tui.cli.plan import host_facts
+    from dlenv_tui.profiles import ProfileStore, recommended_profile, validate_name
+
+    validate_name(args.name)
+    store = ProfileStore()
+    if store.exists(args.name):
+        raise UsageError(
+            f"profile {args.name!r} already exists; remove it first with `dlenv profiles rm {args.name}`."
+        )
+    facts = host_facts(args)
+    engine = EngineName(args.engine) if args.engine else None
+    profile = recommended_profile(args.name, facts, engine=engine, cuda=args.cuda)
+    path = store.save(profile)
+    flavour = profile.driver.flavour.value if profile.driver.flavour else "auto"
+    branch = f" {profile.driver.branch}" if profile.driver.branch else ""
+    print(
+        f"Created profile {args.name} ({path}): {flavour}{branch} driver, "
+        f"{profile.engine.engine.value} ({profile.engine.source.value}), "
+        f"CUDA {profile.image.cuda or 'newest usable'}."
+    )
+    return 0

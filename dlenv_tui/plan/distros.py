@@ -91,7 +91,7 @@ def resolve(facts: HostFacts) -> Target:
     """The Target for ``facts``, or PlanError saying what is unsupported and what is."""
     support = compat.distro_support(facts.distro)
     if not support.supported:
-        raise PlanError(support.reason[0].upper() + support.reason[1:])
+        raise PlanError(support.reason)
     if facts.arch not in _DEB_ARCH:
         raise PlanError(
             f"unsupported: the {facts.arch or 'unknown'} architecture; supported: x86_64, aarch64"

@@ -67,7 +67,7 @@ def plan_engine(facts: HostFacts, profile: Profile, target: Target) -> Plan:
     if satisfied:
         reasons.append(
             f"{label} and the NVIDIA Container Toolkit are installed; the steps left only make sure "
-            "the GPU is connected and test it."
+            "it runs and reaches the GPU, then test it."
         )
     return Plan(
         stage=Stage.ENGINE,
