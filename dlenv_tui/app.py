@@ -354,12 +354,8 @@ def _scenario_facts(ctx: Any) -> HostFacts:
 
 
 def _demo_runner(speed: float) -> Any:
-    try:
-        from dlenv_tui.execute import DemoRunner
-    except ImportError:
-        from dlenv_tui.screens.services import StandinRunner
+    from dlenv_tui.execute import DemoRunner
 
-        return StandinRunner(delay=0.15 / speed if speed > 0 else 0.0)
     return DemoRunner(speed=speed)
 
 

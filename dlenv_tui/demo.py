@@ -31,6 +31,7 @@ class Scenario:
     title: str
     description: str
     facts: HostFacts
+    order: int = 0
 
 
 def scenario_keys() -> list[str]:
@@ -49,11 +50,13 @@ def load_scenario(key: str) -> Scenario:
         title=str(data["title"]),
         description=str(data["description"]),
         facts=from_data(HostFacts, data["facts"], "facts"),
+        order=int(data.get("order", 0)),
     )
 
 
 def list_scenarios() -> list[Scenario]:
-    return [load_scenario(k) for k in scenario_keys()]
+    """Every scenario, in the order their files' ``order`` fields give (the guide's order)."""
+    return sorted((load_scenario(k) for k in scenario_keys()), key=lambda s: (s.order, s.key))
 
 
 def demo_profiles_dir(key: str) -> Path:

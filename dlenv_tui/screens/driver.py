@@ -19,12 +19,13 @@ class DriverScreen(PlannedStageScreen):
     TITLE_TEXT = "NVIDIA driver"
 
     def compose_body(self) -> ComposeResult:
-        yield from self.compose_plan()
+        yield from self.compose_satisfied()
         yield Static("", id="advice", classes="advice")
         with RadioSet(id="flavour"):
             yield RadioButton("Open kernel modules", id="open")
             yield RadioButton("Proprietary kernel modules", id="proprietary")
         yield Static("", id="secureboot", classes="warning")
+        yield from self.compose_plan()
 
     def on_mount(self) -> None:
         facts = self.ctx.facts

@@ -40,7 +40,7 @@ class EngineScreen(PlannedStageScreen):
     TITLE_TEXT = "Container engine — Docker or Podman"
 
     def compose_body(self) -> ComposeResult:
-        yield from self.compose_plan()
+        yield from self.compose_satisfied()
         yield Static("", id="recommendation", classes="advice")
         with Horizontal(classes="choices"):
             with Vertical(classes="choice"):
@@ -62,6 +62,7 @@ class EngineScreen(PlannedStageScreen):
             id="group-warning",
             classes="warning",
         )
+        yield from self.compose_plan()
         yield Static("[b]Docker vs Podman[/b]", classes="section")
         table: DataTable[str] = DataTable(id="comparison", cursor_type="none", show_cursor=False)
         yield table

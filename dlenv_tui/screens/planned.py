@@ -25,8 +25,12 @@ class PlannedStageScreen(StageScreen):
 
     plan: Plan | None = None
 
-    def compose_plan(self) -> ComposeResult:
+    def compose_satisfied(self) -> ComposeResult:
+        """Goes at the top: "already satisfied — s skips"."""
         yield Static("", id="satisfied", classes="satisfied")
+
+    def compose_plan(self) -> ComposeResult:
+        """Goes at the bottom: the plan in short."""
         yield Static("", id="plan-summary", classes="plan-summary")
 
     def refresh_plan(self) -> None:

@@ -16,8 +16,8 @@ class ScenarioScreen(Screen[Scenario | None]):
     """Lists the scenarios under assets/demo/; Enter picks one."""
 
     BINDINGS = [
-        Binding("enter", "pick", "Walk this host", show=True),
-        Binding("q,escape", "quit_demo", "Quit"),
+        Binding("enter", "pick", "Walk this host", priority=True),
+        Binding("q,escape", "quit_demo", "Quit", show=False),
     ]
 
     def __init__(self, scenarios: list[Scenario]) -> None:
@@ -30,22 +30,26 @@ class ScenarioScreen(Screen[Scenario | None]):
                 "[b]dlenv demo[/b] — a simulated host; nothing on this machine changes.",
                 classes="stage-title",
             )
-            yield OptionList(
-                *[
-                    Option(f"[b]{s.title}[/b]\n  [$text-muted]{s.description}[/]", id=s.key)
-                    for s in self.scenarios
-                ],
-                id="scenarios",
-            )
+            options: list[Option | None] = []
+            for s in self.scenarios:
+                if options:
+                    options.append(None)
+                options.append(
+                    Option(f"[b]{s.title}[/b]\n[$text-muted]{s.description}[/]", id=s.key)
+                )
+            yield OptionList(*options, id="scenarios")
         yield Footer()
 
+    def _by_key(self, key: str | None) -> Scenario:
+        return next(s for s in self.scenarios if s.key == key)
+
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.scenarios[event.option_index])
+        self.dismiss(self._by_key(event.option.id))
 
     def action_pick(self) -> None:
         ol = self.query_one(OptionList)
         if ol.highlighted is not None:
-            self.dismiss(self.scenarios[ol.highlighted])
+            self.dismiss(self._by_key(ol.get_option_at_index(ol.highlighted).id))
 
     def action_quit_demo(self) -> None:
         self.dismiss(None)

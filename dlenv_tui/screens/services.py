@@ -1,45 +1,26 @@
-"""The one place the UI calls the core: thin wrappers over compat, checks, profiles, plan and image.
+"""The one place the UI calls the core: thin wrappers over compat, checks, profiles, plan, image, validate.
 
-Each wrapper calls the core module named in docs/contracts.md. While a core module has not landed
-yet, a small stand-in (marked ``_standin_*``) keeps the wizard walkable; the stand-ins are deleted as
-the real modules arrive. Nothing here imports Textual.
+Core modules are imported inside the functions, so the first screen paints before any of them load.
+Nothing here imports Textual.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
-import importlib
-import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from dlenv_tui.model import (
     Check,
-    DriverFlavour,
     EngineName,
-    Event,
-    EventKind,
     Gpu,
     HostFacts,
     Plan,
     Profile,
     Stage,
     StageState,
-    Status,
-    Step,
-    StepKind,
-    StepOutcome,
 )
-
-
-def _core(module: str) -> Any | None:
-    try:
-        return importlib.import_module(f"dlenv_tui.{module}")
-    except ImportError:
-        return None
 
 
 def utc_now() -> str:
@@ -77,81 +58,9 @@ def driver_advice(gpus: Sequence[Gpu]) -> Any:
 
 
 def run_checks(facts: HostFacts) -> tuple[Check, ...]:
-    checks = _core("checks")
-    if checks is not None and hasattr(checks, "run_checks"):
-        return tuple(checks.run_checks(facts))
-    return _standin_checks(facts)
+    from dlenv_tui import checks
 
-
-def _standin_checks(f: HostFacts) -> tuple[Check, ...]:
-    rows = [
-        Check(
-            "arch",
-            "Architecture",
-            Status.OK if f.arch in ("x86_64", "aarch64") else Status.FAIL,
-            f.arch,
-        ),
-        Check("distro", "Distribution", Status.OK, f.distro.name or f.distro.id),
-        Check("pkg", "Package manager", Status.OK, str(f.pkg_family)),
-        Check(
-            "init",
-            "Init system",
-            Status.OK if f.systemd else Status.WARN,
-            "systemd" if f.systemd else "not systemd",
-        ),
-    ]
-    for g in f.gpus:
-        rows.append(
-            Check(
-                f"gpu.{g.pci_address}",
-                "GPU",
-                Status.OK,
-                f"{g.name} [{g.device_id}] {g.architecture} CC {g.compute_capability}",
-            )
-        )
-    d = f.driver
-    rows.append(
-        Check(
-            "driver",
-            "NVIDIA driver",
-            Status.OK if d.loaded else Status.WARN,
-            f"{d.version} ({d.flavour})" if d.loaded else "not loaded",
-            "" if d.loaded else "the Driver stage installs it",
-        )
-    )
-    sb = f.secure_boot.enabled
-    rows.append(
-        Check(
-            "secureboot",
-            "Secure Boot",
-            Status.WARN if sb else Status.OK,
-            "enabled" if sb else "disabled",
-            "modules must be signed" if sb else "",
-        )
-    )
-    rows.append(
-        Check(
-            "headers",
-            "Kernel headers",
-            Status.OK if f.kernel_headers else Status.WARN,
-            f.kernel,
-            "" if f.kernel_headers else "installed with the driver",
-        )
-    )
-    for label, tool in (
-        ("Docker", f.docker),
-        ("Podman", f.podman),
-        ("NVIDIA Container Toolkit", f.nvidia_ctk),
-    ):
-        rows.append(
-            Check(
-                label.lower(),
-                label,
-                Status.OK if tool.present else Status.SKIPPED,
-                tool.version if tool.present else "not installed",
-            )
-        )
-    return tuple(rows)
+    return tuple(checks.run_checks(facts))
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,72 +96,9 @@ def make_store(directory: Path | None = None) -> Any:
 
 
 def plan_stage(facts: HostFacts, profile: Profile, stage: Stage) -> Plan:
-    plan = _core("plan")
-    if plan is not None and hasattr(plan, "plan_stage"):
-        return plan.plan_stage(facts, profile, stage)  # type: ignore[no-any-return]
-    return _standin_plan(facts, profile, stage)
+    from dlenv_tui import plan
 
-
-def _standin_plan(f: HostFacts, p: Profile, stage: Stage) -> Plan:
-    pm = {"apt": "apt-get", "dnf": "dnf", "zypper": "zypper"}.get(str(f.pkg_family), "apt-get")
-    if stage is Stage.DRIVER:
-        if f.driver.loaded:
-            return Plan(stage, satisfied=True, reasons=(f"Driver {f.driver.version} is loaded.",))
-        adv = driver_advice(f.gpus)
-        pkg = (
-            "nvidia-open"
-            if adv.flavour is DriverFlavour.OPEN
-            else f"cuda-drivers-{adv.branch or '580'}"
-        )
-        steps = [
-            Step(
-                "driver.repo",
-                "Add NVIDIA's CUDA repository",
-                argv=(pm, "install", "-y", "cuda-keyring"),
-            ),
-            Step("driver.install", f"Install {pkg}", argv=(pm, "install", "-y", pkg)),
-            Step("driver.reboot", "Reboot into the new driver", kind=StepKind.REBOOT),
-        ]
-        warn = (
-            ("Secure Boot is on: enrol the signing key at the console at the next boot.",)
-            if f.secure_boot.enabled
-            else ()
-        )
-        return Plan(stage, tuple(steps), reasons=adv.reasons, warnings=warn)
-    if stage is Stage.TOOLKIT:
-        if f.nvidia_ctk.present:
-            return Plan(
-                stage, satisfied=True, reasons=(f"nvidia-ctk {f.nvidia_ctk.version} is installed.",)
-            )
-        return Plan(
-            stage,
-            (
-                Step(
-                    "toolkit.install",
-                    "Install nvidia-container-toolkit",
-                    argv=(pm, "install", "-y", "nvidia-container-toolkit"),
-                ),
-            ),
-        )
-    if stage is Stage.ENGINE:
-        tool = f.docker if p.engine.engine is EngineName.DOCKER else f.podman
-        if tool.present and f.nvidia_ctk.present:
-            return Plan(
-                stage,
-                satisfied=True,
-                reasons=(f"{p.engine.engine} {tool.version} is installed and uses the GPU.",),
-            )
-        name = "docker-ce" if p.engine.engine is EngineName.DOCKER else "podman"
-        steps = (
-            Step("engine.install", f"Install {name}", argv=(pm, "install", "-y", name)),
-            Step(
-                "engine.gpu",
-                "Connect the engine to the GPU",
-                argv=("nvidia-ctk", "runtime", "configure", f"--runtime={p.engine.engine}"),
-            ),
-        )
-        return Plan(stage, steps)
-    return Plan(stage, satisfied=True)
+    return plan.plan_stage(facts, profile, stage)
 
 
 def rendered_image(profile: Profile, facts: HostFacts | None, *, demo: bool = False) -> Any:
@@ -301,70 +147,3 @@ def validate_field(kind: str, value: str) -> str:
         "host_ip": v.host_ip_error,
     }
     return checks[kind](value)
-
-
-# --------------------------------------------------------------------------------------------
-# a simulated runner until execute.DemoRunner lands
-
-
-@dataclasses.dataclass(frozen=True)
-class StandinJobResult:
-    job: str
-    ok: bool
-    outcomes: dict[str, StepOutcome]
-    failed_step: str = ""
-    exit_code: int | None = None
-    last_lines: tuple[str, ...] = ()
-    message: str = ""
-
-
-class StandinRunner:
-    """Pretends to run a plan: a few output lines per step, every step ok; a reboot step stops."""
-
-    def __init__(self, delay: float = 0.15) -> None:
-        self.delay = delay
-
-    def run(
-        self, plan: Plan, on_event: Callable[[Event], None], cancel: threading.Event | None = None
-    ) -> StandinJobResult:
-        total = len(plan.steps)
-        outcomes: dict[str, StepOutcome] = {}
-        on_event(Event(EventKind.JOB_STARTED, job="demo", total=total))
-        for i, step in enumerate(plan.steps, start=1):
-            if cancel is not None and cancel.is_set():
-                return StandinJobResult("demo", False, outcomes, step.id, message="cancelled")
-            on_event(Event(EventKind.STEP_STARTED, job="demo", step=step.id, index=i, total=total))
-            if step.kind is StepKind.REBOOT:
-                outcomes[step.id] = StepOutcome.REBOOT
-                on_event(
-                    Event(
-                        EventKind.STEP_FINISHED,
-                        job="demo",
-                        step=step.id,
-                        index=i,
-                        total=total,
-                        outcome=StepOutcome.REBOOT,
-                    )
-                )
-                break
-            for line in (
-                f"$ {' '.join(step.argv)}",
-                "Reading package lists... Done",
-                "Setting up ... done",
-            ):
-                time.sleep(self.delay / 3)
-                on_event(Event(EventKind.OUTPUT, job="demo", step=step.id, line=line))
-            outcomes[step.id] = StepOutcome.OK
-            on_event(
-                Event(
-                    EventKind.STEP_FINISHED,
-                    job="demo",
-                    step=step.id,
-                    index=i,
-                    total=total,
-                    outcome=StepOutcome.OK,
-                    exit_code=0,
-                )
-            )
-        on_event(Event(EventKind.JOB_FINISHED, job="demo"))
-        return StandinJobResult("demo", True, outcomes)

@@ -64,14 +64,14 @@ class StartScreen(Screen[StartChoice | None]):
     """Open / new / duplicate / delete profiles; rebuild or relaunch one in two keys."""
 
     BINDINGS = [
-        Binding("enter", "open", "Open", show=True),
+        Binding("enter", "open", "Open", priority=True),
         Binding("n", "new", "New"),
         Binding("c", "duplicate", "Duplicate"),
         Binding("d", "delete", "Delete"),
         Binding("b", "rebuild", "Rebuild"),
         Binding("l", "relaunch", "Relaunch"),
         Binding("j", "job", "Show job"),
-        Binding("q", "quit_app", "Quit"),
+        Binding("q", "quit_app", "Quit", show=False),
     ]
 
     def __init__(self, ctx: Context) -> None:

@@ -22,6 +22,7 @@ class ToolkitScreen(PlannedStageScreen):
             "or reads a CDI spec (Podman) to hand the devices and driver libraries to the container.",
             classes="advice",
         )
+        yield from self.compose_satisfied()
         yield from self.compose_plan()
 
     def on_mount(self) -> None:

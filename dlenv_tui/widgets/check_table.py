@@ -1,11 +1,14 @@
-"""The prerequisite table: one row per Check with its status, what was found and what to do."""
+"""The prerequisite table: one row per Check, and what to do about the highlighted row under it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import DataTable
+from textual.markup import escape
+from textual.widgets import DataTable, Static
 
 from dlenv_tui.model import Check, Status
 
@@ -17,23 +20,59 @@ STATUS_MARK = {
 }
 
 
-class CheckTable(DataTable[Content]):
-    """Read-only table of checks; the cursor moves by row so the fix of each row can be read."""
+class CheckTable(Vertical):
+    """Status / check / found rows; the row under the cursor shows its fix below the table."""
+
+    DEFAULT_CSS = """
+    CheckTable { height: auto; }
+    CheckTable > DataTable { height: auto; }
+    CheckTable > .check-fix { height: auto; min-height: 2; padding: 0 1; background: $boost; margin-bottom: 1; }
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id)
+        self.checks: tuple[Check, ...] = ()
 
-    def on_mount(self) -> None:
-        self.add_columns("Status", "Check", "Found", "What to do")
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="check-fix")
+        yield DataTable(cursor_type="row", zebra_stripes=True)
+
+    def focus(self, scroll_visible: bool = True) -> CheckTable:
+        self.query_one(DataTable).focus(scroll_visible)
+        return self
 
     def show(self, checks: Sequence[Check]) -> None:
-        self.clear()
-        for c in checks:
+        self.checks = tuple(checks)
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        # Content cells are not measured by DataTable, so the widths are set from the text here
+        title_w = max((len(c.title) for c in self.checks), default=5)
+        found_w = max((len(c.detail) + 2 for c in self.checks), default=5)
+        table.add_column("Status", width=6)
+        table.add_column("Check", width=max(5, title_w))
+        table.add_column("Found", width=max(5, found_w))
+        for c in self.checks:
             label, style = STATUS_MARK[c.status]
-            self.add_row(
-                Content.styled(label, style),
+            found = escape(c.detail) + (" [$text-muted]→[/]" if c.fix else "")
+            table.add_row(
+                Content.from_markup(f"[{style}]{label}[/]"),
                 Content(c.title),
-                Content(c.detail),
-                Content.styled(c.fix, "italic"),
+                Content.from_markup(found),
                 key=c.id,
             )
+        self._show_fix(0)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_fix(event.cursor_row)
+
+    def _show_fix(self, row: int) -> None:
+        fix = self.query_one(".check-fix", Static)
+        if not 0 <= row < len(self.checks):
+            fix.update("")
+            return
+        c = self.checks[row]
+        text = f"[b]{escape(c.title)}[/b]: {escape(c.detail)}"
+        if c.fix:
+            text += f"\n[b]What to do:[/b] {escape(c.fix)}"
+        fix.update(text)
