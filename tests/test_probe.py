@@ -251,12 +251,32 @@ def test_nvml_failing_or_missing_is_a_normal_answer(monkeypatch: pytest.MonkeyPa
     assert read_nvml() is None
 
 
+class DriverLoadedHost(LocalHost):
+    """This machine, but with the nvidia module's /proc file there (NVML is asked only then)."""
+
+    def read_text(self, path: str) -> str | None:
+        if path == "/proc/driver/nvidia/version":
+            return "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.95.05  Release Build\n"
+        return super().read_text(path)
+
+
+class NoDriverHost(LocalHost):
+    """This machine with no trace of the nvidia kernel module (whatever the real one has)."""
+
+    def read_text(self, path: str) -> str | None:
+        if path in ("/proc/driver/nvidia/version", "/sys/module/nvidia/version"):
+            return None
+        if path == "/proc/modules":
+            return "i915 4218880 3 - Live 0x0000000000000000\n"
+        return super().read_text(path)
+
+
 def test_probe_host_merges_nvml_into_the_real_host(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeNvml(
         [FakeGpu("00000000:FE:1F.0", 0x2330, name="NVIDIA H100 80GB HBM3", cc=(9, 0))], cuda=12090
     )
     monkeypatch.setitem(sys.modules, "pynvml", fake)
-    facts = probe_host()
+    facts = probe_host(DriverLoadedHost())
     gpu = next(g for g in facts.gpus if g.pci_address == "0000:fe:1f.0")
     assert (gpu.device_id, gpu.name, gpu.compute_capability, gpu.architecture) == (
         "2330",
@@ -266,8 +286,17 @@ def test_probe_host_merges_nvml_into_the_real_host(monkeypatch: pytest.MonkeyPat
     )
     assert gpu.memory_mib == 24564 and gpu.uuid.startswith("GPU-")
     assert facts.driver.nvml and facts.driver.cuda_version == "12.9"
-    # nvml=False never touches it
-    assert not probe_host(nvml=False).driver.nvml
+    assert facts.driver.version == "580.95.05"
+    # nvml=False never asks it
+    assert not probe_host(DriverLoadedHost(), nvml=False).driver.nvml
+
+
+def test_nvml_is_not_asked_without_the_nvidia_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeNvml([FakeGpu("00000000:FE:1F.0", 0x2330)])
+    fake.nvmlInit = None  # type: ignore[assignment, method-assign]  # calling it would fail the test
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    facts = probe_host(NoDriverHost())  # this machine, seen without the nvidia module
+    assert not facts.driver.nvml and not facts.driver.loaded
 
 
 def test_merge_prefers_nvml_names_then_table_then_lspci() -> None:

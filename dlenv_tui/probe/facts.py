@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from dlenv_tui.errors import UsageError
 from dlenv_tui.model import (
@@ -15,9 +15,7 @@ from dlenv_tui.model import (
     DriverInfo,
     Gpu,
     HostFacts,
-    SecureBoot,
     Tool,
-    UserInfo,
     from_data,
 )
 from dlenv_tui.probe import driver as drv
@@ -36,47 +34,40 @@ CONTAINERS_DATA = "/var/lib/containers"
 def probe_host(host: Host | None = None, *, nvml: bool = True) -> HostFacts:
     """Read everything dlenv needs to know about ``host`` (this machine by default); never changes it.
 
-    The programs it starts (version queries, mokutil, lspci, sudo -n, NVML's initialisation) run in
-    parallel threads: each is a separate process or library call, and together they are most of the
-    time `dlenv check` takes. NVML is only asked about the real root (a sysroot has no driver).
+    The programs it starts (version queries, mokutil, lspci, sudo -n) and NVML's initialisation run
+    in parallel threads: each waits on a separate process or library, and together they are most of
+    the time `dlenv check` takes. NVML is asked only on the real root and only when the nvidia
+    kernel module is loaded (without it NVML cannot answer, and importing it costs ~50 ms).
     """
     host = host or LocalHost()
-    ask_nvml = nvml and Path(host.root).resolve() == Path("/")
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        jobs: dict[str, Future[Any]] = {
-            "user": pool.submit(read_user, host),
-            "secure_boot": pool.submit(read_secure_boot, host),
-            "docker": pool.submit(_docker, host),
-            "podman": pool.submit(tools.read_tool, host, "podman"),
-            "nvidia_ctk": pool.submit(tools.read_tool, host, "nvidia-ctk"),
-            "lspci": pool.submit(_lspci, host),
-            "nvml": pool.submit(read_nvml) if ask_nvml else _done(None),
-        }
-        distro = system.read_distro(host)
-        kernel = system.read_kernel(host)
-        facts_sysfs = pci.read_sysfs_gpus(host)
-        modules_text = host.read_text("/proc/modules")
-        version_text = host.read_text(drv.PROC_VERSION)
-        module_version = drv.parse_module_version(
-            host.read_text("/sys/module/nvidia/version") or ""
-        )
-        user: UserInfo = jobs["user"].result()
-        docker: Tool = jobs["docker"].result()
-        podman: Tool = jobs["podman"].result()[0]
-        lspci_gpus: tuple[Gpu, ...] | None = jobs["lspci"].result()
-        nvml_info: NvmlInfo | None = jobs["nvml"].result()
-        running = {
-            "docker": pool.submit(_running, host, docker, [tools.docker_socket()]),
-            "podman": pool.submit(_running, host, podman, tools.podman_sockets(user.uid)),
-        }
-        docker = dataclasses.replace(docker, running=running["docker"].result())
-        podman = dataclasses.replace(podman, running=running["podman"].result())
-        secure_boot: SecureBoot = jobs["secure_boot"].result()
-        nvidia_ctk: Tool = jobs["nvidia_ctk"].result()[0]
-
+    modules_text = host.read_text("/proc/modules")
+    version_text = host.read_text(drv.PROC_VERSION)
+    module_version = drv.parse_module_version(host.read_text("/sys/module/nvidia/version") or "")
     modules = drv.parse_proc_modules(modules_text) if modules_text is not None else frozenset()
-    version, flavour = drv.parse_nvidia_version(version_text or "")
     loaded = "nvidia" in modules or version_text is not None or bool(module_version)
+    ask_nvml = nvml and loaded and Path(host.root).resolve() == Path("/")
+
+    user_job = _Job(read_user, host)
+    secure_boot_job = _Job(read_secure_boot, host)
+    docker_job = _Job(_docker, host)
+    podman_job = _Job(lambda: tools.read_tool(host, "podman")[0])
+    ctk_job = _Job(lambda: tools.read_tool(host, "nvidia-ctk")[0])
+    lspci_job = _Job(_lspci, host)
+    nvml_job: _Job[NvmlInfo | None] = _Job(read_nvml) if ask_nvml else _Job(lambda: None)
+
+    distro = system.read_distro(host)
+    kernel = system.read_kernel(host)
+    sysfs_gpus = pci.read_sysfs_gpus(host)
+    user = user_job.result()
+    docker, podman = docker_job.result(), podman_job.result()
+    docker_running = _Job(_running, host, docker, [tools.docker_socket()])
+    podman_running = _Job(_running, host, podman, tools.podman_sockets(user.uid))
+    docker = dataclasses.replace(docker, running=docker_running.result())
+    podman = dataclasses.replace(podman, running=podman_running.result())
+    lspci_gpus = lspci_job.result()
+    nvml_info = nvml_job.result()
+
+    version, flavour = drv.parse_nvidia_version(version_text or "")
     driver = DriverInfo(
         loaded=loaded,
         version=version or module_version or (nvml_info.driver_version if nvml_info else ""),
@@ -92,12 +83,12 @@ def probe_host(host: Host | None = None, *, nvml: bool = True) -> HostFacts:
         systemd=system.read_systemd(host),
         kernel=kernel,
         kernel_headers=system.read_kernel_headers(host, kernel),
-        gpus=merge_gpus(facts_sysfs, lspci_gpus, nvml_info),
+        gpus=merge_gpus(sysfs_gpus, lspci_gpus, nvml_info),
         driver=driver,
-        secure_boot=secure_boot,
+        secure_boot=secure_boot_job.result(),
         docker=docker,
         podman=podman,
-        nvidia_ctk=nvidia_ctk,
+        nvidia_ctk=ctk_job.result(),
         lspci=lspci_gpus is not None,
         user=user,
         disk=read_disk(host, docker, podman),
@@ -106,10 +97,30 @@ def probe_host(host: Host | None = None, *, nvml: bool = True) -> HostFacts:
     )
 
 
-def _done(value: T) -> Future[T]:
-    future: Future[T] = Future()
-    future.set_result(value)
-    return future
+class _Job(Generic[T]):
+    """``func(*args)`` on a daemon thread; ``result()`` waits and returns or re-raises.
+
+    A bare thread rather than concurrent.futures: that module pulls in logging, and start-up time
+    is what `dlenv check` is measured on.
+    """
+
+    def __init__(self, func: Callable[..., T], *args: Any) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(func, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, func: Callable[..., T], args: tuple[Any, ...]) -> None:
+        try:
+            self._value = func(*args)
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 def _docker(host: Host) -> Tool:
