@@ -55,9 +55,13 @@ class DlenvApp(App[int]):
         facts: HostFacts | None
         error: str = ""
 
-    def __init__(self, ctx: Any, *, choose_scenario: bool = False) -> None:
+    def __init__(
+        self, ctx: Any, *, choose_scenario: bool = False, cursor_blink: bool = True
+    ) -> None:
         super().__init__()
         self.ctx = ctx
+        self.cursor_blink = cursor_blink
+        """False keeps text cursors still (snapshot tests)."""
         self.choose_scenario = choose_scenario
         self._facts_waiters: list[Callable[[], None]] = []
 
@@ -295,6 +299,7 @@ def make_app(
     engine_factory: Callable[[EngineName], Any] | None = None,
     now: Callable[[], str] | None = None,
     demo_speed: float = 1.0,
+    cursor_blink: bool = True,
 ) -> DlenvApp:
     """Build the app and its Context; demo ``""`` asks for a scenario, a name picks one.
 
@@ -324,7 +329,7 @@ def make_app(
         )
         if scenario is not None:
             ctx.use_scenario(scenario)
-        return DlenvApp(ctx, choose_scenario=scenario is None)
+        return DlenvApp(ctx, choose_scenario=scenario is None, cursor_blink=cursor_blink)
 
     ctx = Context(
         store=store or make_store(),
@@ -337,7 +342,7 @@ def make_app(
         find_job=(lambda: None) if dry_run else _find_job,
         follow_job=_follow_job,
     )
-    return DlenvApp(ctx)
+    return DlenvApp(ctx, cursor_blink=cursor_blink)
 
 
 def _demo_store(key: str) -> Any:

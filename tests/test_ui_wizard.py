@@ -1,0 +1,253 @@
+"""Pilot flows: the whole wizard in demo mode for every scenario, asserting the saved profile and the
+plans the runner received."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dlenv_tui.app import make_app, resume_stage
+from dlenv_tui.demo import scenario_keys
+from dlenv_tui.execute import DemoRunner
+from dlenv_tui.model import Plan, Stage, StageState
+from dlenv_tui.profiles import ProfileStore
+
+FIXED = "2025-06-01T09:00:00Z"
+
+
+def run_async(fn: Callable[..., Any]) -> Callable[..., None]:
+    """No async pytest plugin here: run the coroutine test on a fresh event loop."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+class RecordingRunner:
+    """DemoRunner without pauses that remembers every plan it was asked to run."""
+
+    def __init__(self, log: list[Plan], passwords: list[str | None], password: str | None) -> None:
+        self.log = log
+        passwords.append(password)
+        self.inner = DemoRunner(speed=0)
+
+    def run(
+        self, plan: Plan, on_event: Callable[[Any], None], cancel: threading.Event | None = None
+    ) -> Any:
+        self.log.append(plan)
+        return self.inner.run(plan, on_event, cancel)
+
+
+def make(tmp_path: Path, scenario: str) -> tuple[Any, ProfileStore, list[Plan], list[str | None]]:
+    store = ProfileStore(tmp_path / "profiles")
+    plans: list[Plan] = []
+    passwords: list[str | None] = []
+    app = make_app(
+        demo=scenario,
+        store=store,
+        runner_factory=lambda pw: RecordingRunner(plans, passwords, pw),
+        now=lambda: FIXED,
+        demo_speed=0,
+        cursor_blink=False,
+    )
+    return app, store, plans, passwords
+
+
+async def wait_for(pilot: Any, cond: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}; on {type(pilot.app.screen).__name__}")
+
+
+def screen_name(app: Any) -> str:
+    return type(app.screen).__name__
+
+
+async def walk_to_end(pilot: Any) -> list[str]:
+    """From the first stage to the start screen again, taking the default choice everywhere."""
+    app = pilot.app
+    seen: list[str] = []
+    for _ in range(40):
+        name = screen_name(app)
+        seen.append(name)
+        if name == "StartScreen":
+            return seen
+        if name == "ApplyScreen":
+            await pilot.press("ctrl+n")
+            await wait_for(
+                pilot, lambda: app.screen.phase in ("done", "failed"), "the plan to finish"
+            )
+            assert app.screen.phase == "done", app.screen.query_one("#failure").render()
+            await pilot.press("ctrl+n")
+        elif name == "BuildScreen":
+            await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+            await pilot.press("ctrl+n")
+        elif name == "LaunchScreen":
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: app.screen.started, "the container")
+            await pilot.press("ctrl+n")
+        else:
+            await pilot.press("ctrl+n")
+        await wait_for(
+            pilot, lambda n=name: screen_name(app) != n or n == "ApplyScreen", f"leaving {name}"
+        )
+        await pilot.pause()
+    raise AssertionError(f"the wizard did not finish: {seen}")
+
+
+EXPECTED_PLANS = {
+    "ubuntu-4090": [Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE],
+    "fedora-a100": [Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE],
+    "debian-1080": [Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE],
+    "rocky-ready": [],
+}
+
+
+def test_every_scenario_has_an_expectation() -> None:
+    assert sorted(EXPECTED_PLANS) == scenario_keys()
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_PLANS))
+@run_async
+async def test_whole_wizard(tmp_path: Path, scenario: str) -> None:
+    app, store, plans, passwords = make(tmp_path, scenario)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        seen = await walk_to_end(pilot)
+    assert seen[:5] == ["PrereqScreen", "DriverScreen", *seen[2:5]]
+    assert "SummaryScreen" in seen and "LaunchScreen" in seen and "BuildScreen" in seen
+
+    assert [p.stage for p in plans] == EXPECTED_PLANS[scenario]
+    assert all(p.steps for p in plans)
+    assert passwords == [None] * len(plans)  # demo never asks for a password
+
+    profile = store.load("gpu-dev")
+    for stage in (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE, Stage.IMAGE, Stage.LAUNCH):
+        assert profile.progress[stage.value].state is StageState.DONE, stage
+    assert profile.last_image is not None and profile.last_image.tag == "dlenv/gpu-dev:latest"
+    assert profile.host is not None and profile.host.hostname
+    assert resume_stage(profile) == "summary"
+    assert str(tmp_path) in str(store.directory)
+
+
+@run_async
+async def test_debian_pins_the_proprietary_580_branch(tmp_path: Path) -> None:
+    app, store, plans, _ = make(tmp_path, "debian-1080")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.phase == "done", "the driver plan")
+    argv = [" ".join(s.argv) for s in plans[0].steps]
+    assert any("cuda-drivers-580" in a for a in argv), argv
+    assert store.load("gpu-dev").driver.flavour.value == "proprietary"
+
+
+@run_async
+async def test_fedora_secure_boot_warns_about_the_console(tmp_path: Path) -> None:
+    app, _, plans, _ = make(tmp_path, "fedora-a100")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        text = str(app.screen.query_one("#secureboot").render())
+        assert "console" in text and "mokutil" in text
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+        assert any(s.id == "driver.mok-import" for s in app.screen.plan.steps)
+
+
+@run_async
+async def test_back_returns_to_the_previous_stage_and_resume_lands_there(tmp_path: Path) -> None:
+    app, store, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        assert app.screen.query_one("#satisfied").display
+        await pilot.press("s")  # satisfied: one key skips it
+        await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "toolkit")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "back to driver")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "toolkit again")
+        await pilot.press("ctrl+q")
+    profile = store.load("gpu-dev")
+    assert profile.progress["driver"].state is StageState.DONE
+    assert resume_stage(profile) == "toolkit"
+
+
+@run_async
+async def test_invalid_input_is_shown_and_blocks_next(tmp_path: Path) -> None:
+    app, store, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        for _ in range(4):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+        field = app.screen.query_one("#extra-apt")
+        field.query_one("Input").value = "ffmpeg Bad;Name"
+        await pilot.pause()
+        assert not field.valid and field.has_class("-invalid")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert screen_name(app) == "ImageScreen"
+        field.query_one("Input").value = "ffmpeg"
+        await pilot.pause()
+        assert field.valid
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+    assert store.load("gpu-dev").image.extra_apt == ("ffmpeg",)
+
+
+@run_async
+async def test_delete_asks_first(tmp_path: Path) -> None:
+    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "start")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "duplicate")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.exists("gpu-dev-copy"), "the copy")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "confirm")
+        await pilot.press("n")
+        await pilot.pause()
+        assert store.exists("gpu-dev")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "confirm")
+        await pilot.press("y")
+        await pilot.pause()
+    assert len(store.list()) == 1
