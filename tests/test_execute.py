@@ -36,6 +36,7 @@ from dlenv_tui.execute.runners import run_streamed
 from dlenv_tui.execute.sudo import PROMPT, launch_argv, worker_command
 from dlenv_tui.execute.worker import parse_plan, prepare_job, run_job
 from dlenv_tui.model import (
+    DataError,
     DownloadSpec,
     Event,
     EventKind,
@@ -569,3 +570,31 @@ def test_lock_file_probe_does_not_block_a_worker(tmp_path: Path) -> None:
     fd = os.open(jobs / jr.LOCK_NAME, os.O_RDONLY)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
     os.close(fd)
+
+
+@given(
+    st.builds(
+        Event,
+        kind=st.sampled_from(list(EventKind)),
+        job=st.text(max_size=20),
+        step=st.text(max_size=20),
+        index=st.integers(0, 1000),
+        total=st.integers(0, 1000),
+        line=st.text(max_size=200),
+        outcome=st.none() | st.sampled_from(list(StepOutcome)),
+        exit_code=st.none() | st.integers(-255, 255),
+        duration_s=st.none() | st.floats(0, 1e6),
+        message=st.text(max_size=100),
+        time=st.floats(0, 2e9),
+    )
+)
+def test_journal_lines_round_trip(event: Event) -> None:
+    raw = jr.encode_event(event)
+    assert raw.endswith(b"\n") and raw.count(b"\n") == 1
+    assert jr.decode_event(raw) == event
+
+
+def test_foreign_journal_lines_are_refused() -> None:
+    for raw in (b"{}", b"[1]", b'{"kind": "nope"}', b'{"kind": "output", "line": 3}', b"{"):
+        with pytest.raises(DataError):
+            jr.decode_event(raw)
