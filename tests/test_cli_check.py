@@ -13,7 +13,7 @@ from conftest import SYSROOTS
 
 from dlenv_tui.checks import run_checks
 from dlenv_tui.cli import main
-from dlenv_tui.cli.check import render_table
+from dlenv_tui.cli.check import render_table, use_colour
 from dlenv_tui.model import HostFacts, from_data
 from dlenv_tui.probe import LocalHost, probe_host
 
@@ -126,3 +126,21 @@ def test_colour_only_when_asked() -> None:
     assert "\x1b[" not in plain
     assert "\x1b[1;31mFAIL\x1b[0m" in coloured
     assert plain.splitlines()[0].startswith("dlenv check · Arch Linux · x86_64 · archbox")
+
+
+class _Tty:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_use_colour_on_a_terminal_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_colour(_Tty())  # type: ignore[arg-type]
+    assert not use_colour(_NotTty())  # type: ignore[arg-type]
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not use_colour(_Tty())  # type: ignore[arg-type]
+
+
+class _NotTty:
+    def isatty(self) -> bool:
+        return False

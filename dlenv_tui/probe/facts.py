@@ -132,9 +132,10 @@ def _docker(host: Host) -> Tool:
 
 
 def _lspci(host: Host) -> tuple[Gpu, ...] | None:
-    if host.which("lspci") is None:
+    path = host.which("lspci")
+    if path is None:
         return None
-    result = host.run(["lspci", "-nn"])
+    result = host.run([path, "-nn"])
     if result is None:
         return None
     return pci.parse_lspci(result.stdout)

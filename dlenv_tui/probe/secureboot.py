@@ -39,7 +39,9 @@ def parse_efivar(data: str) -> bool | None:
 
 def read_secure_boot(host: Host) -> SecureBoot:
     efi = host.exists(EFI_DIR)
-    result = host.run(["mokutil", "--sb-state"]) if host.which("mokutil") else None
+    # Run by the path `which` found: it also searches the sbin directories a user's PATH may lack.
+    mokutil = host.which("mokutil")
+    result = host.run([mokutil, "--sb-state"]) if mokutil else None
     if result is not None:
         enabled = parse_mokutil(result.output)
         if enabled is not None:

@@ -35,7 +35,7 @@ def read_tool(host: Host, program: str) -> tuple[Tool, CommandResult | None]:
     path = host.which(program)
     if path is None:
         return Tool(present=False), None
-    result = host.run([program, "--version"], timeout=5.0)
+    result = host.run([path, "--version"], timeout=5.0)
     version = parse_version(result.output) if result is not None else ""
     return Tool(present=True, version=version, path=path), result
 

@@ -73,10 +73,11 @@ def read_user(host: Host) -> UserInfo:
     groups = tuple(dict.fromkeys((*session_groups, *configured)))
     home = parse_passwd_home(host.read_text("/etc/passwd") or "", name)
     is_root = uid == 0
-    sudo_present = host.which("sudo") is not None
+    sudo_path = host.which("sudo")
+    sudo_present = sudo_path is not None
     sudo_nopasswd: bool | None = None
-    if sudo_present and not is_root:
-        sudo = host.run(["sudo", "-n", "true"], timeout=5.0)
+    if sudo_path is not None and not is_root:
+        sudo = host.run([sudo_path, "-n", "true"], timeout=5.0)
         sudo_nopasswd = sudo is not None and sudo.ok
     return UserInfo(
         name=name,
