@@ -399,13 +399,20 @@ class EngineClient:
             return ""
         return bytes(data).decode(errors="replace")
 
-    def wait_for_jupyter(self, profile: Profile, timeout: float = 60) -> str:
-        """The Jupyter URL from the container's log once JupyterLab prints it; empty on timeout."""
+    def wait_for_jupyter(self, profile: Profile, info: RunInfo, timeout: float = 60) -> str:
+        """The Jupyter URL once JupyterLab says it is serving; empty when it stops or times out.
+
+        With the token dlenv passed the log masks it (``token=...``), so the URL is built from
+        ``info``; without one, the token Jupyter printed is used.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            url = jupyter_url_from_logs(self.logs(profile))
-            if url:
-                return url
+            logged = jupyter_url_from_logs(self.logs(profile))
+            if logged:
+                if info.jupyter_url:
+                    return info.jupyter_url
+                port = next((p.host for p in info.ports if p.container == 8888), 8888)
+                return re.sub(r"//[^/]+/", f"//127.0.0.1:{port}/", logged, count=1)
             if self.status(profile) not in ("running", "created"):
                 return ""
             time.sleep(0.5)

@@ -244,6 +244,7 @@ def render_dockerfile(
             n = len(keys.strip().splitlines())
             reasons.append(f"SSH accepts {n} public key(s) from the host; passwords are off.")
         files["authorized_keys"] = keys.encode()
+        files["profile.sh"] = _template("profile.sh").encode()
         files["sshd_config"] = (
             string.Template(_template("sshd_config.tmpl"))
             .substitute(permit_root="no" if u else "prohibit-password")
@@ -390,6 +391,7 @@ def _config_section(opts: ImageOptions, u: ImageUser | None, home: str, switched
     if opts.ssh:
         owner = f"{u.uid}:{u.gid}" if u else "0:0"
         out += "COPY sshd_config /etc/dlenv/sshd_config\n"
+        out += "COPY profile.sh /etc/profile.d/dlenv.sh\n"
         out += f"COPY --chown={owner} authorized_keys {home}/.ssh/authorized_keys\n"
         # host keys are generated at first start by whoever runs sshd: the user, or root
         out += (
