@@ -166,7 +166,7 @@ async def test_debian_pins_the_proprietary_580_branch(tmp_path: Path) -> None:
 
 @run_async
 async def test_fedora_secure_boot_warns_about_the_console(tmp_path: Path) -> None:
-    app, _, plans, _ = make(tmp_path, "fedora-a100")
+    app, _, _, _ = make(tmp_path, "fedora-a100")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
         await pilot.press("n", "enter")
