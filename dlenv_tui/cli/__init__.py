@@ -28,13 +28,17 @@ class _Parser(argparse.ArgumentParser):
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Flags every command that looks at the host accepts."""
+    # SUPPRESS: a flag given before the subcommand must not be reset by the subparser's default;
+    # main() fills in None for whichever was given nowhere.
     parser.add_argument(
         "--sysroot",
+        default=argparse.SUPPRESS,
         metavar="DIR",
         help="probe files under DIR instead of / (tests, a mounted image)",
     )
     parser.add_argument(
         "--facts",
+        default=argparse.SUPPRESS,
         metavar="FILE",
         help="use recorded host facts (the JSON `dlenv check --json` prints) instead of probing",
     )
@@ -79,6 +83,9 @@ def _run_wizard(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for name in ("sysroot", "facts"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
     func = getattr(args, "func", None) or _run_wizard
     try:
         return int(func(args) or 0)
