@@ -256,7 +256,7 @@ def test_recommendations_follow_the_host() -> None:
     assert recommended_profile("f", installed).engine.engine is EngineName.DOCKER
 
     assert recommended_profile("g", facts("debian-12-gtx1080"), cuda="12.6").image.cuda == "12.6"
-    with pytest.raises(UsageError, match="CUDA 13.0 cannot run"):
+    with pytest.raises(UsageError, match=r"CUDA 13\.0 cannot run"):
         recommended_profile("h", facts("debian-12-gtx1080"), cuda="13.0")
 
 
