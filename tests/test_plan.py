@@ -260,7 +260,7 @@ EXPECTED = {
         ),
         (
             "driver.mok-import",
-            ("/usr/bin/mokutil", "--import", "/etc/pki/akmods/certs/public_key.der"),
+            ("/usr/bin/mokutil", "--import", "/etc/pki/akmods/certs/public_key.der", "--root-pw"),
         ),
         ("driver.reboot", ("reboot",)),
         (
@@ -441,7 +441,10 @@ EXPECTED = {
             ),
         ),
         ("driver.install", ("/usr/bin/dnf", "-y", "module", "install", "nvidia-driver:open-dkms")),
-        ("driver.mok-import", ("/usr/bin/mokutil", "--import", "/var/lib/dkms/mok.pub")),
+        (
+            "driver.mok-import",
+            ("/usr/bin/mokutil", "--import", "/var/lib/dkms/mok.pub", "--root-pw"),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",

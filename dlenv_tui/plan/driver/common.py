@@ -20,8 +20,9 @@ NOUVEAU_CONF = (
 )
 ENROL_WARNING = (
     "Secure Boot: the signing key is only queued for enrolment. At the next boot the blue "
-    "MokManager screen asks you to choose Enroll MOK and type the one-time password; it appears "
-    "on the machine's console, so over SSH you need a screen, a KVM or the BMC's remote console."
+    "MokManager screen asks you to choose Enroll MOK and type this machine's root password; it "
+    "appears on the machine's console, so over SSH you need a screen, a KVM or the BMC's remote "
+    "console. If root has no password, set one first (sudo passwd root)."
 )
 
 
@@ -167,9 +168,12 @@ def enrol_key(ctx: DriverContext, cert: str, *, extra: tuple[str, ...] = ()) -> 
         s.run(
             "driver.mok-import",
             "Queue the module signing key for Secure Boot enrolment",
-            (p.MOKUTIL, "--import", cert, *extra),
+            # --root-pw: the worker has no terminal for mokutil's one-time-password prompt, and a
+            # password we generated would have to travel in argv or a file; root's own password
+            # hash is already on the machine and is what MokManager then asks for.
+            (p.MOKUTIL, "--import", cert, "--root-pw", *extra),
             check=(p.MOKUTIL, "--test-key", cert),
-            note="mokutil asks for a one-time password you type again at the console at next boot.",
+            note="At the next boot MokManager asks for this machine's root password to enrol it.",
             timeout_s=600,
         )
     )
