@@ -9,7 +9,7 @@ job id), ``<job>.jsonl`` (every event), ``<job>.plan.json`` (the plan it runs) a
 from __future__ import annotations
 
 import contextlib
-import enum
+import dataclasses
 import fcntl
 import json
 import os
@@ -152,36 +152,46 @@ _EVENT_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DECODER = json.JSONDecoder()
+#: Fields left at their default are not written: the reader fills them back in.
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Event)}
+
+
 def encode_event(event: Event) -> bytes:
     """One journal line. Hand-rolled rather than ``to_data``: a step can print 100,000 lines."""
-    data: dict[str, object] = {}
-    for name, value in event.__dict__.items():
-        if value is None:
-            continue
-        data[name] = value.value if isinstance(value, enum.Enum) else value
-    return (json.dumps(data, ensure_ascii=False) + "\n").encode()
+    data = {
+        name: value
+        for name, value in event.__dict__.items()
+        if value is not None and value != _DEFAULTS[name]
+    }
+    data["kind"] = event.kind.value
+    if event.outcome is not None:
+        data["outcome"] = event.outcome.value
+    return (_ENCODER.encode(data) + "\n").encode()
 
 
 def decode_event(raw: bytes) -> Event:
     """The event on one journal line; DataError when it is not one (checked like ``from_data``)."""
     try:
-        data = json.loads(raw)
+        data = _DECODER.decode(raw.decode())
     except ValueError as exc:
         raise DataError(f"not JSON: {exc}") from None
     if not isinstance(data, dict) or "kind" not in data:
         raise DataError("not an event")
     try:
-        kw: dict[str, object] = {"kind": EventKind(data.pop("kind"))}
-        if "outcome" in data:
-            kw["outcome"] = StepOutcome(data.pop("outcome"))
+        kind = EventKind(data.pop("kind"))
+        outcome = StepOutcome(data.pop("outcome")) if "outcome" in data else None
     except ValueError as exc:
         raise DataError(str(exc)) from None
     for name, value in data.items():
         types = _EVENT_TYPES.get(name)
-        if types is None or not isinstance(value, types) or isinstance(value, bool):
+        if types is None or type(value) not in types:
             raise DataError(f"Event.{name}: unexpected {value!r}")
-        kw[name] = float(value) if isinstance(value, int) and types[0] is float else value
-    return Event(**kw)  # type: ignore[arg-type]
+    for name in ("time", "duration_s"):
+        if type(data.get(name)) is int:
+            data[name] = float(data[name])
+    return Event(kind=kind, outcome=outcome, **data)
 
 
 class Journal:
