@@ -72,7 +72,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
     assert "== toolkit:" in out
     assert "would run: " in out
     assert "Dry run: nothing was changed." in out
-    assert "[1/" in out and ": skipped" in out
+    assert "[1/" in out and ": not run (dry run)" in out
     assert not (dirs / "state").exists()  # no worker, no journal
     assert ProfileStore().load("p").progress == before.progress
 

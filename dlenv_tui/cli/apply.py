@@ -89,7 +89,7 @@ class Printer:
             self._print(f"[{event.index}/{event.total}] waiting: {event.message}")
         elif event.kind is EventKind.STEP_FINISHED:
             title = self.titles.get(event.step, event.step)
-            outcome = event.outcome.value if event.outcome else "?"
+            outcome = event.outcome.value if event.outcome else event.message
             took = f" ({event.duration_s:.1f} s)" if event.duration_s else ""
             self._print(f"[{event.index}/{event.total}] {title}: {outcome}{took}")
         elif event.kind is EventKind.ERROR:

@@ -433,7 +433,11 @@ class SubprocessRunner:
 
 
 class DryRunRunner:
-    """Shows what each step would do and runs nothing (`--dry-run`)."""
+    """Shows what each step would do and runs nothing (`--dry-run`).
+
+    Its step_finished events carry no outcome, so its JobResult has no outcomes: nothing a dry run
+    showed can be recorded as done.
+    """
 
     def run(
         self, plan: Plan, on_event: EventSink, cancel: threading.Event | None = None
@@ -444,14 +448,8 @@ class DryRunRunner:
             emit(EventKind.STEP_STARTED, step.id, index, message=step.title)
             for line in describe_step(step):
                 emit(EventKind.OUTPUT, step.id, index, line=line)
-            emit(
-                EventKind.STEP_FINISHED,
-                step.id,
-                index,
-                outcome=StepOutcome.SKIPPED,
-                duration_s=0.0,
-                message="dry run: not run",
-            )
+            # No outcome: a step that was only shown must never be taken for done.
+            emit(EventKind.STEP_FINISHED, step.id, index, message="not run (dry run)")
         emit(
             EventKind.JOB_FINISHED,
             outcome=StepOutcome.SKIPPED,
