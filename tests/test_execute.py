@@ -484,6 +484,7 @@ def test_unseen_finished_job_is_offered_once(tmp_path: Path) -> None:
     lock.release()
     info = find_unseen_job(jobs)
     assert info is not None and info.job == job and not info.running
+    assert info.id == job
     assert info.plan == plan
     result = follow_job(job, Recorder(), jobs=jobs)
     assert result.ok

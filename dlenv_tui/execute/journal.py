@@ -46,6 +46,11 @@ class JobInfo:
     plan: Plan | None = None
     """The plan it runs (None when its plan file cannot be read)."""
 
+    @property
+    def id(self) -> str:
+        """The job id (the same as ``job``)."""
+        return self.job
+
 
 @dataclass(frozen=True)
 class Owner:
