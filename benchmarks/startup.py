@@ -43,6 +43,28 @@ Minimal().run()
 """
 
 
+# Added by the wizard (issue 6): the real wizard (no demo) from spawn until its start screen has been
+# painted once and is taking keys, then a normal exit. The probe runs in a thread worker after that
+# first paint; os._exit skips waiting for it, since the user would already be using the screen.
+WIZARD_FIRST_SCREEN = """
+import os
+from dlenv_tui.app import make_app
+from dlenv_tui.screens.start import StartScreen
+
+_mount = StartScreen.on_mount
+
+
+def on_mount(self):
+    _mount(self)
+    self.call_after_refresh(self.app.exit)
+
+
+StartScreen.on_mount = on_mount
+make_app().run()
+os._exit(0)
+"""
+
+
 @dataclass(frozen=True)
 class Measurement:
     name: str
@@ -68,9 +90,19 @@ MEASUREMENTS = [
         ok_codes=(0, 1),
     ),
     Measurement("minimal Textual app (pty)", (sys.executable, "-c", MINIMAL_TEXTUAL_APP), tty=True),
+    # issue 6: the wizard's first interactive screen, with an empty profile directory
+    Measurement(
+        "wizard first screen (pty)",
+        (sys.executable, "-c", WIZARD_FIRST_SCREEN),
+        tty=True,
+        env={"DLENV_CONFIG_DIR": "/nonexistent/dlenv-benchmark"},
+    ),
 ]
 
-TARGETS = [Target("dlenv check --json", "minimal Textual app (pty)", 0.5)]
+TARGETS = [
+    Target("dlenv check --json", "minimal Textual app (pty)", 0.5),
+    Target("wizard first screen (pty)", "minimal Textual app (pty)", 1.25),  # issue 6
+]
 
 
 def run_once(m: Measurement) -> float:

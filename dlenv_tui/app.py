@@ -31,7 +31,7 @@ def resume_stage(profile: Profile) -> str:
     for stage in (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE, Stage.IMAGE):
         p = progress.get(stage.value)
         if p is None or p.state not in _FINISHED:
-            return stage.value
+            return str(stage.value)
     if profile.last_image is None or not profile.last_image.tag:
         return "build"
     launch = progress.get(Stage.LAUNCH.value)
@@ -210,7 +210,9 @@ class DlenvApp(App[int]):
         gpus = tuple(dataclasses.replace(g, bound_driver="nvidia") for g in facts.gpus)
         facts = dataclasses.replace(facts, driver=driver, gpus=gpus)
         self.ctx.facts = facts
-        self.notify("Demo: rebooted; the NVIDIA module is loaded.", title="Reboot simulated")
+        self.notify(
+            "Demo: rebooted; the NVIDIA module is loaded.", title="Reboot simulated", timeout=3
+        )
         return facts
 
     async def show_job(self, job: Any) -> None:

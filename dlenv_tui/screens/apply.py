@@ -375,11 +375,11 @@ class JobScreen(Screen[None]):
         if self.ctx.follow_job is None:
             self.post_message(self.Finished(None, "following jobs is not available here"))
             return
-        batcher = LineBatcher(
-            lambda lines: self.post_message(
-                self.Events([Event(EventKind.OUTPUT, line=x) for x in lines])
-            )
-        )
+
+        def deliver(lines: list[str]) -> None:
+            self.post_message(self.Events([Event(EventKind.OUTPUT, line=x) for x in lines]))
+
+        batcher = LineBatcher(deliver)
 
         def on_event(e: Event) -> None:
             batcher.add(

@@ -21,7 +21,7 @@ class DriverScreen(PlannedStageScreen):
     def compose_body(self) -> ComposeResult:
         yield from self.compose_satisfied()
         yield Static("", id="advice", classes="advice")
-        with RadioSet(id="flavour"):
+        with RadioSet(id="flavour", compact=True):
             yield RadioButton("Open kernel modules", id="open")
             yield RadioButton("Proprietary kernel modules", id="proprietary")
         yield Static("", id="secureboot", classes="warning")

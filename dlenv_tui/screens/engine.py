@@ -45,16 +45,18 @@ class EngineScreen(PlannedStageScreen):
         with Horizontal(classes="choices"):
             with Vertical(classes="choice"):
                 yield Label("Engine")
-                with RadioSet(id="engine"):
+                with RadioSet(id="engine", compact=True):
                     yield RadioButton("Docker", id="docker")
                     yield RadioButton("Podman", id="podman")
             with Vertical(classes="choice"):
                 yield Label("Packages from")
-                with RadioSet(id="source"):
+                with RadioSet(id="source", compact=True):
                     yield RadioButton("Docker's repository (docker-ce)", id="docker-ce")
                     yield RadioButton("the distribution", id="distro")
         yield Checkbox(
-            "Add me to the docker group (no sudo for docker; root-equivalent)", id="group"
+            "Add me to the docker group (no sudo for docker; root-equivalent)",
+            id="group",
+            compact=True,
         )
         yield Static(
             "⚠ Members of the docker group can become root on this host through the daemon. "

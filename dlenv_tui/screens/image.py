@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
+from textual.timer import Timer
 from textual.widgets import Checkbox, Label, Select, SelectionList, Static, TabbedContent, TabPane
 
 from dlenv_tui.model import ImageOptions, ImageVariant, Profile
@@ -58,7 +59,11 @@ class ImageScreen(StageScreen):
                     with Vertical(classes="col"):
                         yield Label("CUDA")
                         yield Select(
-                            [(c, c) for c in self.cudas], value=cuda, allow_blank=False, id="cuda"
+                            [(c, c) for c in self.cudas],
+                            value=cuda,
+                            allow_blank=False,
+                            compact=True,
+                            id="cuda",
                         )
                     with Vertical(classes="col"):
                         yield Label("Flavour")
@@ -70,6 +75,7 @@ class ImageScreen(StageScreen):
                             ],
                             value=o.variant.value,
                             allow_blank=False,
+                            compact=True,
                             id="variant",
                         )
                     with Vertical(classes="col"):
@@ -80,18 +86,20 @@ class ImageScreen(StageScreen):
                             if o.ubuntu in self._ubuntus(cuda)
                             else self._ubuntus(cuda)[0],
                             allow_blank=False,
+                            compact=True,
                             id="ubuntu",
                         )
                 with Horizontal(classes="row checks"):
-                    yield Checkbox("cuDNN", o.cudnn, id="cudnn")
-                    yield Checkbox("JupyterLab", o.jupyter, id="jupyter")
-                    yield Checkbox("SSH server (keys only)", o.ssh, id="ssh")
-                    yield Checkbox("tmux", o.tmux, id="tmux")
-                    yield Checkbox("my UID/GID user", o.create_user, id="user")
+                    yield Checkbox("cuDNN", o.cudnn, id="cudnn", compact=True)
+                    yield Checkbox("JupyterLab", o.jupyter, id="jupyter", compact=True)
+                    yield Checkbox("SSH (keys only)", o.ssh, id="ssh", compact=True)
+                    yield Checkbox("tmux", o.tmux, id="tmux", compact=True)
+                    yield Checkbox("UID/GID user", o.create_user, id="user", compact=True)
                 yield Label("Python stack")
                 yield SelectionList[str](
                     *[(label, key, key in o.python_packages) for key, label in PRESET_LABELS],
                     id="presets",
+                    compact=True,
                 )
                 yield Field(
                     "Extra apt packages",
@@ -137,7 +145,7 @@ class ImageScreen(StageScreen):
         return compat.ubuntu_releases_for(cuda) or ("24.04",)
 
     def on_mount(self) -> None:
-        self._preview_timer = None
+        self._preview_timer: Timer | None = None
         self.render_preview()
         self.query_one("#cuda", Select).focus()
 

@@ -31,6 +31,16 @@ def copy_text(line: str) -> str:
     return rest if sep else line
 
 
+def demo_connection_lines(lines: list[str], facts: Any) -> list[str]:
+    """Demo: connection_help names this machine's user and host; show the simulated host's instead."""
+    import getpass
+    import socket
+
+    real = f"{getpass.getuser()}@{socket.gethostname()}"
+    fake = f"{facts.user.name or 'you'}@{facts.hostname or 'gpu-host'}"
+    return [line.replace(real, fake) for line in lines]
+
+
 class LaunchScreen(StageScreen):
     KEY = "launch"
     TITLE_TEXT = "Launch the container"
@@ -95,7 +105,7 @@ class LaunchScreen(StageScreen):
                     _check("host_path"),
                     id="datasets",
                 )
-            yield Checkbox("read-only", data.read_only, id="datasets-ro")
+            yield Checkbox("read-only", data.read_only, id="datasets-ro", compact=True)
         with Horizontal(classes="row"):
             with Vertical(classes="col"):
                 yield Field(
@@ -119,7 +129,10 @@ class LaunchScreen(StageScreen):
                     id="bind",
                 )
         yield Checkbox(
-            "Run as root inside the container (default: your UID/GID)", r.as_root, id="root"
+            "Run as root inside the container (default: your UID/GID)",
+            r.as_root,
+            id="root",
+            compact=True,
         )
         yield Static("", id="launch-state", classes="hint")
         yield Label("How to connect (Enter or c copies the selected line)", id="connect-label")
@@ -208,6 +221,8 @@ class LaunchScreen(StageScreen):
         try:
             info = self.ctx.engine(profile.engine.engine).run(profile)
             lines = connection_help(profile, info)
+            if self.ctx.demo and self.ctx.facts is not None:
+                lines = demo_connection_lines(lines, self.ctx.facts)
         except Exception as exc:  # EngineError: one sentence
             self.post_message(self.Started(None, [], str(exc) or exc.__class__.__name__))
             return

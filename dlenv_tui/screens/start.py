@@ -17,8 +17,6 @@ from dlenv_tui.errors import DlenvError
 from dlenv_tui.model import HostFacts, Profile, StageState
 from dlenv_tui.screens import services
 from dlenv_tui.screens.context import Context
-from dlenv_tui.screens.dialogs import ConfirmDialog, NameDialog
-from dlenv_tui.widgets.stage_bar import STAGE_LABELS
 
 StartAction = Literal["open", "new", "rebuild", "relaunch", "job"]
 
@@ -53,6 +51,7 @@ def host_summary(facts: HostFacts | None) -> str:
 
 def next_stage_label(profile: Profile) -> str:
     from dlenv_tui.app import resume_stage
+    from dlenv_tui.widgets.stage_bar import STAGE_LABELS
 
     key = resume_stage(profile)
     if key == "summary":
@@ -214,6 +213,8 @@ class StartScreen(Screen[StartChoice | None]):
 
     @work
     async def action_new(self) -> None:
+        from dlenv_tui.screens.dialogs import NameDialog  # not needed for the first paint
+
         facts = self.ctx.facts
         if facts is None:
             self.notify("Still probing the host; try again in a moment.")
@@ -231,6 +232,8 @@ class StartScreen(Screen[StartChoice | None]):
 
     @work
     async def action_duplicate(self) -> None:
+        from dlenv_tui.screens.dialogs import NameDialog  # not needed for the first paint
+
         p = self.selected()
         if p is None:
             return
@@ -253,6 +256,8 @@ class StartScreen(Screen[StartChoice | None]):
 
     @work
     async def action_delete(self) -> None:
+        from dlenv_tui.screens.dialogs import ConfirmDialog
+
         p = self.selected()
         if p is None:
             return

@@ -17,10 +17,10 @@ class Field(Vertical):
     DEFAULT_CSS = """
     Field { height: auto; margin: 0 0 0 0; }
     Field > Label { color: $text-muted; padding: 0 1; }
-    Field > Input { width: 1fr; }
+    Field > Input { width: 1fr; margin: 0 1; }
     Field > .field-error { color: $error; padding: 0 1; height: auto; display: none; }
     Field.-invalid > .field-error { display: block; }
-    Field.-invalid > Input { border: tall $error; }
+    Field.-invalid > Input { background: $error-muted; }
     """
 
     @dataclass
@@ -49,7 +49,9 @@ class Field(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(self.label)
-        yield Input(self.initial, placeholder=self.placeholder, password=self.password)
+        yield Input(
+            self.initial, placeholder=self.placeholder, password=self.password, compact=True
+        )
         yield Static(self.error, classes="field-error")
 
     def on_mount(self) -> None:

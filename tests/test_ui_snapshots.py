@@ -1,0 +1,137 @@
+"""Snapshots of every screen at 80×24 and 120×40 (demo scenarios, fixed timestamps, no cursor blink).
+
+Update after an intended change: ``pytest tests/test_ui_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_ui_wizard import FIXED, make, screen_name, wait_for
+
+SIZES = [(80, 24), (120, 40)]
+
+
+async def to_start(pilot: Any) -> None:
+    await wait_for(pilot, lambda: pilot.app.ctx.facts is not None, "facts")
+
+
+async def new_profile(pilot: Any) -> None:
+    await to_start(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: screen_name(pilot.app) == "NameDialog", "the name dialog")
+
+
+async def to_stage(pilot: Any, target: str) -> None:
+    """New profile, then Ctrl+N (running plans) until ``target`` is on screen."""
+    app = pilot.app
+    await new_profile(pilot)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+    for _ in range(30):
+        name = screen_name(app)
+        if name == target:
+            break
+        if name == "ApplyScreen" and app.screen.phase == "confirm":
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: app.screen.phase == "done", "the plan")
+        elif name == "BuildScreen":
+            await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+        elif name == "LaunchScreen":
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: app.screen.started, "the container")
+        await pilot.press("ctrl+n")
+        await wait_for(
+            pilot, lambda n=name: screen_name(app) != n or n == "ApplyScreen", f"leaving {name}"
+        )
+        await pilot.pause()
+    assert screen_name(app) == target
+    app.clear_notifications()  # toasts come and go with wall-clock time
+    await pilot.pause(0.4)  # debounced previews
+
+
+def stage(target: str) -> Callable[[Any], Awaitable[None]]:
+    async def run(pilot: Any) -> None:
+        await to_stage(pilot, target)
+
+    return run
+
+
+async def driver_plan(pilot: Any) -> None:
+    await to_stage(pilot, "DriverScreen")
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: screen_name(pilot.app) == "ApplyScreen", "the plan")
+
+
+async def built(pilot: Any) -> None:
+    await to_stage(pilot, "BuildScreen")
+    await wait_for(pilot, lambda: pilot.app.screen.built is not None, "the build")
+
+
+async def launched(pilot: Any) -> None:
+    await to_stage(pilot, "LaunchScreen")
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: pilot.app.screen.started, "the container")
+
+
+async def dockerfile(pilot: Any) -> None:
+    await to_stage(pilot, "ImageScreen")
+    await pilot.press("f2")
+    await pilot.pause(0.3)
+
+
+async def help_screen(pilot: Any) -> None:
+    await to_start(pilot)
+    await pilot.press("f1")
+    await pilot.pause(0.3)
+
+
+async def delete_dialog(pilot: Any) -> None:
+    await to_stage(pilot, "PrereqScreen")
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: screen_name(pilot.app) == "StartScreen", "start")
+    await pilot.press("d")
+    await wait_for(pilot, lambda: screen_name(pilot.app) == "ConfirmDialog", "confirm")
+
+
+CASES: dict[str, tuple[str | None, Callable[[Any], Awaitable[None]]]] = {
+    "scenarios": (None, lambda pilot: pilot.pause(0.2)),
+    "start": ("ubuntu-4090", to_start),
+    "new_profile": ("ubuntu-4090", new_profile),
+    "prereq": ("debian-1080", stage("PrereqScreen")),
+    "driver": ("fedora-a100", stage("DriverScreen")),
+    "driver_plan": ("fedora-a100", driver_plan),
+    "toolkit_satisfied": ("rocky-ready", stage("ToolkitScreen")),
+    "engine": ("ubuntu-4090", stage("EngineScreen")),
+    "image": ("debian-1080", stage("ImageScreen")),
+    "dockerfile": ("ubuntu-4090", dockerfile),
+    "build": ("rocky-ready", built),
+    "launch": ("rocky-ready", launched),
+    "summary": ("rocky-ready", stage("SummaryScreen")),
+    "help": ("ubuntu-4090", help_screen),
+    "delete": ("ubuntu-4090", delete_dialog),
+}
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dlenv_tui.profiles
+
+    monkeypatch.setattr(dlenv_tui.profiles, "now", lambda: FIXED)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_screen(snap_compare: Any, tmp_path: Path, case: str, size: tuple[int, int]) -> None:
+    scenario, before = CASES[case]
+    if scenario is None:
+        from dlenv_tui.app import make_app
+
+        app = make_app(demo="", store=None, now=lambda: FIXED, demo_speed=0, cursor_blink=False)
+        app.ctx.store_for_scenario = lambda _key: None
+    else:
+        app, _, _, _ = make(tmp_path, scenario)
+    assert snap_compare(app, terminal_size=size, run_before=before)
