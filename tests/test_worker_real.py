@@ -376,9 +376,34 @@ def sudo_user(state: Path) -> Iterator[dict[str, str]]:
     # The distribution's Python: the test user can run it wherever this checkout's venv points.
     _run("/usr/bin/python3", "-m", "venv", "--without-pip", str(venv))
     site = next((venv / "lib").glob("python3*/site-packages"))
+    # Copies, not paths into the checkout: a checkout under /root (mode 700) or a venv whose
+    # interpreter lives there is out of the test user's reach, and CI may put it anywhere.
     repo = Path(dlenv_tui.__file__).resolve().parent.parent
-    deps = sysconfig.get_paths()["purelib"]
-    (site / "dlenv_test_paths.pth").write_text(f"{repo}\nimport site; site.addsitedir({deps!r})\n")
+    src = base / "src"
+    shutil.copytree(
+        repo / "dlenv_tui", src / "dlenv_tui", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(repo / "assets", src / "assets")
+    deps = base / "deps"
+    shutil.copytree(
+        sysconfig.get_paths()["purelib"],
+        deps,
+        ignore=shutil.ignore_patterns(
+            "__pycache__",
+            "mypy*",
+            "*mypyc*",
+            "pip",
+            "setuptools",
+            "hypothesis",
+            "ruff*",
+            "_dlenv*",
+            "__editable__*",
+            "*.pth",
+        ),
+    )
+    (site / "dlenv_test_paths.pth").write_text(
+        f"{src}\nimport site; site.addsitedir({str(deps)!r})\n"
+    )
     python = str(venv / "bin" / "python")
     sudoers = Path("/etc/sudoers.d/dlenv-test")
     sudoers.write_text(f"{USER} ALL=(root) SETENV: {python} -I -m dlenv_tui.worker\n")
