@@ -44,6 +44,20 @@ def register(sub: Any) -> None:
         default=argparse.SUPPRESS,
         help="check recorded host facts (the JSON `dlenv check --json` prints) instead of probing",
     )
+    parser.add_argument(
+        "--network",
+        action="store_true",
+        help=(
+            "also try to reach the package repositories the plans download from (one HTTPS "
+            "request each, 3 s timeout; honours https_proxy)"
+        ),
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="with --network: the repositories of this profile's plans (default: the "
+        "recommended setup for this host); implies --network",
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
     facts = gather_facts(getattr(args, "sysroot", None), getattr(args, "facts", None))
     checks = run_checks(facts)
+    if args.network or args.profile:
+        checks += network_checks(facts, args.profile)
     if args.json:
         sys.stdout.write(render_json(facts, checks))
     else:
@@ -75,6 +91,29 @@ def gather_facts(sysroot: str | None, facts_file: str | None) -> HostFacts:
     if sysroot is not None and not os.path.isdir(sysroot):
         raise UsageError(f"sysroot {sysroot!r} is not a directory.")
     return probe_host(LocalHost(sysroot or "/"))
+
+
+def network_checks(facts: HostFacts, profile_name: str | None) -> tuple[Check, ...]:
+    """Reachability rows for the origins the plans of ``profile_name`` (or of the recommended
+    profile for ``facts``) download from."""
+    from dlenv_tui.model import Check, Status
+    from dlenv_tui.plan import PlanError, plan_all
+    from dlenv_tui.probe.reach import check_reachable, plan_endpoints
+    from dlenv_tui.profiles import ProfileStore, recommended_profile
+
+    if profile_name:
+        profile = ProfileStore().load(profile_name)
+    else:
+        profile = recommended_profile("check", facts)
+    title = "Package repositories"
+    try:
+        endpoints = plan_endpoints(plan_all(facts, profile))
+    except PlanError as exc:
+        return (Check("reach", title, Status.SKIPPED, f"nothing to reach: no plan ({exc})"),)
+    if not endpoints:
+        detail = "nothing to reach: the plans download nothing on this host"
+        return (Check("reach", title, Status.SKIPPED, detail),)
+    return check_reachable(endpoints)
 
 
 def render_json(facts: HostFacts, checks: tuple[Check, ...]) -> str:

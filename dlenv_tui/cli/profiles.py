@@ -6,8 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from dlenv_tui.cli import add_common
 from dlenv_tui.errors import UsageError
-from dlenv_tui.model import EngineName
+from dlenv_tui.model import EngineName, Profile
 
 
 def register(sub: Any) -> None:
@@ -22,8 +23,17 @@ def register(sub: Any) -> None:
     p_list = actions.add_parser("list", help="list saved profiles (broken files with their error)")
     p_list.set_defaults(func=run_list)
 
-    p_show = actions.add_parser("show", help="print a profile as TOML")
+    p_show = actions.add_parser(
+        "show",
+        help="print a profile as TOML, and what changed on the host since it was made",
+        description=(
+            "Print NAME as TOML. When the profile holds a snapshot of the host it was made on, "
+            "the host is probed (or --facts FILE read) and what changed since is appended as "
+            "TOML comments: new driver, GPUs, kernel, distribution release, engines."
+        ),
+    )
     p_show.add_argument("name", metavar="NAME")
+    add_common(p_show)
     p_show.set_defaults(func=run_show)
 
     p_rm = actions.add_parser("rm", help="delete a profile")
@@ -72,10 +82,27 @@ def run_show(args: argparse.Namespace) -> int:
 
     profile = ProfileStore().load(args.name)
     sys.stdout.write(profile_to_toml(profile))
+    sys.stdout.write(drift_block(args, profile))
     problems = list(profile_errors(profile))
     for problem in problems:
         print(f"dlenv: {args.name}: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def drift_block(args: argparse.Namespace, profile: Profile) -> str:
+    """What changed since ``profile.host`` was recorded, as TOML comments (so the output stays a
+    valid profile file); "" when there is no snapshot or nothing that matters changed."""
+    if profile.host is None:
+        return ""
+    from dlenv_tui.cli.plan import host_facts
+    from dlenv_tui.drift import host_changes
+
+    changes = host_changes(profile.host, host_facts(args, profile))
+    if not changes:
+        return ""
+    lines = ["", "# Host changed since this profile was made:"]
+    lines += [f"#   - {change}" for change in changes]
+    return "\n".join(lines) + "\n"
 
 
 def run_rm(args: argparse.Namespace) -> int:
