@@ -7,7 +7,22 @@ import sys
 
 import pytest
 
-CORE = ["model", "probe", "compat", "plan", "execute", "profiles", "image", "errors", "locations"]
+CORE = [
+    "model",
+    "probe",
+    "probe.reach",
+    "compat",
+    "plan",
+    "execute",
+    "profiles",
+    "image",
+    "errors",
+    "locations",
+    "checks",
+    "drift",
+    "validate",
+    "worker",
+]
 # engine talks to Docker by design, but must still not import Textual
 NO_TEXTUAL_ONLY = ["engine", "cli"]
 
