@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dlenv_tui import locations, validate
+from dlenv_tui import fsutil, locations, validate
 from dlenv_tui.errors import DlenvError, UsageError
 from dlenv_tui.model import (
     DataError,
@@ -215,25 +212,8 @@ def profile_to_toml(profile: Profile) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename, fsync the directory: all or nothing."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    """Profiles are private (they may name hosts, mirrors and keys): mode 0600, all or nothing."""
+    fsutil.write_atomic(path, data, 0o600)
 
 
 # --------------------------------------------------------------------------------------------

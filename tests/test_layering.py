@@ -18,6 +18,7 @@ CORE = [
     "image",
     "errors",
     "locations",
+    "fsutil",
     "checks",
     "drift",
     "validate",

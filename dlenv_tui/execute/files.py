@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import subprocess
@@ -11,6 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from dlenv_tui import fsutil
 from dlenv_tui.errors import DlenvError
 from dlenv_tui.model import DownloadSpec, FileSpec
 
@@ -36,21 +36,9 @@ def same_file(path: str, data: bytes, mode: int) -> bool:
 
 
 def write_atomic(path: str, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dlenv-", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Create the parent directory if needed, then write ``path`` atomically with ``mode``."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    fsutil.write_atomic(path, data, mode)
 
 
 def write_file(spec: FileSpec) -> bool:
