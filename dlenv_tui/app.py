@@ -130,13 +130,32 @@ class DlenvApp(App[int]):
                 await self.show_job(choice.job)
                 continue
             assert choice.profile is not None
+            profile = await self.confirm_host(choice.profile)
+            if profile is None:
+                continue
             start = {"rebuild": "build", "relaunch": "launch"}.get(choice.action, "")
             quit_now = await self.walk(
-                choice.profile, start or resume_stage(choice.profile), autostart=bool(start)
+                profile, start or resume_stage(profile), autostart=bool(start)
             )
             if quit_now:
                 break
         self.exit(0)
+
+    async def confirm_host(self, profile: Profile) -> Profile | None:
+        """Show how the host changed since ``profile``'s snapshot; on Continue the snapshot is
+        refreshed and saved. None when the user went back to the profile list."""
+        from dlenv_tui.screens.dialogs import DriftDialog
+        from dlenv_tui.screens.services import host_changes
+
+        facts = await self.facts()
+        changes = host_changes(profile.host, facts)
+        if not changes:
+            return profile
+        if not await self.push_screen_wait(DriftDialog(profile.name, changes)):
+            return None
+        profile = dataclasses.replace(profile, host=facts)
+        self.save(profile)
+        return profile
 
     async def walk(self, profile: Profile, start: str, autostart: bool = False) -> bool:
         """Drive the stages from ``start``; True when the user asked to quit."""
@@ -194,9 +213,25 @@ class DlenvApp(App[int]):
                 else:
                     state = StageState.SKIPPED if outcome.state == "skipped" else StageState.DONE
                     profile = mark_stage(profile, stage, state, outcome.detail)
+                    facts = await self.reprobe(facts)
+                # The host changed by the profile's own hand: not news when it is re-opened.
+                profile = dataclasses.replace(profile, host=facts)
             self.save(profile)
             i += 1
         return False
+
+    async def reprobe(self, facts: HostFacts) -> HostFacts:
+        """The host after a plan changed it (real runs only; demo and dry-run change nothing)."""
+        if self.ctx.demo or self.ctx.dry_run:
+            return facts
+        import asyncio
+
+        try:
+            new: HostFacts = await asyncio.to_thread(self.ctx.load_facts)
+        except Exception:  # keep going on what was known; the next start probes again
+            return facts
+        self.ctx.facts = new
+        return new
 
     def simulate_reboot(self, facts: HostFacts, profile: Profile) -> HostFacts:
         """Demo only: after the simulated reboot the new driver is loaded."""

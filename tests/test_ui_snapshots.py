@@ -97,11 +97,34 @@ async def delete_dialog(pilot: Any) -> None:
     await wait_for(pilot, lambda: screen_name(pilot.app) == "ConfirmDialog", "confirm")
 
 
+async def drift_dialog(pilot: Any) -> None:
+    from test_ui_drift import saved_profile
+
+    await to_start(pilot)
+    saved_profile(pilot.app.ctx.store, "ubuntu-4090")
+    pilot.app.screen.reload(select="lab")
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: screen_name(pilot.app) == "DriftDialog", "the drift dialog")
+
+
+async def prereq(pilot: Any) -> None:
+    await to_stage(pilot, "PrereqScreen")
+    await wait_for(pilot, lambda: pilot.app.screen.reach is not None, "the repository rows")
+    await pilot.pause(0.2)
+
+
+async def reach_rows(pilot: Any) -> None:
+    await prereq(pilot)
+    for _ in range(len(pilot.app.screen.checks + pilot.app.screen.reach)):
+        await pilot.press("down")  # to the repository rows at the bottom of the table
+    await pilot.pause(0.2)
+
+
 CASES: dict[str, tuple[str | None, Callable[[Any], Awaitable[None]]]] = {
     "scenarios": (None, lambda pilot: pilot.pause(0.2)),
     "start": ("ubuntu-4090", to_start),
     "new_profile": ("ubuntu-4090", new_profile),
-    "prereq": ("debian-1080", stage("PrereqScreen")),
+    "prereq": ("debian-1080", prereq),
     "driver": ("fedora-a100", stage("DriverScreen")),
     "driver_plan": ("fedora-a100", driver_plan),
     "toolkit_satisfied": ("rocky-ready", stage("ToolkitScreen")),
@@ -113,6 +136,8 @@ CASES: dict[str, tuple[str | None, Callable[[Any], Awaitable[None]]]] = {
     "summary": ("rocky-ready", stage("SummaryScreen")),
     "help": ("ubuntu-4090", help_screen),
     "delete": ("ubuntu-4090", delete_dialog),
+    "drift": ("ubuntu-4090", drift_dialog),
+    "prereq_reach": ("ubuntu-4090", reach_rows),
 }
 
 

@@ -1,4 +1,4 @@
-"""Small modal dialogs: yes/no confirmation and asking for a (validated) name."""
+"""Small modal dialogs: yes/no confirmation, asking for a (validated) name, and how the host changed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -76,3 +77,40 @@ class NameDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class DriftDialog(ModalScreen[bool]):
+    """How the host changed since a profile's snapshot; Enter continues (and refreshes it), Esc goes back."""
+
+    BINDINGS = [
+        Binding("enter,c", "answer(True)", "Continue"),
+        Binding("escape", "answer(False)", "Back to profiles"),
+    ]
+
+    def __init__(self, profile: str, changes: tuple[str, ...]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.profile = profile
+        self.changes = changes
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog drift"):
+            yield Label(f"This host changed since {self.profile} was saved", classes="dialog-title")
+            with VerticalScroll(id="changes", classes="drift-changes"):
+                yield Static("\n".join(f"• {escape(c)}" for c in self.changes))
+            yield Static(
+                "Plans are made for the host as it is now. Continue keeps this profile's "
+                "choices and records the host's new state in it.",
+                classes="dialog-detail",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Continue (Enter)", id="continue", variant="primary")
+                yield Button("Back (Esc)", id="back")
+
+    def on_mount(self) -> None:
+        self.query_one("#continue", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "continue")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)

@@ -91,6 +91,15 @@ def make_store(directory: Path | None = None) -> Any:
     return ProfileStore(directory)
 
 
+def host_changes(snapshot: HostFacts | None, facts: HostFacts) -> tuple[str, ...]:
+    """How the host changed since a profile's ``snapshot`` was taken (none kept: nothing to say)."""
+    if snapshot is None:
+        return ()
+    from dlenv_tui import drift
+
+    return drift.host_changes(snapshot, facts)
+
+
 # --------------------------------------------------------------------------------------------
 # plan / image
 
@@ -99,6 +108,58 @@ def plan_stage(facts: HostFacts, profile: Profile, stage: Stage) -> Plan:
     from dlenv_tui import plan
 
     return plan.plan_stage(facts, profile, stage)
+
+
+# --------------------------------------------------------------------------------------------
+# package repositories the plans download from
+
+
+REACH_TITLE = "Package repositories"
+
+
+def repository_endpoints(facts: HostFacts, profile: Profile) -> tuple[str, ...]:
+    """The origins every stage's plan contacts (pure; the seam tests patch to aim elsewhere)."""
+    from dlenv_tui import plan
+    from dlenv_tui.probe import reach
+
+    return reach.plan_endpoints(plan.plan_all(facts, profile))
+
+
+def repository_checks(
+    facts: HostFacts, profile: Profile, *, demo: bool = False, timeout: float = 3.0
+) -> tuple[Check, ...]:
+    """Reachability rows for the repositories the plans need. Blocks on the network (call it from
+    a thread worker); in demo mode nothing leaves this machine and every origin answers."""
+    from dlenv_tui.errors import DlenvError
+    from dlenv_tui.model import Status
+
+    try:
+        endpoints = repository_endpoints(facts, profile)
+    except DlenvError as exc:  # PlanError: e.g. an unsupported distribution
+        return (Check("reach", REACH_TITLE, Status.SKIPPED, f"nothing to reach: no plan ({exc})"),)
+    if not endpoints:
+        detail = "nothing to reach: the plans download nothing on this host"
+        return (Check("reach", REACH_TITLE, Status.SKIPPED, detail),)
+    if demo:
+        return simulated_reach(endpoints)
+    from dlenv_tui.probe import reach
+
+    return reach.check_reachable(endpoints, timeout=timeout)
+
+
+def simulated_reach(endpoints: Sequence[str]) -> tuple[Check, ...]:
+    """Demo: every origin reachable, with a made-up but stable round-trip time."""
+    import zlib
+    from urllib.parse import urlsplit
+
+    from dlenv_tui.model import Status
+
+    rows = []
+    for origin in endpoints:
+        host = urlsplit(origin).netloc
+        ms = 40 + zlib.crc32(host.encode()) % 160
+        rows.append(Check(f"reach.{host}", host, Status.OK, f"reachable in {ms} ms (simulated)"))
+    return tuple(rows)
 
 
 def rendered_image(profile: Profile, facts: HostFacts | None, *, demo: bool = False) -> Any:

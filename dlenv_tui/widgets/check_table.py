@@ -13,11 +13,25 @@ from textual.widgets import DataTable, Static
 from dlenv_tui.model import Check, Status
 
 STATUS_MARK = {
-    Status.OK: ("✓ ok", "$success"),
-    Status.WARN: ("! warn", "$warning"),
-    Status.FAIL: ("✗ fail", "bold $error"),
-    Status.SKIPPED: ("- skip", "$text-muted"),
+    Status.OK: ("✓ ok", "$text-success"),
+    Status.WARN: ("! warn", "$text-warning"),
+    Status.FAIL: ("✗ fail", "bold $text-error"),
+    Status.SKIPPED: ("- skip", "$foreground-muted"),
 }
+#: Longer titles (repository host names) are shortened so "Found" keeps its room at 80 columns;
+#: the line above the table shows the whole title of the highlighted row.
+TITLE_MAX = 20
+
+
+def fit_title(check: Check, width: int = TITLE_MAX) -> str:
+    """``check.title`` in ``width`` characters: a host name keeps its end (``…download.nvidia.com``),
+    anything else its start."""
+    title = check.title
+    if len(title) <= width:
+        return title
+    if check.id.startswith("reach."):
+        return "…" + title[-(width - 1) :]
+    return title[: width - 1] + "…"
 
 
 class CheckTable(Vertical):
@@ -41,26 +55,42 @@ class CheckTable(Vertical):
         self.query_one(DataTable).focus(scroll_visible)
         return self
 
-    def show(self, checks: Sequence[Check]) -> None:
+    def show(
+        self, checks: Sequence[Check], *, pending: str = "", keep_cursor: bool = False
+    ) -> None:
+        """Show ``checks``; ``pending`` adds a last row saying what is still being checked;
+        ``keep_cursor`` leaves the cursor on the row it was on (rows arriving later)."""
         self.checks = tuple(checks)
         table = self.query_one(DataTable)
+        row = table.cursor_row if keep_cursor else 0
         table.clear(columns=True)
         # Content cells are not measured by DataTable, so the widths are set from the text here
-        title_w = max((len(c.title) for c in self.checks), default=5)
+        title_w = min(max((len(c.title) for c in self.checks), default=5), TITLE_MAX)
         found_w = max((len(c.detail) + 2 for c in self.checks), default=5)
+        found_w = max(found_w, len(pending))
         table.add_column("Status", width=6)
         table.add_column("Check", width=max(5, title_w))
         table.add_column("Found", width=max(5, found_w))
         for c in self.checks:
             label, style = STATUS_MARK[c.status]
-            found = escape(c.detail) + (" [$text-muted]→[/]" if c.fix else "")
+            found = escape(c.detail) + (" [$foreground-muted]→[/]" if c.fix else "")
             table.add_row(
                 Content.from_markup(f"[{style}]{label}[/]"),
-                Content(c.title),
+                Content(fit_title(c)),
                 Content.from_markup(found),
                 key=c.id,
             )
-        self._show_fix(0)
+        if pending:
+            table.add_row(
+                Content.from_markup("[$foreground-muted]…[/]"),
+                Content(""),
+                Content.from_markup(f"[$foreground-muted]{escape(pending)}[/]"),
+                key="-pending",
+            )
+        row = min(max(row, 0), max(len(self.checks) - 1, 0))
+        if row:
+            table.move_cursor(row=row, animate=False, scroll=False)
+        self._show_fix(row)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
