@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -17,6 +17,9 @@ from textual.screen import Screen
 
 from dlenv_tui.locations import asset
 from dlenv_tui.model import DriverInfo, EngineName, HostFacts, Profile, Stage, StageState
+
+if TYPE_CHECKING:
+    from dlenv_tui.screens.start import StartScreen
 
 #: The wizard's screens in order; the first five that are also a ``Stage`` keep progress in the profile.
 ORDER = ("prereq", "driver", "toolkit", "engine", "image", "build", "launch", "summary")
@@ -64,13 +67,23 @@ class DlenvApp(App[int]):
         """False keeps text cursors still (snapshot tests)."""
         self.choose_scenario = choose_scenario
         self._facts_waiters: list[Callable[[], None]] = []
+        self._probing = False
 
     # ---------------------------------------------------------------- start-up
 
     def on_mount(self) -> None:
-        if not self.choose_scenario:
-            self.load_facts()
+        # The probe starts when the start screen has been painted (``on_start_screen_painted``):
+        # a thread importing and probing would hold the GIL while the first screen lays out.
         self.wizard()
+
+    def on_start_screen_painted(self, message: StartScreen.Painted) -> None:
+        self.start_probe()
+
+    def start_probe(self) -> None:
+        """Start ``load_facts`` unless it has answered or is under way."""
+        if self.ctx.facts is None and not self._probing:
+            self._probing = True
+            self.load_facts()
 
     @work(thread=True, exit_on_error=False, group="facts")
     def load_facts(self) -> None:
@@ -100,6 +113,7 @@ class DlenvApp(App[int]):
         if self.ctx.facts is None:
             import asyncio
 
+            self.start_probe()  # no start screen has been painted yet
             event = asyncio.Event()
             self._facts_waiters.append(event.set)
             await event.wait()
@@ -110,18 +124,18 @@ class DlenvApp(App[int]):
 
     @work(exclusive=True, group="wizard")
     async def wizard(self) -> None:
-        from dlenv_tui.screens.scenario import ScenarioScreen
         from dlenv_tui.screens.start import StartScreen
 
         if self.choose_scenario:
             from dlenv_tui.demo import list_scenarios
+            from dlenv_tui.screens.scenario import ScenarioScreen
 
             scenario = await self.push_screen_wait(ScenarioScreen(list_scenarios()))
             if scenario is None:
                 self.exit(0)
                 return
             self.ctx.use_scenario(scenario)
-            self.load_facts()
+            self.start_probe()
         while True:
             choice = await self.push_screen_wait(StartScreen(self.ctx))
             if choice is None:

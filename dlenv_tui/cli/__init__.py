@@ -44,7 +44,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The `dlenv` parser with the subcommands of ``commands`` (modules under dlenv_tui.cli)."""
     parser = _Parser(
         prog="dlenv",
         description=(
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    for name in commands:
         module = importlib.import_module(f"dlenv_tui.cli.{name}")
         module.register(sub)
     return parser
@@ -80,8 +81,19 @@ def _run_wizard(args: argparse.Namespace) -> int:
     return run_wizard(args)
 
 
+def _commands_needed(argv: Sequence[str]) -> Sequence[str]:
+    """The subcommand modules ``argv`` may need: none when it holds only long flags and no help
+    (`dlenv`, `dlenv --dry-run`: the wizard), so its start does not import every subcommand."""
+    for arg in argv:
+        flag = arg.split("=", 1)[0]
+        if not flag.startswith("--") or flag == "--" or "--help".startswith(flag):
+            return COMMAND_MODULES  # a command, an option's value, or help (abbreviated too)
+    return ()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_commands_needed(argv))
     args = parser.parse_args(argv)
     for name in ("sysroot", "facts"):
         if not hasattr(args, name):

@@ -10,6 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -73,6 +74,9 @@ class StartScreen(Screen[StartChoice | None]):
         Binding("q", "quit_app", "Quit", show=False),
     ]
 
+    class Painted(Message):
+        """The screen has been painted once; slow work (probing) may start now."""
+
     def __init__(self, ctx: Context) -> None:
         super().__init__()
         self.ctx = ctx
@@ -101,6 +105,11 @@ class StartScreen(Screen[StartChoice | None]):
         table.add_columns("Profile", "Engine", "Next stage", "Updated")
         self.query_one("#job").display = False
         self.reload()
+        # Threads started now would hold the GIL while the screen lays out: start them once painted.
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        self.post_message(self.Painted())
         self.look_for_job()
 
     def refresh_host(self) -> None:
