@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from dlenv_tui.model import Event, EventKind, Plan, Profile, Step, StepKind, StepOutcome
+from dlenv_tui.screens import services
 from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
 from dlenv_tui.widgets.stage_bar import StageBar
@@ -62,6 +64,58 @@ def step_preview(step: Step) -> str:
     if step.check:
         lines.append(f"  [$text-muted]skipped when `{escape(shlex.join(step.check))}` succeeds[/]")
     return "\n".join(lines)
+
+
+def show_events(
+    events: list[Event], steps: tuple[Step, ...], step_list: StepList | None, log: LogPane
+) -> None:
+    """Runner events onto a step list (when there is one) and a log pane."""
+    lines: list[str] = []
+    for e in events:
+        if e.kind is EventKind.OUTPUT:
+            lines.append(e.line)
+        elif e.kind is EventKind.STEP_STARTED:
+            if step_list is not None:
+                step_list.set_state(e.step, "running")
+            title = next((s.title for s in steps if s.id == e.step), e.step)
+            lines.append(f"── {e.index}/{e.total} {title}")
+        elif e.kind is EventKind.STEP_FINISHED and e.outcome is not None:
+            if step_list is not None:
+                step_list.set_state(e.step, e.outcome.value)
+            if e.outcome is StepOutcome.SKIPPED:
+                lines.append("   already done, skipped")
+        elif e.kind is EventKind.WAITING:
+            lines.append(f"   waiting: {e.message}")
+        elif e.kind is EventKind.ERROR:
+            lines.append(f"   error: {e.message}")
+    if lines:
+        log.add_lines(lines)
+
+
+def batched_sink(
+    post: Callable[[list[Event]], object],
+) -> tuple[Callable[[Event], None], LineBatcher]:
+    """An event sink for a thread worker: output lines go up in batches, every other event at
+    once (after the lines before it), so a step waiting silently still shows why."""
+    pending: list[Event] = []
+    lock = threading.Lock()
+
+    def deliver(lines: list[str]) -> None:
+        with lock:
+            batch = [*pending, *(Event(EventKind.OUTPUT, line=line) for line in lines)]
+            pending.clear()
+        post(batch)
+
+    batcher = LineBatcher(deliver)
+
+    def on_event(event: Event) -> None:
+        if event.kind is EventKind.OUTPUT:
+            batcher.add(event.line)
+            return
+        batcher.flush()
+        post([event])
+
+    return on_event, batcher
 
 
 class ApplyScreen(Screen[ApplyOutcome]):
@@ -257,24 +311,7 @@ class ApplyScreen(Screen[ApplyOutcome]):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="apply")
     def run_plan(self, password: str | None) -> None:
-        pending: list[Event] = []
-        lock = threading.Lock()
-
-        def deliver(lines: list[str]) -> None:
-            with lock:
-                batch = [*pending, *(Event(EventKind.OUTPUT, line=line) for line in lines)]
-                pending.clear()
-            self.post_message(self.Events(batch))
-
-        batcher = LineBatcher(deliver)
-
-        def on_event(event: Event) -> None:
-            if event.kind is EventKind.OUTPUT:
-                batcher.add(event.line)
-                return
-            batcher.flush()
-            self.post_message(self.Events([event]))
-
+        on_event, batcher = batched_sink(lambda events: self.post_message(self.Events(events)))
         try:
             runner = self.ctx.make_runner(password)
             result = runner.run(self.plan, on_event, self.cancel_event)
@@ -286,26 +323,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
         self.post_message(self.Finished(result))
 
     def on_apply_screen_events(self, message: Events) -> None:
-        steps = self.query_one(StepList)
-        log = self.query_one(LogPane)
-        lines: list[str] = []
-        for e in message.events:
-            if e.kind is EventKind.OUTPUT:
-                lines.append(e.line)
-            elif e.kind is EventKind.STEP_STARTED:
-                steps.set_state(e.step, "running")
-                title = next((s.title for s in self.plan.steps if s.id == e.step), e.step)
-                lines.append(f"── {e.index}/{e.total} {title}")
-            elif e.kind is EventKind.STEP_FINISHED and e.outcome is not None:
-                steps.set_state(e.step, e.outcome.value)
-                if e.outcome is StepOutcome.SKIPPED:
-                    lines.append("   already done, skipped")
-            elif e.kind is EventKind.WAITING:
-                lines.append(f"   waiting: {e.message}")
-            elif e.kind is EventKind.ERROR:
-                lines.append(f"   error: {e.message}")
-        if lines:
-            log.add_lines(lines)
+        show_events(
+            message.events, self.plan.steps, self.query_one(StepList), self.query_one(LogPane)
+        )
 
     def on_apply_screen_finished(self, message: Finished) -> None:
         self.result = message.result
@@ -339,8 +359,13 @@ class ApplyScreen(Screen[ApplyOutcome]):
         failure.display = True
 
 
+class _StopFollowing(Exception):
+    """Raised from the event sink when the job screen has closed: stops following, not the job."""
+
+
 class JobScreen(Screen[None]):
-    """A root-worker job that ran while nobody watched: its outcome (and its log while it runs)."""
+    """A root-worker job that ran while nobody watched: its steps, its log while it runs, and its
+    outcome, which is recorded in the profile the job belongs to."""
 
     BINDINGS = [Binding("escape,ctrl+n", "close", "Back to profiles")]
 
@@ -357,13 +382,30 @@ class JobScreen(Screen[None]):
         super().__init__(classes="stage")
         self.ctx = ctx
         self.job = job
+        self.job_id = str(getattr(job, "id", job))
+        self.plan: Plan | None = getattr(job, "plan", None)
+        self.result: Any = None
+        self.recorded = ""
+        """What was written into the job's profile, as a sentence ("" when nothing)."""
+        self._left = threading.Event()
 
     def compose(self) -> ComposeResult:
+        what = ""
+        if self.plan is not None:
+            what = f" — {_STAGE_NAMES.get(self.plan.stage.value, self.plan.stage.value)}"
+            if self.plan.profile:
+                what += f" for profile {self.plan.profile}"
+        yield Static(f"Privileged job {escape(self.job_id)}{escape(what)}", classes="stage-title")
+        running = getattr(self.job, "running", False)
         yield Static(
-            f"Privileged job {escape(str(getattr(self.job, 'id', self.job)))}",
-            classes="stage-title",
+            "Following the job; it runs as root on its own, leaving this screen does not stop it."
+            if running
+            else "Replaying the job's journal…",
+            id="job-state",
+            classes="failure",
         )
-        yield Static("Following the job…", id="job-state")
+        if self.plan is not None:
+            yield StepList(self.plan.steps, id="steps")
         yield LogPane(id="log")
         yield Footer()
 
@@ -375,44 +417,70 @@ class JobScreen(Screen[None]):
         if self.ctx.follow_job is None:
             self.post_message(self.Finished(None, "following jobs is not available here"))
             return
+        on_event, batcher = batched_sink(lambda events: self.post_message(self.Events(events)))
 
-        def deliver(lines: list[str]) -> None:
-            self.post_message(self.Events([Event(EventKind.OUTPUT, line=x) for x in lines]))
-
-        batcher = LineBatcher(deliver)
-
-        def on_event(e: Event) -> None:
-            batcher.add(
-                e.line
-                if e.kind is EventKind.OUTPUT
-                else f"── {e.kind.value} {e.step} {e.outcome or ''}"
-            )
+        def sink(event: Event) -> None:
+            if self._left.is_set():
+                raise _StopFollowing
+            on_event(event)
 
         try:
-            result = self.ctx.follow_job(str(getattr(self.job, "id", self.job)), on_event)
+            result = self.ctx.follow_job(self.job_id, sink)
+        except _StopFollowing:
+            return  # the user left; the job goes on and is offered again next time
         except Exception as exc:
             batcher.flush()
-            self.post_message(self.Finished(None, str(exc)))
+            self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
             return
         batcher.flush()
+        recorded = ""
+        if self.plan is not None:
+            try:
+                recorded = services.record_job(self.ctx.store, self.plan, result)
+            except Exception as exc:  # the outcome still shows; say why it was not recorded
+                recorded = f"Could not record it in the profile: {exc}"
+        self.recorded = recorded
         self.post_message(self.Finished(result))
 
     def on_job_screen_events(self, message: Events) -> None:
-        self.query_one(LogPane).add_lines(e.line for e in message.events)
+        steps = self.query_one(StepList) if self.plan is not None else None
+        show_events(
+            message.events, self.plan.steps if self.plan else (), steps, self.query_one(LogPane)
+        )
 
     def on_job_screen_finished(self, message: Finished) -> None:
+        self.result = message.result
         state = self.query_one("#job-state", Static)
-        if message.result is None:
-            state.update(f"✗ {escape(message.error)}")
-        elif message.result.ok:
-            state.update(
-                "✓ The job finished and every step succeeded. Re-open its profile to go on."
-            )
+        r = message.result
+        ok = r is not None and r.ok
+        state.set_class(not ok, "-error")
+        if r is None:
+            text = f"✗ {escape(message.error)}"
+        elif r.ok:
+            text = "✓ The job finished and every step succeeded."
         else:
-            r = message.result
-            state.update(
-                f"✗ Step {escape(r.failed_step)} failed: {escape(r.message)}. Re-open the profile to retry."
+            title = r.failed_step
+            if self.plan is not None:
+                title = next((s.title for s in self.plan.steps if s.id == r.failed_step), title)
+            code = f" (exit status {r.exit_code})" if r.exit_code is not None else ""
+            text = f"✗ {escape(title)} failed{code}: {escape(r.message)}"
+        if self.recorded:
+            text += f"\n{escape(self.recorded)}"
+        if r is not None:
+            text += "\nEsc: back to the profiles" + (
+                f"; open {escape(self.plan.profile)} to go on."
+                if self.plan and self.plan.profile
+                else "."
             )
+        state.update(text)
 
     def action_close(self) -> None:
+        self._left.set()
         self.dismiss(None)
+
+
+_STAGE_NAMES = {
+    "driver": "NVIDIA driver",
+    "toolkit": "Container toolkit",
+    "engine": "Container engine",
+}

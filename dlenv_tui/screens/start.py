@@ -10,6 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -70,7 +71,7 @@ class StartScreen(Screen[StartChoice | None]):
         Binding("d", "delete", "Delete"),
         Binding("b", "rebuild", "Rebuild"),
         Binding("l", "relaunch", "Relaunch"),
-        Binding("j", "job", "Show job"),
+        Binding("j", "job", "Job"),
         Binding("q", "quit_app", "Quit", show=False),
     ]
 
@@ -106,7 +107,8 @@ class StartScreen(Screen[StartChoice | None]):
         self.query_one("#job").display = False
         self.reload()
         # Threads started now would hold the GIL while the screen lays out: start them once painted.
-        self.call_after_refresh(self._painted)
+        # Textual's Footer fills in its keys a refresh after the first paint, so wait for that frame.
+        self.call_after_refresh(self.call_after_refresh, self._painted)
 
     def _painted(self) -> None:
         self.post_message(self.Painted())
@@ -156,12 +158,19 @@ class StartScreen(Screen[StartChoice | None]):
     def _show_job(self, job: Any) -> None:
         self.job = job
         banner = self.query_one("#job", Static)
-        state = getattr(job, "state", "") or (
-            "running" if getattr(job, "running", False) else "finished"
+        job_id = escape(str(getattr(job, "id", job)))
+        plan = getattr(job, "plan", None)
+        profile = (
+            f" for profile {escape(plan.profile)}" if plan is not None and plan.profile else ""
         )
-        banner.update(
-            f"A privileged job ([b]{getattr(job, 'id', job)}[/b], {state}) has not been seen yet — press [b]j[/b] to show it."
-        )
+        if getattr(job, "running", False):
+            text = f"A privileged job{profile} is running ({job_id}) — press [b]j[/b] to follow it."
+        else:
+            text = (
+                f"A privileged job{profile} finished while dlenv was not watching ({job_id}) — "
+                "press [b]j[/b] to see how it went."
+            )
+        banner.update(text)
         banner.display = True
         self.refresh_bindings()
 
