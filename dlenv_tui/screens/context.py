@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dlenv_tui.demo import Scenario
 from dlenv_tui.model import EngineName, HostFacts, Profile
 from dlenv_tui.screens.services import utc_now
+
+if TYPE_CHECKING:
+    from dlenv_tui.demo import Scenario  # only the demo imports dlenv_tui.demo (json, assets)
 
 RunnerFactory = Callable[[str | None], Any]
 """password (or None) -> an execute.Runner."""
