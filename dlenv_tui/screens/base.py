@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from dlenv_tui.model import Profile, StageState
 from dlenv_tui.screens.context import Context
+from dlenv_tui.widgets.footer import Footer
 from dlenv_tui.widgets.stage_bar import StageBar
 
 Action = Literal["next", "back", "skip", "apply", "quit", "jump"]

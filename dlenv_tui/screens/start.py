@@ -13,12 +13,13 @@ from textual.containers import Vertical
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from dlenv_tui.errors import DlenvError
 from dlenv_tui.model import HostFacts, Profile, StageState
 from dlenv_tui.screens import services
 from dlenv_tui.screens.context import Context
+from dlenv_tui.widgets.footer import Footer
 
 StartAction = Literal["open", "new", "rebuild", "relaunch", "job"]
 
