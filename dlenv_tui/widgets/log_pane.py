@@ -50,6 +50,7 @@ class LineBatcher:
         self._lines: list[str] = []
         self._last = 0.0
         self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
 
     def add(self, line: str) -> None:
         with self._lock:
@@ -58,7 +59,14 @@ class LineBatcher:
                 # a batch larger than the pane holds would be trimmed anyway
                 del self._lines[: len(self._lines) - self._limit]
             now = time.monotonic()
-            if now - self._last < self._interval:
+            wait = self._interval - (now - self._last)
+            if wait > 0:
+                # Held back: make sure it still shows if nothing follows (a step that prints
+                # "Building wheel…" and then goes quiet for a minute).
+                if self._timer is None:
+                    self._timer = threading.Timer(wait, self.flush)
+                    self._timer.daemon = True
+                    self._timer.start()
                 return
             self._last = now
             batch, self._lines = self._lines, []
@@ -68,5 +76,8 @@ class LineBatcher:
         with self._lock:
             batch, self._lines = self._lines, []
             self._last = time.monotonic()
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         if batch:
             self._deliver(batch)
