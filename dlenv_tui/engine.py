@@ -107,25 +107,30 @@ def socket_candidates(engine: EngineName) -> list[str]:
     return out
 
 
-def connect(engine: EngineName, *, start_service: bool = True, timeout: int = 120) -> EngineClient:
-    """Connect to the engine's API; for Podman, start `podman system service` when no socket answers."""
-    import docker
+def connect(
+    engine: EngineName,
+    *,
+    start_service: bool = True,
+    timeout: int = 120,
+    sockets: Sequence[str] | None = None,
+) -> EngineClient:
+    """Connect to the engine's API; for Podman, start `podman system service` when no socket answers.
+
+    ``sockets`` replaces the usual candidates (see ``socket_candidates``); a service started here
+    listens on the last one and stops with ``EngineClient.close()``.
+    """
 
     if engine == EngineName.DOCKER and os.environ.get("DOCKER_HOST", "").startswith(
         ("tcp://", "ssh://")
     ):
         url = os.environ["DOCKER_HOST"]
-        client = docker.DockerClient(base_url=url, timeout=timeout)
-        _ping(client, engine, url)
-        return EngineClient(engine, client)
-    candidates = socket_candidates(engine)
+        return EngineClient(engine, _open(engine, url, url, timeout))
+    candidates = list(sockets) if sockets is not None else socket_candidates(engine)
     first_error: EngineError | None = None
     for path in candidates:
-        client = docker.DockerClient(base_url=f"unix://{path}", timeout=timeout)
         try:
-            _ping(client, engine, path)
+            client = _open(engine, f"unix://{path}", path, timeout)
         except EngineError as exc:
-            client.close()
             first_error = first_error or exc
             if exc.args and "Permission denied" in str(exc):
                 raise
@@ -134,9 +139,8 @@ def connect(engine: EngineName, *, start_service: bool = True, timeout: int = 12
     if engine == EngineName.PODMAN and start_service and candidates:
         path = candidates[-1]
         service = _start_podman_service(path)
-        client = docker.DockerClient(base_url=f"unix://{path}", timeout=timeout)
         try:
-            _ping(client, engine, path)
+            client = _open(engine, f"unix://{path}", path, timeout)
         except EngineError:
             _stop_service(service)
             raise
@@ -145,15 +149,20 @@ def connect(engine: EngineName, *, start_service: bool = True, timeout: int = 12
     raise first_error
 
 
-def _ping(client: docker.DockerClient, engine: EngineName, where: str) -> None:
-    import docker.errors
+def _open(engine: EngineName, url: str, where: str, timeout: int) -> docker.DockerClient:
+    """A client that answered a ping (the SDK already asks the server's version while constructing)."""
+    import docker
     import requests.exceptions
 
+    client = None
     try:
+        client = docker.DockerClient(base_url=url, timeout=timeout)
         client.ping()
+        return client
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        text = str(exc)
-        if "Permission denied" in text or isinstance(exc, PermissionError):
+        if client is not None:
+            client.close()
+        if "Permission denied" in str(exc) or isinstance(exc, PermissionError):
             group = (
                 "add yourself to the docker group (then log in again)"
                 if engine == EngineName.DOCKER

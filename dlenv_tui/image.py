@@ -221,7 +221,11 @@ def render_dockerfile(
         env += [f"VIRTUAL_ENV={VENV}", f"PATH={VENV}/bin:$PATH"]
 
     apt = _apt_packages(opts, wants_python, bool(ca_files))
-    system = _system_section(opts, apt, bool(ca_files), buildkit)
+    # sharing=locked serialises concurrent BuildKit builds on one cache; buildah 1.28 (Podman 4.3)
+    # never releases that lock inside a long-running `podman system service`, so the second build
+    # through the same service hangs: Podman gets the default (shared) cache instead.
+    lock = ",sharing=locked" if engine == EngineName.DOCKER else ""
+    system = _system_section(opts, apt, bool(ca_files), buildkit, lock)
     user_section = ""
     if u:
         files["setup-user.sh"] = _template("setup-user.sh").encode()
@@ -231,7 +235,9 @@ def render_dockerfile(
             f"RUN sh /usr/local/lib/dlenv/setup-user.sh {u.name} {u.uid} {u.gid}\n"
         )
     python = (
-        _python_section(opts, python_reqs, cuda, u, home, buildkit, reasons) if wants_python else ""
+        _python_section(opts, python_reqs, cuda, u, home, buildkit, lock, reasons)
+        if wants_python
+        else ""
     )
     if opts.ssh:
         keys = ssh_keys if ssh_keys is not None else collect_ssh_keys(_host_home(facts))
@@ -283,7 +289,9 @@ def render_dockerfile(
 # sections
 
 
-def _system_section(opts: ImageOptions, apt: Sequence[str], ca: bool, buildkit: bool) -> str:
+def _system_section(
+    opts: ImageOptions, apt: Sequence[str], ca: bool, buildkit: bool, lock: str
+) -> str:
     out = ""
     if ca:
         out += f"\n# Extra CA certificates from the host (a TLS-intercepting proxy, an internal mirror).\nCOPY ca-certificates/ {CA_DIR}/\n"
@@ -315,8 +323,8 @@ def _system_section(opts: ImageOptions, apt: Sequence[str], ca: bool, buildkit: 
     if not buildkit:
         lines.append("rm -rf /var/lib/apt/lists/*")
     mounts = (
-        "--mount=type=cache,target=/var/cache/apt,sharing=locked \\\n"
-        "    --mount=type=cache,target=/var/lib/apt,sharing=locked \\\n    "
+        f"--mount=type=cache,target=/var/cache/apt{lock} \\\n"
+        f"    --mount=type=cache,target=/var/lib/apt{lock} \\\n    "
         if buildkit
         else ""
     )
@@ -336,6 +344,7 @@ def _python_section(
     u: ImageUser | None,
     home: str,
     buildkit: bool,
+    lock: str,
     reasons: list[str],
 ) -> str:
     major = cuda.split(".")[0] if cuda else ""
@@ -356,7 +365,7 @@ def _python_section(
 
     if buildkit:
         owner = f",uid={u.uid},gid={u.gid}" if u else ""
-        cache = f"--mount=type=cache,target={home}/.cache/pip{owner},sharing=locked \\\n    "
+        cache = f"--mount=type=cache,target={home}/.cache/pip{owner}{lock} \\\n    "
         pip = "pip install"
     else:
         cache = ""

@@ -1,10 +1,196 @@
-"""Placeholder for the `image` subcommand(s); replaced by the module that implements them."""
+"""`dlenv dockerfile|build|run|stop PROFILE`: the image and launch stages from the command line."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlenv_tui.model import EngineName
+
+if TYPE_CHECKING:
+    from dlenv_tui.engine import BuildProgress, EngineClient
+    from dlenv_tui.image import RenderedImage
+    from dlenv_tui.model import Profile
 
 
 def register(sub: Any) -> None:
-    _ = argparse
+    engine_help = "use this engine instead of the profile's"
+
+    p = sub.add_parser(
+        "dockerfile",
+        help="print the Dockerfile a profile builds",
+        description=(
+            "Print PROFILE's Dockerfile. With --output DIR, write the whole build context there "
+            "(Dockerfile, entrypoint, sshd config, public keys, CA certificates) for `docker build DIR`."
+        ),
+    )
+    p.add_argument("name", metavar="PROFILE")
+    p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
+    p.add_argument(
+        "--buildkit",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="use RUN --mount=type=cache (default: on for Podman, off for Docker's SDK builder)",
+    )
+    p.add_argument("--output", metavar="DIR", help="write the build context to DIR")
+    p.set_defaults(func=run_dockerfile)
+
+    p = sub.add_parser(
+        "build",
+        help="build a profile's image and record its tag and id in the profile",
+        description="Build PROFILE's image with Docker or Podman, showing each step and the log.",
+    )
+    p.add_argument("name", metavar="PROFILE")
+    p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
+    p.add_argument("--quiet", "-q", action="store_true", help="show steps only, not every log line")
+    p.set_defaults(func=run_build)
+
+    p = sub.add_parser(
+        "run",
+        help="start (or replace) a profile's container and say how to connect",
+        description=(
+            "Start PROFILE's container with its GPUs, mounts and ports, replacing the one dlenv "
+            "started before under the same name, then print how to connect."
+        ),
+    )
+    p.add_argument("name", metavar="PROFILE")
+    p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait this long for JupyterLab to come up (0: don't wait)",
+    )
+    p.set_defaults(func=run_run)
+
+    p = sub.add_parser(
+        "stop",
+        help="stop and remove a profile's container",
+        description="Stop PROFILE's container and remove it (the image and mounted data stay).",
+    )
+    p.add_argument("name", metavar="PROFILE")
+    p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
+    p.set_defaults(func=run_stop)
+
+
+def _load(name: str) -> Profile:
+    from dlenv_tui.profiles import ProfileStore, validate_profile
+
+    profile = ProfileStore().load(name)
+    validate_profile(profile)
+    return profile
+
+
+def _engine(args: argparse.Namespace, profile: Profile) -> EngineName:
+    if args.engine:
+        return EngineName(args.engine)
+    if profile.last_image and profile.last_image.engine in {e.value for e in EngineName}:
+        # run/stop go where the image was built
+        return EngineName(profile.last_image.engine)
+    return profile.engine.engine
+
+
+def _render(profile: Profile, engine: EngineName, buildkit: bool | None = None) -> RenderedImage:
+    from dlenv_tui.image import host_user, render_dockerfile
+
+    # GPUs from the profile's host snapshot; the user is whoever runs this command now
+    return render_dockerfile(profile, profile.host, engine, buildkit=buildkit, user=host_user(None))
+
+
+def _connect(engine: EngineName) -> EngineClient:
+    from dlenv_tui.engine import connect
+
+    return connect(engine)
+
+
+def run_dockerfile(args: argparse.Namespace) -> int:
+    profile = _load(args.name)
+    engine = EngineName(args.engine) if args.engine else profile.engine.engine
+    rendered = _render(profile, engine, args.buildkit)
+    for reason in rendered.reasons:
+        print(f"# {reason}", file=sys.stderr)
+    if args.output:
+        out = Path(args.output)
+        for name, data in {"Dockerfile": rendered.dockerfile.encode(), **rendered.files}.items():
+            path = out / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            if name.endswith(".sh"):
+                path.chmod(0o755)
+            elif name == "authorized_keys":
+                path.chmod(0o600)
+        print(f"Wrote the build context to {out}: {engine.value} build -t {rendered.tag} {out}")
+    else:
+        sys.stdout.write(rendered.dockerfile)
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from dlenv_tui.model import Stage, StageState
+    from dlenv_tui.profiles import ProfileStore, mark_stage
+
+    profile = _load(args.name)
+    engine = EngineName(args.engine) if args.engine else profile.engine.engine
+    rendered = _render(profile, engine)
+    for reason in rendered.reasons:
+        print(f"dlenv: {reason}", file=sys.stderr)
+    last_step = [0]
+
+    def show(p: BuildProgress) -> None:
+        if p.step != last_step[0]:
+            last_step[0] = p.step
+            print(f"[{p.step}/{p.total}] {p.line}", flush=True)
+        elif not args.quiet:
+            print(f"      {p.line}", flush=True)
+
+    with _connect(engine) as client:
+        built = client.build(profile, rendered, show)
+    profile = mark_stage(
+        replace(profile, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
+    )
+    ProfileStore().save(profile)
+    print(
+        f"Built {built.tag} ({built.id[:19]}) with {engine.value}; recorded in profile {profile.name}."
+    )
+    return 0
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from dlenv_tui.engine import connection_help
+    from dlenv_tui.model import Stage, StageState
+    from dlenv_tui.profiles import ProfileStore, mark_stage
+
+    profile = _load(args.name)
+    engine = _engine(args, profile)
+    with _connect(engine) as client:
+        info = client.run(profile)
+        print(f"Started {info.name} from {info.image} with {engine.value} (user {info.user}).")
+        if info.jupyter_token and args.wait > 0:
+            print("Waiting for JupyterLab…", flush=True)
+            if not client.wait_for_jupyter(profile, info, timeout=args.wait):
+                print(
+                    f"dlenv: JupyterLab did not report in {args.wait:.0f} s; "
+                    f"see `{engine.value} logs {info.name}`.",
+                    file=sys.stderr,
+                )
+    ProfileStore().save(mark_stage(profile, Stage.LAUNCH, StageState.DONE, info.name))
+    for line in connection_help(profile, info):
+        print(line)
+    return 0
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    from dlenv_tui.engine import container_name
+
+    profile = _load(args.name)
+    engine = _engine(args, profile)
+    with _connect(engine) as client:
+        stopped = client.stop(profile)
+    name = container_name(profile)
+    print(f"Stopped and removed {name}." if stopped else f"{name} is not running; nothing to stop.")
+    return 0
