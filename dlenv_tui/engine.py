@@ -31,12 +31,14 @@ PODMAN_ROOT_SOCKET = "/run/podman/podman.sock"
 #: Label on every container dlenv starts; a same-named container without it is never removed.
 PROFILE_LABEL = "io.dlenv.profile"
 USER_LABEL = "io.dlenv.user"
+USER_NAME_LABEL = "io.dlenv.user-name"
 CDI_KIND = "nvidia.com/gpu"
 
 _STEP = re.compile(r"^\s*(?:Step|STEP) (\d+)/(\d+)\s?:")
 _CACHED = re.compile(r"(?:--->|-->) Using cache")
 _JUPYTER_URL = re.compile(
-    r"(https?://(?:127\.0\.0\.1|localhost|[0-9a-f]{12}):\d+/(?:lab)?\?token=(\w+))"
+    # with JUPYTER_TOKEN set, Jupyter masks it in the log as "token=..."
+    r"(https?://[\w.-]+:\d+/(?:lab|tree)?\?token=(\w+|\.\.\.))"
 )
 
 
@@ -73,6 +75,8 @@ class RunInfo:
     """``uid:gid`` the container runs as."""
     ports: tuple[PortMap, ...] = ()
     gpus: str = "none"
+    user_name: str = ""
+    """The image's account (for `ssh user@…`); empty when the image does not say."""
     jupyter_token: str = ""
     """The token dlenv generated and passed as ``JUPYTER_TOKEN``; empty without JupyterLab."""
 
@@ -372,6 +376,7 @@ class EngineClient:
             user=user,
             ports=opts.ports,
             gpus=opts.gpus,
+            user_name="root" if opts.as_root else str(labels.get(USER_NAME_LABEL) or ""),
             jupyter_token=token,
         )
 
@@ -626,7 +631,7 @@ def connection_help(profile: Profile, info: RunInfo) -> list[str]:
     if forwards:
         lines.append(f"From your own machine, tunnel the ports first: ssh {forwards} {me}@{host}")
     if 22 in ports:
-        user = "root" if info.user.startswith("0:") else _image_user_name(profile)
+        user = "root" if info.user.startswith("0:") else info.user_name or _image_user_name(profile)
         lines.append(f"SSH into the container: ssh -p {ports[22].host} {user}@127.0.0.1")
     lines.append(f"Shell in the container: {info.engine.value} exec -it {info.name} bash")
     lines.append(

@@ -265,6 +265,7 @@ def render_dockerfile(
         title=f"dlenv {profile.name}",
         base=base,
         user_label=f"{u.uid}:{u.gid}" if u else "0:0",
+        user_name=u.name if u else "root",
         ssh=int(opts.ssh),
         jupyter=int(opts.jupyter),
         env="".join(f" \\\n    {e}" for e in env),

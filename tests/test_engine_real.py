@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -485,3 +486,33 @@ def _ssh(
         if out.returncode != 255 or time.monotonic() > deadline or extra:
             return out
         time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_jupyterlab_starts_with_the_generated_token(debian: str, tmp_path: Path) -> None:
+    """The whole launch path: JupyterLab in the venv, the token dlenv passed, the URL it reports."""
+    port = free_port()
+    profile = small_profile("jupyter", EngineName.PODMAN, debian, ports=(PortMap(8888, port),))
+    profile = dataclasses.replace(
+        profile,
+        image=dataclasses.replace(
+            profile.image,
+            jupyter=True,
+            ca_certs=tuple(sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))),
+        ),
+    )
+    with connect(EngineName.PODMAN, start_service=False) as client:
+        profile, _ = build(client, profile)
+        info = client.run(profile)
+        try:
+            assert len(info.jupyter_token) == 48
+            url = client.wait_for_jupyter(profile, info, timeout=90)
+            assert url == f"http://127.0.0.1:{port}/lab?token={info.jupyter_token}"
+            assert "<title>JupyterLab</title>" in get(url)
+            # without the token the API refuses
+            with pytest.raises(urllib.error.HTTPError, match="403"):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents", timeout=5)
+            help_lines = connection_help(profile, info)
+            assert help_lines[0] == f"JupyterLab: {url}"
+        finally:
+            client.stop(profile)

@@ -369,3 +369,56 @@ def _tar_modes(r: RenderedImage) -> dict[str, int]:
 
     with tarfile.open(fileobj=io.BytesIO(r.context_tar())) as tar:
         return {m.name: m.mode for m in tar.getmembers()}
+
+
+@pytest.mark.parametrize(
+    ("log", "url"),
+    [
+        (
+            "[I ServerApp]     http://127.0.0.1:8888/lab?token=...\n",
+            "http://127.0.0.1:8888/lab?token=...",
+        ),
+        (
+            "  http://4f3a2b1c9d8e:8888/lab?token=abc123\n  http://127.0.0.1:8888/lab?token=abc123\n",
+            "http://127.0.0.1:8888/lab?token=abc123",
+        ),
+        (
+            "To access the server, open http://0.0.0.0:8888/tree?token=f00\n",
+            "http://0.0.0.0:8888/tree?token=f00",
+        ),
+        ("no url here\n", ""),
+    ],
+)
+def test_jupyter_url_from_logs(log: str, url: str) -> None:
+    from dlenv_tui.engine import jupyter_url_from_logs
+
+    assert jupyter_url_from_logs(log) == url
+
+
+@pytest.mark.parametrize(
+    ("gpus", "docker", "cdi"),
+    [
+        ("all", "all", ["nvidia.com/gpu=all"]),
+        ("none", "", []),
+        ("", "", []),
+        ("2", 2, ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]),
+        ("0,1", ("0", "1"), ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]),
+        ("GPU-1234abcd", ("GPU-1234abcd",), ["nvidia.com/gpu=GPU-1234abcd"]),
+    ],
+)
+def test_gpu_requests(gpus: str, docker: object, cdi: list[str]) -> None:
+    from dlenv_tui.engine import cdi_devices, parse_gpus
+
+    assert parse_gpus(gpus) == docker
+    assert cdi_devices(gpus) == cdi
+
+
+def test_bad_gpu_and_size_values_are_one_sentence() -> None:
+    from dlenv_tui.engine import EngineError, parse_gpus, parse_size
+
+    with pytest.raises(EngineError, match="not a GPU index"):
+        parse_gpus("0,x;y")
+    assert parse_size("8g") == 8 << 30
+    assert parse_size("512m") == 512 << 20
+    with pytest.raises(EngineError, match="not a size"):
+        parse_size("lots")
