@@ -399,7 +399,9 @@ def check_docker(facts: HostFacts) -> Check:
             title,
             WARN,
             f"{detail}; the daemon does not answer",
-            "start it: `sudo systemctl enable --now docker`",
+            "start it: `sudo systemctl enable --now docker`"
+            if facts.systemd
+            else "start it: `sudo dockerd &` (no systemd here to run it as a service), or use Podman",
         )
     if docker.running:
         detail += "; daemon answers"

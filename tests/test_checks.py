@@ -274,6 +274,13 @@ CASES = [
     ),
     ("user unknown", dict(user=UserInfo()), "privileges", SKIPPED, "not probed"),
     ("docker down", dict(docker__running=False), "docker", WARN, "systemctl enable --now docker"),
+    (
+        "docker down, no systemd",
+        dict(docker__running=False, systemd=False),
+        "docker",
+        WARN,
+        "sudo dockerd &",
+    ),
     ("docker unknown", dict(docker__running=None), "docker", OK, "27.3.1"),
     ("no engine", dict(docker=Tool()), "docker", WARN, "Docker CE or Podman"),
     (
