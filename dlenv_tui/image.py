@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dlenv_tui import locations
 from dlenv_tui.errors import DlenvError
-from dlenv_tui.model import EngineName, HostFacts, ImageOptions, Profile
+from dlenv_tui.model import EngineName, Gpu, HostFacts, ImageOptions, Profile
 
 VENV = "/opt/venv"
 NVIDIA_PYPI = "https://pypi.nvidia.com"
@@ -133,7 +133,7 @@ def host_user(facts: HostFacts | None = None) -> ImageUser:
         uid = int(os.environ.get("SUDO_UID", os.getuid()))
         gid = int(os.environ.get("SUDO_GID", os.getgid()))
         name = os.environ.get("SUDO_USER") or os.environ.get("USER", "")
-    if not _USER_NAME.match(name) or name == "root":
+    if not _USER_NAME.fullmatch(name) or name == "root":
         name = "dev"
     return ImageUser(name, uid, gid)
 
@@ -235,7 +235,9 @@ def render_dockerfile(
             f"RUN sh /usr/local/lib/dlenv/setup-user.sh {u.name} {u.uid} {u.gid}\n"
         )
     python = (
-        _python_section(opts, python_reqs, cuda, u, home, buildkit, lock, reasons)
+        _python_section(
+            opts, python_reqs, cuda, facts.gpus if facts else (), u, home, buildkit, lock, reasons
+        )
         if wants_python
         else ""
     )
@@ -342,6 +344,7 @@ def _python_section(
     opts: ImageOptions,
     reqs: Sequence[str],
     cuda: str,
+    gpus: Sequence[Gpu],
     u: ImageUser | None,
     home: str,
     buildkit: bool,
@@ -380,7 +383,8 @@ def _python_section(
     if torch:
         from dlenv_tui import compat
 
-        decision = compat.pytorch_index(cuda)
+        # a host with a GPU older than Turing stays on cu126, the last index with its kernels
+        decision = compat.pytorch_index(cuda, gpus)
         reasons.extend(decision.reasons)
         out += f"RUN {cache}{pip} --index-url {decision.value} {' '.join(torch)}\n"
     if stack:
@@ -468,17 +472,17 @@ def _base_image(opts: ImageOptions, cuda: str, reasons: list[str]) -> str:
 def _validate(opts: ImageOptions) -> None:
     """Everything that lands in a RUN line is checked here, so nothing can inject shell."""
     for name in opts.extra_apt:
-        if not _APT_NAME.match(name):
+        if not _APT_NAME.fullmatch(name):
             raise ImageError(f"{name!r} is not a Debian/Ubuntu package name.")
     for req in (*opts.python_packages, *opts.extra_pip):
-        if req not in PRESETS and not _PIP_REQ.match(req):
+        if req not in PRESETS and not _PIP_REQ.fullmatch(req):
             raise ImageError(f"{req!r} is neither a preset nor a pip requirement like 'name>=1.0'.")
     for label, url in (("apt mirror", opts.apt_mirror), ("pip index", opts.pip_index)):
-        if url and (not _URL.match(url) or "#" in url or "'" in url):
+        if url and (not _URL.fullmatch(url) or "#" in url or "'" in url):
             raise ImageError(f"The {label} {url!r} is not an http(s) URL.")
-    if opts.base_override and not _IMAGE_REF.match(opts.base_override):
+    if opts.base_override and not _IMAGE_REF.fullmatch(opts.base_override):
         raise ImageError(f"{opts.base_override!r} is not an image reference.")
-    if opts.tag and not _IMAGE_REF.match(opts.tag):
+    if opts.tag and not _IMAGE_REF.fullmatch(opts.tag):
         raise ImageError(f"{opts.tag!r} is not an image tag.")
 
 

@@ -218,6 +218,21 @@ def test_without_cuda_the_newest_usable_one_is_picked() -> None:
     assert any(newest_cuda in reason for reason in r.reasons)
 
 
+@pytest.mark.parametrize(
+    ("scenario", "index"),
+    [("debian-1080", "cu126"), ("ubuntu-4090", "cu128")],
+)
+def test_pytorch_wheel_index_follows_the_hosts_gpus(scenario: str, index: str) -> None:
+    """A Pascal GPU (GTX 1080) gets cu126 even on CUDA 12.8: newer wheels leave its kernels out."""
+    from dlenv_tui.demo import load_scenario
+
+    facts = load_scenario(scenario).facts
+    r = render(profile(cuda="12.8", python_packages=("torch",)), facts=facts)
+    assert f"--index-url https://download.pytorch.org/whl/{index} torch" in r.dockerfile
+    if index == "cu126":
+        assert any("cu126" in reason for reason in r.reasons)
+
+
 def test_ssh_is_key_only_with_the_hosts_public_keys() -> None:
     r = render(profile(cuda="12.8"))
     config = r.files["sshd_config"].decode()
