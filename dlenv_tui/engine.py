@@ -576,19 +576,19 @@ def container_name(profile: Profile) -> str:
 
 
 def parse_gpus(gpus: str) -> str | int | tuple[str, ...]:
-    """``all`` -> "all"; ``none``/empty -> ""; ``2`` -> 2; ``0,1`` / UUIDs -> ("0", "1")."""
-    value = gpus.strip().lower()
-    if value in ("", "none", "0"):
+    """``all`` -> "all"; ``none``/empty -> ""; ``2`` -> 2; ``device=0`` / ``0,`` / ``0,1`` / UUIDs ->
+    ("0", …). A bare ``0`` is refused rather than read as Docker's count of zero (validate.gpus_error).
+    """
+    from dlenv_tui.validate import gpu_devices, gpus_error
+
+    value = gpus.strip()
+    if value.lower() in ("", "none"):
         return ""
-    if value == "all":
+    if value.lower() == "all":
         return "all"
-    if value.isdigit():
-        return int(value)
-    ids = tuple(i.strip() for i in gpus.split(",") if i.strip())
-    for i in ids:
-        if not re.fullmatch(r"\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-fA-F-]+", i):
-            raise EngineError(f"{i!r} is not a GPU index or UUID (use all, a count, or e.g. 0,1).")
-    return ids
+    if error := gpus_error(value):
+        raise EngineError(error[0].upper() + error[1:])
+    return gpu_devices(value) or int(value)
 
 
 def cdi_devices(gpus: str) -> list[str]:

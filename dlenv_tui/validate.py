@@ -226,21 +226,40 @@ def shm_size_error(size: str) -> str:
 
 
 _GPU_ITEM = re.compile(r"[0-9]{1,3}|GPU-[0-9a-fA-F-]{8,64}|MIG-[0-9a-zA-Z/-]{4,80}", re.ASCII)
+_GPU_COUNT = re.compile(r"[1-9][0-9]{0,2}", re.ASCII)
+GPUS_HELP = "'all', 'none', a count such as '2', or devices such as 'device=0' or '0,1'"
+"""The GPU selection grammar in words, for messages and the Launch screen."""
+
+
+def gpu_devices(spec: str) -> tuple[str, ...] | None:
+    """The indices / UUIDs of a device list (``device=0``, ``0,``, ``0,1``, ``GPU-…``), else None.
+
+    A bare number is a count, as in ``docker run --gpus 2``; ``device=`` or a comma makes it a list,
+    so the first GPU alone is ``device=0`` or ``0,``.
+    """
+    body = spec.removeprefix("device=")
+    if body == spec and "," not in spec and not spec.startswith(("GPU-", "MIG-")):
+        return None  # a bare number is a count (or nothing valid)
+    items = body.removesuffix(",").split(",")
+    if all(_GPU_ITEM.fullmatch(i) for i in items):
+        return tuple(items)
+    return None
 
 
 def gpus_error(spec: str) -> str:
-    """``all``, ``none``, a count (``2``) or a comma-separated list of indices / UUIDs."""
-    if spec in ("all", "none"):
+    """``all``, ``none``, a count ≥ 1 (``2``), or a device list (``device=0``, ``0,``, ``0,1``, UUIDs).
+
+    ``0`` alone is refused: Docker reads it as a count of zero GPUs, while a user typing it nearly
+    always means the first GPU, so the message names both ways of saying what they mean.
+    """
+    if spec in ("all", "none") or _GPU_COUNT.fullmatch(spec) or gpu_devices(spec):
         return ""
-    if re.fullmatch(r"[1-9][0-9]{0,2}", spec, re.ASCII):
-        return ""
-    items = spec.split(",")
-    if spec and all(_GPU_ITEM.fullmatch(i) for i in items):
-        return ""
-    return (
-        f"GPU selection {_show(spec)} must be 'all', 'none', a count such as '2', or indices / "
-        "UUIDs separated by commas such as '0,1'."
-    )
+    if re.fullmatch(r"0+", spec, re.ASCII):
+        return (
+            f"GPU selection {_show(spec)} would be a count of zero GPUs; write 'device=0' "
+            "(or '0,') for the first GPU, or 'none' for no GPU."
+        )
+    return f"GPU selection {_show(spec)} must be {GPUS_HELP}."
 
 
 RESTART_POLICIES = ("no", "unless-stopped", "always", "on-failure")

@@ -418,6 +418,9 @@ def test_jupyter_url_from_logs(log: str, url: str) -> None:
         ("", "", []),
         ("2", 2, ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]),
         ("0,1", ("0", "1"), ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]),
+        ("device=0", ("0",), ["nvidia.com/gpu=0"]),
+        ("0,", ("0",), ["nvidia.com/gpu=0"]),
+        ("device=1,2", ("1", "2"), ["nvidia.com/gpu=1", "nvidia.com/gpu=2"]),
         ("GPU-1234abcd", ("GPU-1234abcd",), ["nvidia.com/gpu=GPU-1234abcd"]),
     ],
 )
@@ -431,8 +434,11 @@ def test_gpu_requests(gpus: str, docker: object, cdi: list[str]) -> None:
 def test_bad_gpu_and_size_values_are_one_sentence() -> None:
     from dlenv_tui.engine import EngineError, parse_gpus, parse_size
 
-    with pytest.raises(EngineError, match="not a GPU index"):
+    with pytest.raises(EngineError, match=r"^GPU selection '0,x;y' must be 'all'.*'device=0'.*\.$"):
         parse_gpus("0,x;y")
+    # Docker would read a bare 0 as a count of zero GPUs; a user typing it means the first GPU
+    with pytest.raises(EngineError, match=r"count of zero GPUs; write 'device=0' \(or '0,'\)"):
+        parse_gpus("0")
     assert parse_size("8g") == 8 << 30
     assert parse_size("512m") == 512 << 20
     with pytest.raises(EngineError, match="not a size"):
