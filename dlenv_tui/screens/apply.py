@@ -39,31 +39,43 @@ class ApplyOutcome:
     """The runner's JobResult (None when nothing ran)."""
 
 
-def step_preview(step: Step) -> str:
-    """Markup describing one step for the confirmation: the command, the file or the download."""
+def step_preview(step: Step) -> list[tuple[str, str]]:
+    """Markup lines describing one step for the confirmation: the command, the file or the download.
+
+    Each line comes with its CSS class: ``plan-head`` (the title), ``plan-detail`` (indented under
+    it) or ``plan-file`` (file contents), so a long line wraps under its own indent.
+    """
     lines = [
-        f"[b]{escape(step.title)}[/b]" + (" [$text-muted](root)[/]" if step.needs_root else "")
+        (
+            f"[b]{escape(step.title)}[/b]" + (" [$text-muted](root)[/]" if step.needs_root else ""),
+            "plan-head",
+        )
     ]
+
+    def detail(markup: str) -> None:
+        lines.append((markup, "plan-detail"))
+
     if step.note:
-        lines.append(f"  [$text-muted]{escape(step.note)}[/]")
+        detail(f"[$text-muted]{escape(step.note)}[/]")
     if step.kind is StepKind.RUN and step.argv:
-        lines.append(f"  [$accent]$ {escape(shlex.join(step.argv))}[/]")
+        detail(f"[$accent]$ {escape(shlex.join(step.argv))}[/]")
     elif step.kind is StepKind.WRITE_FILE and step.file is not None:
-        lines.append(f"  writes [b]{escape(step.file.path)}[/b] (mode {step.file.mode:o}):")
+        detail(f"writes [b]{escape(step.file.path)}[/b] (mode {step.file.mode:o}):")
         body = step.file.content.rstrip("\n").splitlines()
-        lines.extend(f"  [$text-muted]│[/] {escape(line)}" for line in body[:12])
+        text = "\n".join(escape(line) for line in body[:12])
         if len(body) > 12:
-            lines.append(f"  [$text-muted]│ … {len(body) - 12} more lines[/]")
+            text += f"\n[$text-muted]… {len(body) - 12} more lines[/]"
+        lines.append((text, "plan-file"))
     elif step.kind is StepKind.DOWNLOAD and step.download is not None:
         d = step.download
-        lines.append(f"  downloads {escape(d.url)} → {escape(d.dest)}")
+        detail(f"downloads {escape(d.url)} → {escape(d.dest)}")
         if d.fingerprint:
-            lines.append(f"  verifies key fingerprint {escape(d.fingerprint)}")
+            detail(f"verifies key fingerprint {escape(d.fingerprint)}")
     elif step.kind is StepKind.REBOOT:
-        lines.append("  [$warning]you reboot the machine yourself; dlenv never reboots it[/]")
+        detail("[$warning]you reboot the machine yourself; dlenv never reboots it[/]")
     if step.check:
-        lines.append(f"  [$text-muted]skipped when `{escape(shlex.join(step.check))}` succeeds[/]")
-    return "\n".join(lines)
+        detail(f"[$text-muted]skipped when `{escape(shlex.join(step.check))}` succeeds[/]")
+    return lines
 
 
 def show_events(
@@ -124,10 +136,12 @@ class ApplyScreen(Screen[ApplyOutcome]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "primary", "Run plan", priority=True),
+        # the same key once the plan has run: the footer says where it leads
+        Binding("ctrl+n", "next", "Next", priority=True),
         Binding("r", "retry", "Retry"),
         Binding("s", "skip", "Skip step"),
         Binding("a", "abort", "Abort"),
-        Binding("ctrl+c", "cancel", "Cancel", show=False),
+        Binding("ctrl+c", "cancel", "Cancel after this step"),
     ]
 
     @dataclass
@@ -170,7 +184,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
             for w in self.plan.warnings:
                 yield Static(f"⚠ {escape(w)}", classes="warning")
             for i, step in enumerate(self.plan.steps, start=1):
-                yield Static(f"{i}. " + step_preview(step), classes="plan-step")
+                with Vertical(classes="plan-step"):
+                    for n, (markup, css) in enumerate(step_preview(step)):
+                        yield Static(f"{i}. {markup}" if n == 0 else markup, classes=css)
             with Vertical(id="password-box"):
                 yield Label("sudo password (used once to start the root worker; never stored)")
                 yield Input(password=True, id="password", placeholder="password")
@@ -192,7 +208,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
             "confirm": f"{what}: the plan",
             "running": f"{what}: running…",
             "done": f"{what}: done",
-            "failed": f"{what}: a step failed",
+            "failed": f"{what}: stopped"
+            if self.cancel_event.is_set()
+            else f"{what}: a step failed",
         }[self.phase]
 
     def on_mount(self) -> None:
@@ -236,7 +254,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
         if action == "cancel":
             return self.phase == "running"
         if action == "primary":
-            return self.phase in ("confirm", "done")
+            return self.phase == "confirm"
+        if action == "next":
+            return self.phase == "done"
         return True
 
     def _skippable(self) -> bool:
@@ -256,6 +276,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
             self._start(password)
         elif self.phase == "done":
             self._finish()
+
+    def action_next(self) -> None:
+        self._finish()
 
     def _finish(self) -> None:
         outcomes = getattr(self.result, "outcomes", {}) or {}
@@ -355,7 +378,13 @@ class ApplyScreen(Screen[ApplyOutcome]):
             keys = "[b]r[/b] retry · [b]a[/b] abort" + (
                 " · [b]s[/b] skip this check" if self._skippable() else ""
             )
-            failure.update(f"✗ {escape(title)} failed{code}: {escape(r.message)}\n{tail}\n{keys}")
+            if self.cancel_event.is_set() and r.exit_code is None:
+                # nothing failed: the runner's sentence already names the step it stopped before
+                failure.update(f"✗ {escape(r.message)}\n{keys}")
+            else:
+                failure.update(
+                    f"✗ {escape(title)} failed{code}: {escape(r.message)}\n{tail}\n{keys}"
+                )
         failure.display = True
 
 

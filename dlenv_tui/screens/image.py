@@ -46,8 +46,13 @@ class ImageScreen(StageScreen):
     def compose_body(self) -> ComposeResult:
         assert self.ctx.facts is not None
         o = self.profile.image
-        self.cudas, reasons = services.usable_cuda(self.ctx.facts)
+        # CUDA and Ubuntu lists follow the flavour (variant + cuDNN): 13.1/13.2, for one, exist only
+        # as cuDNN devel images, so every pair offered here has an nvidia/cuda image.
+        self.cudas, reasons = services.image_cuda_choices(self.ctx.facts, o.variant, o.cudnn)
+        if not self.cudas:  # no image of this flavour: keep the host's versions, show the error
+            self.cudas, reasons = services.usable_cuda(self.ctx.facts)
         cuda = o.cuda if o.cuda in self.cudas else (self.cudas[0] if self.cudas else "")
+        ubuntus = self.ubuntus = self._ubuntus(cuda, o.variant, o.cudnn)
         with TabbedContent(id="tabs"):
             with TabPane("Stack", id="stack"):
                 yield Static(
@@ -60,8 +65,8 @@ class ImageScreen(StageScreen):
                         yield Label("CUDA")
                         yield Select(
                             [(c, c) for c in self.cudas],
-                            value=cuda,
-                            allow_blank=False,
+                            value=cuda or Select.NULL,
+                            allow_blank=not self.cudas,
                             compact=True,
                             id="cuda",
                         )
@@ -81,14 +86,13 @@ class ImageScreen(StageScreen):
                     with Vertical(classes="col"):
                         yield Label("Ubuntu")
                         yield Select(
-                            [(u, u) for u in self._ubuntus(cuda)],
-                            value=o.ubuntu
-                            if o.ubuntu in self._ubuntus(cuda)
-                            else self._ubuntus(cuda)[0],
+                            [(u, u) for u in ubuntus],
+                            value=o.ubuntu if o.ubuntu in ubuntus else ubuntus[0],
                             allow_blank=False,
                             compact=True,
                             id="ubuntu",
                         )
+                yield Static("", id="image-error", classes="field-error")
                 with Horizontal(classes="row checks"):
                     yield Checkbox("cuDNN", o.cudnn, id="cudnn", compact=True)
                     yield Checkbox("JupyterLab", o.jupyter, id="jupyter", compact=True)
@@ -139,13 +143,19 @@ class ImageScreen(StageScreen):
             with TabPane("Dockerfile", id="dockerfile"), VerticalScroll(id="preview-scroll"):
                 yield Static("", id="preview")
 
-    def _ubuntus(self, cuda: str) -> tuple[str, ...]:
+    def _ubuntus(self, cuda: str, variant: ImageVariant, cudnn: bool) -> tuple[str, ...]:
+        """Releases with this CUDA in this flavour; any with this CUDA when the flavour has none."""
         from dlenv_tui import compat
 
-        return compat.ubuntu_releases_for(cuda) or ("24.04",)
+        return (
+            services.image_ubuntus(cuda, variant, cudnn)
+            or compat.ubuntu_releases_for(cuda)
+            or ("24.04",)
+        )
 
     def on_mount(self) -> None:
         self._preview_timer: Timer | None = None
+        self.show_image_error()
         self.render_preview()
         self.query_one("#cuda", Select).focus()
 
@@ -154,7 +164,23 @@ class ImageScreen(StageScreen):
     def _fields(self) -> list[Field]:
         return list(self.query(Field))
 
+    def image_error(self) -> str:
+        """One sentence when nvidia/cuda has no image for the CUDA / flavour / Ubuntu on screen."""
+        if self.query_one("#base", Field).value.strip():
+            return ""  # a base-image override replaces the nvidia/cuda image
+        assert self.ctx.facts is not None
+        variant, cudnn = self._flavour()
+        cuda = self.query_one("#cuda", Select).value
+        ubuntu = self.query_one("#ubuntu", Select).value
+        if not isinstance(cuda, str) or not isinstance(ubuntu, str):
+            return services.no_image_error(variant, cudnn)
+        if not services.image_cuda_choices(self.ctx.facts, variant, cudnn)[0]:
+            return services.no_image_error(variant, cudnn)
+        return services.image_error(cuda, variant, cudnn, ubuntu)
+
     def invalid_reason(self) -> str:
+        if image := self.image_error():
+            return image
         bad = next((f for f in self._fields() if not f.valid), None)
         return f"{bad.label}: {bad.error}" if bad is not None else ""
 
@@ -197,22 +223,69 @@ class ImageScreen(StageScreen):
 
     # ---- reacting
 
-    def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "cuda" and isinstance(event.value, str):
-            ubuntu = self.query_one("#ubuntu", Select)
-            options = self._ubuntus(event.value)
-            current = ubuntu.value
+    def _flavour(self) -> tuple[ImageVariant, bool]:
+        variant = self.query_one("#variant", Select).value
+        return (
+            ImageVariant(variant) if isinstance(variant, str) else self.profile.image.variant,
+            self.query_one("#cudnn", Checkbox).value,
+        )
+
+    def refresh_cudas(self) -> None:
+        """The flavour changed: offer the CUDA versions that come in it (keeping the choice)."""
+        assert self.ctx.facts is not None
+        variant, cudnn = self._flavour()
+        cudas, reasons = services.image_cuda_choices(self.ctx.facts, variant, cudnn)
+        if cudas:  # none: keep the list, the error under the row says what to change
+            self.query_one("#cuda-reasons", Static).update(
+                "[$text-muted]" + escape(" ".join(reasons)) + "[/]"
+            )
+            select = self.query_one("#cuda", Select)
+            current = select.value
+            if cudas != self.cudas:
+                self.cudas = cudas
+                select.set_options([(c, c) for c in cudas])
+            select.value = current if current in cudas else cudas[0]
+        self.refresh_ubuntus()
+
+    def refresh_ubuntus(self) -> None:
+        """Offer the Ubuntu releases that have the chosen CUDA in the chosen flavour."""
+        cuda = self.query_one("#cuda", Select).value
+        if not isinstance(cuda, str):
+            return
+        options = self._ubuntus(cuda, *self._flavour())
+        ubuntu = self.query_one("#ubuntu", Select)
+        current = ubuntu.value
+        if options != self.ubuntus:
+            self.ubuntus = options
             ubuntu.set_options([(u, u) for u in options])
-            ubuntu.value = current if current in options else options[0]
+        ubuntu.value = current if current in options else options[0]
+
+    def show_image_error(self) -> None:
+        error = self.image_error()
+        box = self.query_one("#image-error", Static)
+        box.update(escape(error))
+        box.display = bool(error)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "variant":
+            self.refresh_cudas()
+        elif event.select.id == "cuda":
+            self.refresh_ubuntus()
+        self.show_image_error()
         self.schedule_preview()
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id == "cudnn":
+            self.refresh_cudas()
+            self.show_image_error()
         self.schedule_preview()
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
         self.schedule_preview()
 
     def on_field_changed(self, event: Field.Changed) -> None:
+        if event.field.id == "base":
+            self.show_image_error()
         self.schedule_preview()
 
     def schedule_preview(self) -> None:

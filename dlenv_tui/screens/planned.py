@@ -66,11 +66,13 @@ class PlannedStageScreen(StageScreen):
                 f"[b]Plan[/b] ({len(plan.steps)} steps; shown in full before anything runs):"
             )
             for i, step in enumerate(plan.steps, start=1):
-                cmd = ""
+                cmd = ""  # indented under the step's title, not its number
                 if step.kind is StepKind.RUN and step.argv:
-                    cmd = f"  [$text-muted]{escape(shlex.join(step.argv))}[/]"
+                    cmd = f"    [$text-muted]{escape(shlex.join(step.argv))}[/]"
                 elif step.kind is StepKind.WRITE_FILE and step.file is not None:
-                    cmd = f"  [$text-muted]writes {escape(step.file.path)}[/]"
+                    cmd = f"    [$text-muted]writes {escape(step.file.path)}[/]"
+                elif step.kind is StepKind.DOWNLOAD and step.download is not None:
+                    cmd = f"    [$text-muted]downloads {escape(step.download.dest)}[/]"
                 lines.append(f" {i}. {escape(step.title)}")
                 if cmd:
                     lines.append(cmd)

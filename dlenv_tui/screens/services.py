@@ -16,6 +16,7 @@ from dlenv_tui.model import (
     EngineName,
     Gpu,
     HostFacts,
+    ImageVariant,
     Plan,
     Profile,
     Stage,
@@ -40,6 +41,79 @@ def usable_cuda(facts: HostFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:
     driver = facts.driver.version if facts.driver.loaded else ""
     d = compat.usable_cuda_versions(facts.gpus, driver)
     return tuple(d.value), unique(d.reasons)
+
+
+def image_cuda_choices(
+    facts: HostFacts, variant: ImageVariant, cudnn: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """CUDA versions (newest first) the GPUs and driver can run that have an nvidia/cuda image of
+    this flavour for at least one Ubuntu release, and why; () when the flavour has none."""
+    from dlenv_tui import compat
+
+    driver = facts.driver.version if facts.driver.loaded else ""
+    plain = compat.usable_cuda_versions(facts.gpus, driver)
+    found: set[str] = set()
+    for release in unique([r for v in plain.value for r in compat.ubuntu_releases_for(v)]):
+        d = compat.usable_cuda_versions(
+            facts.gpus, driver, variant=variant, cudnn=cudnn, ubuntu=release
+        )
+        found.update(d.value)
+    versions = tuple(v for v in plain.value if v in found)
+    reasons = unique(plain.reasons)
+    missing = [v for v in plain.value if v not in found]
+    if versions and missing:
+        words = flavour_words(variant, cudnn)
+        if len(missing) > 3:
+            left = f"{len(missing)} of these versions have no {words} image and are left out."
+        elif len(missing) == 1:
+            left = f"CUDA {missing[0]} has no {words} image, so it is left out."
+        else:
+            names = ", ".join(missing[:-1]) + " and " + missing[-1]
+            left = f"CUDA {names} have no {words} image, so they are left out."
+        reasons += (left,)
+    return versions, reasons
+
+
+def image_ubuntus(cuda: str, variant: ImageVariant, cudnn: bool) -> tuple[str, ...]:
+    """Ubuntu releases (newest first) with an nvidia/cuda image of this CUDA and flavour."""
+    from dlenv_tui import compat
+
+    return tuple(
+        release
+        for release in compat.ubuntu_releases_for(cuda)
+        if not image_error(cuda, variant, cudnn, release)
+    )
+
+
+def image_error(cuda: str, variant: ImageVariant, cudnn: bool, ubuntu: str) -> str:
+    """ "" when nvidia/cuda has this image, else one sentence saying so and what to pick instead."""
+    from dlenv_tui import compat
+
+    if variant is ImageVariant.BASE and cudnn:
+        return "nvidia/cuda has no base image with cuDNN: choose runtime or devel, or untick cuDNN."
+    try:
+        compat.image_tag(cuda, variant, cudnn, ubuntu)
+    except compat.CompatError:
+        return (
+            f"nvidia/cuda has no CUDA {cuda} {flavour_words(variant, cudnn)} image for Ubuntu "
+            f"{ubuntu}: choose another CUDA version, flavour or Ubuntu release."
+        )
+    return ""
+
+
+def no_image_error(variant: ImageVariant, cudnn: bool) -> str:
+    """The sentence for a flavour that no CUDA version this host can run comes in."""
+    if variant is ImageVariant.BASE and cudnn:
+        return image_error("", variant, cudnn, "")
+    untick = ", or untick cuDNN" if cudnn else ""
+    return (
+        f"No CUDA version this host can run has a {flavour_words(variant, cudnn)} image: "
+        f"choose another flavour{untick}."
+    )
+
+
+def flavour_words(variant: ImageVariant, cudnn: bool) -> str:
+    return f"cuDNN {variant.value}" if cudnn else variant.value
 
 
 def unique(items: Sequence[str]) -> tuple[str, ...]:

@@ -1,0 +1,85 @@
+"""The Image stage offers only CUDA / flavour / Ubuntu combinations that nvidia/cuda publishes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from test_ui_wizard import make, run_async, screen_name, wait_for
+from textual.widgets import Checkbox, Select, Static
+
+from dlenv_tui import compat
+from dlenv_tui.model import ImageVariant
+
+
+async def skip_to_image(pilot: Any) -> None:
+    """New profile on a host without a driver, skipping the host stages (no driver limit)."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+    await pilot.press("n", "enter")
+    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+    await pilot.press("ctrl+n")
+    for stage in ("DriverScreen", "ToolkitScreen", "EngineScreen"):
+        await wait_for(pilot, lambda s=stage: screen_name(app) == s, stage)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "skip?")
+        await pilot.press("y")
+    await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+    await pilot.pause(0.3)
+
+
+def options(select: Select[str]) -> list[str]:
+    return [str(value) for _label, value in select._options if isinstance(value, str)]
+
+
+@run_async
+async def test_cuda_and_ubuntu_follow_the_flavour_and_next_waits_for_an_image(
+    tmp_path: Path,
+) -> None:
+    app, store, _, _ = make(tmp_path, "fedora-a100")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await skip_to_image(pilot)
+        screen = app.screen
+        cuda = screen.query_one("#cuda", Select)
+        variant = screen.query_one("#variant", Select)
+        ubuntu = screen.query_one("#ubuntu", Select)
+        error = screen.query_one("#image-error", Static)
+
+        # runtime + cuDNN (the default): 13.1 / 13.2 come only as cuDNN devel images
+        assert screen.query_one("#cudnn", Checkbox).value
+        assert "13.2" not in options(cuda) and "13.0" in options(cuda)
+        assert not error.display
+        assert "13.2" in str(screen.query_one("#cuda-reasons", Static).render())
+
+        variant.value = ImageVariant.DEVEL.value
+        await pilot.pause(0.2)
+        assert options(cuda)[0] == "13.2"
+        cuda.value = "13.2"
+        await pilot.pause(0.2)
+        assert options(ubuntu) == list(compat.ubuntu_releases_for("13.2"))
+        assert not error.display
+
+        # back to runtime: 13.2 is no longer offered and the choice moves to one that exists
+        variant.value = ImageVariant.RUNTIME.value
+        await pilot.pause(0.2)
+        assert "13.2" not in options(cuda)
+        assert cuda.value == "13.0"
+        assert not error.display
+
+        # base + cuDNN exists for no CUDA version: said under the row, and Next stays put
+        variant.value = ImageVariant.BASE.value
+        await pilot.pause(0.2)
+        assert error.display
+        assert "no base image with cuDNN" in str(error.render())
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.2)
+        assert screen_name(app) == "ImageScreen"
+
+        screen.query_one("#cudnn", Checkbox).value = False
+        await pilot.pause(0.2)
+        assert not error.display
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+    image = store.load("gpu-dev").image
+    assert (image.variant, image.cudnn) == (ImageVariant.BASE, False)
+    compat.image_tag(image.cuda, image.variant, image.cudnn, image.ubuntu)  # exists
