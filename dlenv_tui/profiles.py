@@ -37,7 +37,13 @@ SCHEMA = 1
 
 
 class ProfileError(DlenvError):
-    """A profile that cannot be read, parsed or written; the message is one sentence."""
+    """A profile that cannot be read, parsed or written; the message is one sentence.
+
+    Exit status 2 (bad input: no such profile, a broken file); 1 when the host would not let dlenv
+    list, write or delete profiles (``exit_code=1``).
+    """
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,9 @@ class ProfileStore:
             return []
         except OSError as exc:
             raise ProfileError(
-                f"Cannot list profiles in {self.directory}: {exc.strerror or exc}."
+                self._blocked()
+                or f"Cannot list profiles in {self.directory}: {exc.strerror or exc}.",
+                exit_code=1,
             ) from None
         entries = []
         for path in files:
@@ -133,7 +141,9 @@ class ProfileStore:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             _atomic_write(path, text.encode("utf-8"))
         except OSError as exc:
-            raise ProfileError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+            raise ProfileError(
+                self._blocked() or f"Cannot write {path}: {exc.strerror or exc}.", exit_code=1
+            ) from None
         return path
 
     def delete(self, name: str) -> None:
@@ -146,20 +156,44 @@ class ProfileStore:
             raise ProfileError(
                 f"{path} is a directory, not a profile; remove it yourself."
             ) from None
+        except NotADirectoryError:
+            blocked = self._blocked()
+            raise ProfileError(
+                blocked or f"No profile named {name!r} to delete.", exit_code=1 if blocked else 2
+            ) from None
         except OSError as exc:
-            raise ProfileError(f"Cannot delete {path}: {exc.strerror or exc}.") from None
+            raise ProfileError(
+                f"Cannot delete {path}: {exc.strerror or exc}.", exit_code=1
+            ) from None
+
+    def _blocked(self) -> str:
+        """A sentence when a file stands where the profiles directory (or a parent) should be."""
+        for parent in (self.directory, *self.directory.parents):
+            if parent.is_dir():
+                return ""
+            if parent.exists() or parent.is_symlink():
+                return (
+                    f"dlenv keeps profiles in {self.directory}, but {parent} is a file, not a "
+                    "directory; move it away, or set DLENV_CONFIG_DIR to another directory."
+                )
+        return ""
 
     def _read(self, path: Path) -> Profile:
         try:
             raw = path.read_bytes()
         except IsADirectoryError:
-            raise ProfileError(f"Profile file {path} is a directory, not a file.") from None
+            raise ProfileError(
+                f"Profile file {path} is a directory, not a file; move it away."
+            ) from None
         except PermissionError:
             raise ProfileError(
-                f"Cannot read profile file {path}: permission denied (it should belong to you with mode 0600)."
+                f"Cannot read profile file {path}: permission denied (it should belong to you with mode 0600).",
+                exit_code=1,
             ) from None
         except OSError as exc:
-            raise ProfileError(f"Cannot read profile file {path}: {exc.strerror or exc}.") from None
+            raise ProfileError(
+                f"Cannot read profile file {path}: {exc.strerror or exc}.", exit_code=1
+            ) from None
         return parse_profile(raw, path)
 
 
@@ -190,7 +224,7 @@ def parse_profile(raw: bytes, path: Path) -> Profile:
         profile = from_data(Profile, data, "profile")
     except DataError as exc:
         raise ProfileError(
-            f"Profile file {path} does not fit the profile format ({exc})."
+            f"Profile file {path} does not fit the profile format ({exc}); fix or delete it."
         ) from None
     # the file name is the profile's identity; a copied-and-renamed file takes its new name
     if profile.name != path.stem:

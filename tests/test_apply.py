@@ -132,7 +132,7 @@ def test_bad_plan_file_is_one_sentence(dirs: Path, capsys: pytest.CaptureFixture
 
 
 def test_missing_profile_is_one_sentence(dirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["apply", "nope", "--dry-run"]) == 1
+    assert main(["apply", "nope", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "No profile named 'nope'" in err and err.count("\n") == 1
 

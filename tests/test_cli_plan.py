@@ -37,7 +37,7 @@ def test_profiles_new_list_show_rm(capsys: pytest.CaptureFixture[str], config: P
     shown = capsys.readouterr().out
     assert "schema = 1" in shown and 'engine = "podman"' in shown
     assert main(["profiles", "rm", "gpu1"]) == 0
-    assert main(["profiles", "show", "gpu1"]) == 1
+    assert main(["profiles", "show", "gpu1"]) == 2
     assert "No profile named 'gpu1'" in capsys.readouterr().err
 
 

@@ -75,7 +75,41 @@ def build_parser(commands: Sequence[str] = COMMAND_MODULES) -> argparse.Argument
     return parser
 
 
+def check_host_source(sysroot: str | None, facts_file: str | None) -> None:
+    """UsageError unless --sysroot / --facts can be used: not both, and a sysroot that is a Linux
+    file tree (a directory holding an os-release file), so nothing is planned for an empty host."""
+    import os
+
+    if sysroot and facts_file:
+        raise UsageError("use either --sysroot or --facts, not both.")
+    if sysroot is None:
+        return
+    if not os.path.isdir(sysroot):
+        missing = "" if os.path.lexists(sysroot) else " (it does not exist)"
+        raise UsageError(
+            f"sysroot {sysroot!r} is not a directory{missing}; point --sysroot at the root of a "
+            "Linux file tree."
+        )
+    if not any(
+        os.path.lexists(os.path.join(sysroot, rel))
+        for rel in ("etc/os-release", "usr/lib/os-release")
+    ):
+        raise UsageError(
+            f"sysroot {sysroot!r} holds no etc/os-release or usr/lib/os-release; point --sysroot "
+            "at the root of a Linux file tree."
+        )
+
+
 def _run_wizard(args: argparse.Namespace) -> int:
+    if args.demo:
+        from dlenv_tui.demo import load_scenario
+
+        load_scenario(args.demo)  # a bad name is one sentence before anything starts
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the wizard needs a terminal, and standard input or output is not one; run it in a "
+            "terminal, or use a command such as `dlenv check` (see `dlenv --help`)."
+        )
     from dlenv_tui.app import run_wizard
 
     return run_wizard(args)
@@ -104,7 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DlenvError as exc:
         if args.debug:
             raise
-        print(f"dlenv: {exc}", file=sys.stderr)
+        message = str(exc).strip()
+        if not message.endswith((".", "?", "!")):
+            message += "."  # one sentence, whoever raised it
+        print(f"dlenv: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         if args.debug:
@@ -124,4 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-__all__ = ["DlenvError", "UsageError", "add_common", "build_parser", "main"]
+__all__ = [
+    "DlenvError",
+    "UsageError",
+    "add_common",
+    "build_parser",
+    "check_host_source",
+    "main",
+]

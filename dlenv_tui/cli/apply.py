@@ -143,12 +143,9 @@ def build_plans(args: argparse.Namespace, profile: Profile) -> list[Plan]:
             )
         return [plan]
     from dlenv_tui import plan as planning
-    from dlenv_tui.probe import LocalHost, load_facts, probe_host
+    from dlenv_tui.cli.plan import host_facts
 
-    if args.facts:
-        facts = load_facts(Path(args.facts))
-    else:
-        facts = probe_host(LocalHost(Path(args.sysroot)) if args.sysroot else None)
+    facts = host_facts(args, profile)
     if args.stage:
         return [planning.plan_stage(facts, profile, Stage(args.stage))]
     return list(planning.plan_all(facts, profile))
@@ -265,14 +262,18 @@ def _run_plan(
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from dlenv_tui.cli import check_host_source
     from dlenv_tui.profiles import ProfileStore, mark_stage
 
     out = out or sys.stdout
     dry_run = bool(getattr(args, "dry_run", False))
+    store = ProfileStore()
+    # bad input is reported before anything else happens
+    store.load(args.profile)
+    check_host_source(args.sysroot, args.facts)
     if not dry_run:
         # A job left from an earlier client is reported first; this run then resumes after it.
         reattach(out, args.verbose)
-    store = ProfileStore()
     profile = store.load(args.profile)
     plans = build_plans(args, profile)
     todo: list[Plan] = []

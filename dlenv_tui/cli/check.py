@@ -78,18 +78,15 @@ def run(args: argparse.Namespace) -> int:
 
 def gather_facts(sysroot: str | None, facts_file: str | None) -> HostFacts:
     """Recorded facts, or a probe of ``sysroot`` (default ``/``); UsageError on bad flags."""
-    from dlenv_tui.errors import UsageError
+    from dlenv_tui.cli import check_host_source
 
-    if sysroot and facts_file:
-        raise UsageError("use either --sysroot or --facts, not both.")
+    check_host_source(sysroot, facts_file)
     if facts_file:
         from dlenv_tui.probe import load_facts
 
         return load_facts(facts_file)
     from dlenv_tui.probe import LocalHost, probe_host
 
-    if sysroot is not None and not os.path.isdir(sysroot):
-        raise UsageError(f"sysroot {sysroot!r} is not a directory.")
     return probe_host(LocalHost(sysroot or "/"))
 
 

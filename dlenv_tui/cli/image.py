@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
     p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
     p.add_argument(
         "--wait",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="wait this long for JupyterLab to come up (0: don't wait)",
@@ -74,6 +74,19 @@ def register(sub: Any) -> None:
     p.add_argument("name", metavar="PROFILE")
     p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
     p.set_defaults(func=run_stop)
+
+
+def _seconds(text: str) -> float:
+    """--wait: a finite number of seconds, 0 or more."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def _load(name: str) -> Profile:
@@ -110,11 +123,30 @@ def run_dockerfile(args: argparse.Namespace) -> int:
     profile = _load(args.name)
     engine = EngineName(args.engine) if args.engine else profile.engine.engine
     rendered = _render(profile, engine, args.buildkit)
-    for reason in rendered.reasons:
-        print(f"# {reason}", file=sys.stderr)
     if args.output:
         out = Path(args.output)
-        for name, data in {"Dockerfile": rendered.dockerfile.encode(), **rendered.files}.items():
+        _write_context(out, {"Dockerfile": rendered.dockerfile.encode(), **rendered.files})
+        _print_reasons(rendered, "# ")
+        print(f"Wrote the build context to {out}: {engine.value} build -t {rendered.tag} {out}")
+    else:
+        _print_reasons(rendered, "# ")
+        sys.stdout.write(rendered.dockerfile)
+    return 0
+
+
+def _print_reasons(rendered: RenderedImage, prefix: str) -> None:
+    for reason in rendered.reasons:
+        print(f"{prefix}{reason}", file=sys.stderr)
+
+
+def _write_context(out: Path, files: dict[str, bytes]) -> None:
+    """The build context under ``out``; one sentence (exit status 2) when ``out`` cannot hold it."""
+    from dlenv_tui.errors import UsageError
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--output {out} is a file; name a directory for the build context.")
+    try:
+        for name, data in files.items():
             path = out / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
@@ -122,10 +154,12 @@ def run_dockerfile(args: argparse.Namespace) -> int:
                 path.chmod(0o755)
             elif name == "authorized_keys":
                 path.chmod(0o600)
-        print(f"Wrote the build context to {out}: {engine.value} build -t {rendered.tag} {out}")
-    else:
-        sys.stdout.write(rendered.dockerfile)
-    return 0
+    except OSError as exc:
+        where = exc.filename or out
+        raise UsageError(
+            f"cannot write the build context to {out} ({where}: {exc.strerror or exc}); "
+            "name a directory you can write to."
+        ) from None
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -137,8 +171,6 @@ def run_build(args: argparse.Namespace) -> int:
     profile = _load(args.name)
     engine = EngineName(args.engine) if args.engine else profile.engine.engine
     rendered = _render(profile, engine)
-    for reason in rendered.reasons:
-        print(f"dlenv: {reason}", file=sys.stderr)
     last_step = [0]
 
     def show(p: BuildProgress) -> None:
@@ -149,6 +181,8 @@ def run_build(args: argparse.Namespace) -> int:
             print(f"      {p.line}", flush=True)
 
     with _connect(engine) as client:
+        # after connecting: an engine that does not answer is one line, not the notes and a line
+        _print_reasons(rendered, "dlenv: ")
         built = client.build(profile, rendered, show)
     profile = mark_stage(
         replace(profile, last_image=built), Stage.IMAGE, StageState.DONE, built.tag

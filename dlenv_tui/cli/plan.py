@@ -44,7 +44,11 @@ def register(sub: Any) -> None:
 
 def host_facts(args: argparse.Namespace, profile: Profile | None = None) -> HostFacts:
     """--facts FILE, else a probe of this host (or --sysroot), else the profile's own snapshot."""
+    from dlenv_tui.cli import check_host_source
+
     facts_file = getattr(args, "facts", None)
+    sysroot = getattr(args, "sysroot", None)
+    check_host_source(sysroot, facts_file)
     if facts_file:
         from dlenv_tui.probe import load_facts
 
@@ -62,7 +66,6 @@ def host_facts(args: argparse.Namespace, profile: Profile | None = None) -> Host
         raise UsageError(
             "dlenv cannot probe this host here; pass recorded facts with --facts FILE."
         ) from None
-    sysroot = getattr(args, "sysroot", None)
     host = LocalHost(Path(sysroot)) if sysroot else None
     return probe_host(host)
 

@@ -223,22 +223,31 @@ def load_facts(path: Path | str) -> HostFacts:
     from dlenv_tui.model import DataError
 
     p = Path(path)
+    record = "record facts with `dlenv check --json > FILE`"
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"facts file {str(p)!r} does not exist.") from None
+        raise UsageError(f"facts file {str(p)!r} does not exist; {record}.") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "it is not UTF-8 text"
-        raise UsageError(f"cannot read facts file {str(p)!r}: {reason}.") from None
+        raise UsageError(f"cannot read facts file {str(p)!r}: {reason}; {record}.") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(
-            f"facts file {str(p)!r} is not valid JSON (line {exc.lineno}, column {exc.colno})."
+            f"facts file {str(p)!r} is not valid JSON (line {exc.lineno}, column {exc.colno}); "
+            f"{record}."
         ) from None
-    if isinstance(data, dict) and isinstance(data.get("facts"), dict):
+    if isinstance(data, dict) and "facts" in data:
+        if not isinstance(data["facts"], dict):
+            raise UsageError(
+                f"facts file {str(p)!r} does not hold host facts (its 'facts' entry is not a "
+                f"JSON object); {record}."
+            )
         data = data["facts"]
     try:
         return from_data(HostFacts, data, "facts")
     except DataError as exc:
-        raise UsageError(f"facts file {str(p)!r} does not hold host facts: {exc}.") from None
+        raise UsageError(
+            f"facts file {str(p)!r} does not hold host facts ({exc}); {record}."
+        ) from None
