@@ -149,7 +149,11 @@ def connect(
             _stop_service(service)
             raise
         return EngineClient(engine, client, service=service)
-    assert first_error is not None
+    if first_error is None:  # no socket to try: rootless Podman without XDG_RUNTIME_DIR
+        raise EngineError(
+            f"dlenv found no {engine.value.capitalize()} socket to try: set CONTAINER_HOST to "
+            "unix:///path/to/podman.sock, or log in through a session that sets XDG_RUNTIME_DIR."
+        )
     raise first_error
 
 
@@ -189,18 +193,24 @@ def _start_podman_service(path: str) -> subprocess.Popen[bytes]:
     podman = shutil.which("podman")
     if podman is None:
         raise EngineError("Podman is not installed: install it in the engine stage.")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        if Path(path).is_socket():
-            Path(path).unlink()  # a stale socket from a service that died
-    proc = subprocess.Popen(
-        [podman, "system", "service", "--time=0", f"unix://{path}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # our Ctrl-C must not kill it half-way through a build
-        env={**os.environ, "LC_ALL": "C"},
-    )
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if Path(path).is_socket():
+                Path(path).unlink()  # a stale socket from a service that died
+        proc = subprocess.Popen(
+            [podman, "system", "service", "--time=0", f"unix://{path}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # our Ctrl-C must not kill it half-way through a build
+            env={**os.environ, "LC_ALL": "C"},
+        )
+    except OSError as exc:
+        raise EngineError(
+            f"Cannot start `podman system service` on {path}: {exc.strerror or exc}; start it "
+            "by hand, or set CONTAINER_HOST to a Podman socket that answers."
+        ) from None
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if Path(path).is_socket():
