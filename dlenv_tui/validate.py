@@ -256,8 +256,8 @@ def gpus_error(spec: str) -> str:
         return ""
     if re.fullmatch(r"0+", spec, re.ASCII):
         return (
-            f"GPU selection {_show(spec)} would be a count of zero GPUs; write 'device=0' "
-            "(or '0,') for the first GPU, or 'none' for no GPU."
+            f"GPU selection {_show(spec)} would mean zero GPUs: write 'device=0' (or '0,') "
+            "for GPU 0, or 'none' for no GPU."
         )
     return f"GPU selection {_show(spec)} must be {GPUS_HELP}."
 

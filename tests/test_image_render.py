@@ -437,7 +437,7 @@ def test_bad_gpu_and_size_values_are_one_sentence() -> None:
     with pytest.raises(EngineError, match=r"^GPU selection '0,x;y' must be 'all'.*'device=0'.*\.$"):
         parse_gpus("0,x;y")
     # Docker would read a bare 0 as a count of zero GPUs; a user typing it means the first GPU
-    with pytest.raises(EngineError, match=r"count of zero GPUs; write 'device=0' \(or '0,'\)"):
+    with pytest.raises(EngineError, match=r"zero GPUs: write 'device=0' \(or '0,'\) for GPU 0"):
         parse_gpus("0")
     assert parse_size("8g") == 8 << 30
     assert parse_size("512m") == 512 << 20

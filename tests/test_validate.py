@@ -67,7 +67,7 @@ BAD = [
     (v.shm_size_error, "8 g", "number with an optional unit"),
     (v.shm_size_error, "9999999g", "1 TiB"),
     (v.gpus_error, "0;1", "'all', 'none'"),
-    (v.gpus_error, "0", "count of zero GPUs; write 'device=0'"),
+    (v.gpus_error, "0", "zero GPUs: write 'device=0'"),
     (v.gpus_error, "device=", "'device=0'"),
     (v.gpus_error, "0,,1", "'device=0'"),
     (v.gpus_error, "", "'all', 'none'"),

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.markup import escape
 from textual.widgets import RadioButton, RadioSet, Static
 
-from dlenv_tui.model import DriverFlavour, Profile, Stage
+from dlenv_tui.model import DriverFlavour, Plan, Profile, Stage
 from dlenv_tui.screens import services
 from dlenv_tui.screens.planned import PlannedStageScreen
 
@@ -59,6 +59,10 @@ class DriverScreen(PlannedStageScreen):
             sb.display = False
         self.refresh_plan()
         self.query_one(RadioSet).focus()
+
+    def satisfied_why(self, plan: Plan) -> str:
+        # the advice below already names the loaded driver and the GPU reasons
+        return "The loaded driver fits these GPUs; nothing to change."
 
     def current_profile(self) -> Profile:
         pressed = self.query_one(RadioSet).pressed_button

@@ -84,7 +84,7 @@ class LaunchScreen(StageScreen):
         ports = {p.container: p for p in r.ports}
         with Horizontal(classes="row"):
             with Vertical(classes="col"):
-                yield Field("GPUs (all, 2, 0,1, none)", r.gpus, _check("gpus"), id="gpus")
+                yield Field("GPUs (all, 2, device=0)", r.gpus, _check("gpus"), id="gpus")
             with Vertical(classes="col"):
                 yield Field("Shared memory", r.shm_size, _check("shm_size"), id="shm")
             with Vertical(classes="col"):

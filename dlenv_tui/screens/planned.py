@@ -48,7 +48,7 @@ class PlannedStageScreen(StageScreen):
         sat = self.query_one("#satisfied", Static)
         progress = self.profile.progress.get(self.STAGE.value)
         if plan.satisfied:
-            why = " ".join(plan.reasons[:2]) or "Nothing to do on this host."
+            why = self.satisfied_why(plan)
             sat.update(
                 f"[$success]✓ Already satisfied.[/] {escape(why)}\nPress [b]s[/b] to skip this stage."
             )
@@ -80,6 +80,11 @@ class PlannedStageScreen(StageScreen):
                 lines.append(f"[$warning]⚠ {escape(w)}[/]")
         self.query_one("#plan-summary", Static).update("\n".join(lines))
         self.refresh_bindings()
+
+    def satisfied_why(self, plan: Plan) -> str:
+        """Why nothing is left to do: the plan's first reason (later ones describe steps that
+        would run, which reads as a contradiction next to "already satisfied")."""
+        return plan.reasons[0] if plan.reasons else "Nothing to do on this host."
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next":

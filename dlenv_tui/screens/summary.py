@@ -15,8 +15,10 @@ class SummaryScreen(StageScreen):
     KEY = "summary"
     TITLE_TEXT = "Summary"
     BINDINGS = [
+        # the last stage: Next leads back to the profile list, so say so
+        Binding("ctrl+n", "next", "Profiles", priority=True),
         Binding("enter", "next", "Profiles", show=False),
-        Binding("q", "quit_wizard", "Quit"),
+        Binding("q", "quit_wizard", "Quit", show=False),  # ^q Quit is in the footer already
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -52,8 +54,12 @@ class SummaryScreen(StageScreen):
         yield Static(
             f"[b]{escape(p.name)}[/b] is saved in {where}.\n{host}\n[b]Stages[/b]\n"
             + "\n".join(lines)
-            + f"\n\n[b]Image[/b]  CUDA {escape(o.cuda)} {escape(o.variant.value)}{' + cuDNN' if o.cudnn else ''}, Ubuntu {escape(o.ubuntu)}\n"
-            f"         Python: {escape(stack)}\n"
+            + f"\n\n[b]Image[/b]  CUDA {escape(o.cuda)} {escape(o.variant.value)}{' + cuDNN' if o.cudnn else ''}, Ubuntu {escape(o.ubuntu)}",
+            classes="summary",
+        )
+        # its own widget, so a long package list wraps under itself rather than at the left edge
+        yield Static(f"Python: {escape(stack)}", classes="summary summary-detail")
+        yield Static(
             f"[b]Run[/b]    GPUs {escape(p.run.gpus)}, shm {escape(p.run.shm_size)}, "
             + ", ".join(f"{pm.host_ip}:{pm.host}→{pm.container}" for pm in p.run.ports)
             + "\n\nLater: [b]dlenv[/b] → pick the profile → [b]b[/b] rebuilds, [b]l[/b] relaunches. "

@@ -17,19 +17,20 @@ class ToolkitScreen(PlannedStageScreen):
     BINDINGS = [Binding("enter", "next", "Next", show=False)]
 
     def compose_body(self) -> ComposeResult:
+        yield from self.compose_satisfied()  # at the top, as on the driver and engine stages
         yield Static(
             "The toolkit lets containers see the GPU: the engine asks `nvidia-container-runtime` (Docker) "
             "or reads a CDI spec (Podman) to hand the devices and driver libraries to the container.",
             classes="advice",
         )
-        yield from self.compose_satisfied()
         yield from self.compose_plan()
 
     def on_mount(self) -> None:
         facts = self.ctx.facts
         assert facts is not None
-        if facts.nvidia_ctk.present:
+        self.refresh_plan()
+        # when satisfied, the line above already says it is installed: keep the explanation
+        if facts.nvidia_ctk.present and not (self.plan is not None and self.plan.satisfied):
             self.query_one(".advice", Static).update(
                 f"nvidia-ctk {facts.nvidia_ctk.version} is installed at {facts.nvidia_ctk.path or 'PATH'}."
             )
-        self.refresh_plan()
