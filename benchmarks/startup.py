@@ -46,15 +46,16 @@ Minimal().run()
 
 # Added by the wizard (issue 6): `dlenv` with no arguments, through the same entry point as the
 # installed script (dlenv_tui.cli.main: argument parsing included), from spawn until its start screen
-# has been painted complete and is taking keys, then the app's normal exit. Textual's Footer fills in
-# its keys a refresh after the screen's first paint, so "complete" waits for the frame with them. The probe and the job lookup
-# start in thread workers after that first paint; os._exit skips waiting for them (the user would
-# already be using the screen) and skips interpreter teardown, which is no part of "time to the first
-# screen" — so the baseline below ends the same way.
+# has been painted complete and is taking keys, then the app's normal exit. "Complete" waits for a
+# frame after the one in which the footer drew its keys (``Footer.items``: what it last rendered);
+# the pty output must show them too. The probe and the job lookup start in thread workers after
+# that first paint; os._exit skips waiting for them (the user would already be using the screen)
+# and skips interpreter teardown, which is no part of "time to the first screen" — so the baseline
+# below ends the same way.
 WIZARD_FIRST_SCREEN = """
 import os
-from textual.widgets import Footer
 from dlenv_tui.screens.start import StartScreen
+from dlenv_tui.widgets.footer import Footer
 
 _mount = StartScreen.on_mount
 
@@ -67,7 +68,7 @@ def on_mount(self):
     def exit_when_complete():
         nonlocal refreshes
         refreshes += 1
-        if footer.children or refreshes > 100:
+        if footer.items or refreshes > 100:
             self.call_after_refresh(self.app.exit)
         else:
             self.call_after_refresh(exit_when_complete)

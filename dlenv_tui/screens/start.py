@@ -108,8 +108,8 @@ class StartScreen(Screen[StartChoice | None]):
         self.query_one("#job").display = False
         self.reload()
         # Threads started now would hold the GIL while the screen lays out: start them once painted.
-        # Textual's Footer fills in its keys a refresh after the first paint, so wait for that frame.
-        self.call_after_refresh(self.call_after_refresh, self._painted)
+        # The footer draws its keys in that first frame.
+        self.call_after_refresh(self._painted)
 
     def _painted(self) -> None:
         self.post_message(self.Painted())
