@@ -103,6 +103,8 @@ class DriverInfo:
 
 @dataclass(frozen=True)
 class SecureBoot:
+    """Whether the firmware enforces signed kernel modules, and how that was found out."""
+
     enabled: bool | None = None
     """True / False, or None when it cannot be told (no mokutil and no EFI variables: a BIOS box)."""
     efi: bool | None = None
@@ -124,6 +126,8 @@ class Tool:
 
 @dataclass(frozen=True)
 class UserInfo:
+    """The user running dlenv: identity, groups and what sudo allows."""
+
     name: str = ""
     uid: int = -1
     gid: int = -1
@@ -137,6 +141,8 @@ class UserInfo:
 
 @dataclass(frozen=True)
 class DiskInfo:
+    """Free and total space where container images will be stored."""
+
     path: str = "/"
     """Where images will live (``/var/lib/docker`` or ``/var/lib/containers`` or their nearest parent)."""
     free_bytes: int | None = None
@@ -220,6 +226,8 @@ class StepKind(StrEnum):
 
 @dataclass(frozen=True)
 class FileSpec:
+    """A file a ``WRITE_FILE`` step writes: path, content and mode."""
+
     path: str
     """Absolute path on the host."""
     content: str
@@ -228,6 +236,8 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class DownloadSpec:
+    """A file a ``DOWNLOAD`` step fetches over https and verifies before installing it."""
+
     url: str
     """https only."""
     dest: str
@@ -242,6 +252,8 @@ class DownloadSpec:
 
 @dataclass(frozen=True)
 class Step:
+    """One privileged or read-only action of a plan: an argv, a file to write or a download."""
+
     id: str
     """Stable within a plan (``driver.install``); used for progress and resume."""
     title: str
@@ -261,6 +273,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
+    """What one stage would do on this host, step by step, with reasons and warnings for the UI."""
+
     stage: Stage
     steps: tuple[Step, ...] = ()
     reasons: tuple[str, ...] = ()
@@ -306,6 +320,8 @@ class StageState(StrEnum):
 
 @dataclass(frozen=True)
 class DriverChoice:
+    """The profile's choices for the NVIDIA driver stage."""
+
     flavour: DriverFlavour | None = None
     """None: let compat decide from the GPUs."""
     branch: str = ""
@@ -317,6 +333,8 @@ class DriverChoice:
 
 @dataclass(frozen=True)
 class EngineChoice:
+    """The profile's choices for the container engine stage."""
+
     engine: EngineName = EngineName.DOCKER
     source: EngineSource = EngineSource.DOCKER_CE
     docker_group: bool = False
@@ -326,6 +344,8 @@ class EngineChoice:
 
 @dataclass(frozen=True)
 class ImageOptions:
+    """What goes into the image: CUDA base, packages, services and build settings."""
+
     cuda: str = ""
     """``12.8`` / ``13.0``; empty: newest the GPUs and driver allow."""
     variant: ImageVariant = ImageVariant.RUNTIME
@@ -361,6 +381,8 @@ class ImageOptions:
 
 @dataclass(frozen=True)
 class Mount:
+    """A host directory bind-mounted into the container."""
+
     source: str
     """Host path (absolute)."""
     target: str
@@ -370,6 +392,8 @@ class Mount:
 
 @dataclass(frozen=True)
 class PortMap:
+    """A container port published on the host."""
+
     container: int
     host: int
     host_ip: str = "127.0.0.1"
@@ -377,6 +401,8 @@ class PortMap:
 
 @dataclass(frozen=True)
 class RunOptions:
+    """How the container is started: GPUs, shared memory, mounts, ports, name and user."""
+
     gpus: str = "all"
     """``all``, a count (``2``) or comma-separated indices / UUIDs (``0,1``), or ``none``."""
     shm_size: str = "8g"
@@ -391,6 +417,8 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class StageProgress:
+    """Where one stage of a profile stands, and which plan steps finished."""
+
     state: StageState = StageState.PENDING
     updated_at: str = ""
     """ISO-8601 UTC."""
@@ -400,6 +428,8 @@ class StageProgress:
 
 @dataclass(frozen=True)
 class BuiltImage:
+    """The image last built for a profile."""
+
     tag: str = ""
     id: str = ""
     built_at: str = ""
@@ -452,6 +482,8 @@ class StepOutcome(StrEnum):
 
 @dataclass(frozen=True)
 class Event:
+    """One line of a root-worker job's event stream (JSON lines)."""
+
     kind: EventKind
     job: str = ""
     step: str = ""
