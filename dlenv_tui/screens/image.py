@@ -76,7 +76,7 @@ class ImageScreen(StageScreen):
                             [
                                 ("runtime", ImageVariant.RUNTIME.value),
                                 ("devel (compilers)", ImageVariant.DEVEL.value),
-                                ("base (CUDA runtime only)", ImageVariant.BASE.value),
+                                ("base (cudart only)", ImageVariant.BASE.value),
                             ],
                             value=o.variant.value,
                             allow_blank=False,
