@@ -85,15 +85,23 @@ class DlenvApp(App[int]):
             self._probing = True
             self.load_facts()
 
-    @work(thread=True, exit_on_error=False, group="facts")
     def load_facts(self) -> None:
-        """Probe (or read the scenario) off the event loop, after the first paint."""
+        """Probe (or read the scenario) off the event loop, after the first paint.
+
+        A daemon thread rather than a thread worker: quitting must not wait for a probe that is
+        still waiting on a slow command (Textual and asyncio join their worker threads on exit).
+        """
+        import threading
+
+        threading.Thread(target=self._load_facts, name="dlenv-probe", daemon=True).start()
+
+    def _load_facts(self) -> None:
         try:
             facts = self.ctx.load_facts()
         except Exception as exc:  # one sentence on screen, never a traceback
             self.post_message(self.FactsLoaded(None, f"{exc.__class__.__name__}: {exc}"))
             return
-        self.post_message(self.FactsLoaded(facts))
+        self.post_message(self.FactsLoaded(facts))  # post_message is thread-safe
 
     def on_dlenv_app_facts_loaded(self, message: FactsLoaded) -> None:
         from dlenv_tui.screens.start import StartScreen
@@ -459,9 +467,9 @@ def _password_needed() -> bool:
 
 def _find_job() -> Any:
     try:
-        from dlenv_tui import execute
+        from dlenv_tui.execute.journal import find_unseen_job
 
-        return execute.find_unseen_job()  # type: ignore[attr-defined]
+        return find_unseen_job()
     except (ImportError, AttributeError, OSError):
         return None
 

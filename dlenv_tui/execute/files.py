@@ -6,7 +6,6 @@ import hashlib
 import os
 import subprocess
 import tempfile
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +56,8 @@ def https_fetch(url: str, timeout: float) -> bytes:
     """GET ``url`` over https (certificates verified), at most MAX_DOWNLOAD_BYTES."""
     if not url.lower().startswith("https://"):
         raise FileStepError(f"{url} is not an https URL.")
+    import urllib.request  # here, not at the top: only downloads need http/ssl/email
+
     request = urllib.request.Request(url, headers={"User-Agent": "dlenv"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
