@@ -291,6 +291,9 @@ def _apply(*args: str, **kw: object) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # A client in a terminal dies of SIGHUP; one started under nohup (or by a CI runner that
+        # ignores it) would inherit SIG_IGN and shrug the test's hang-up off.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
         **kw,  # type: ignore[call-overload]
     )
 
@@ -549,7 +552,7 @@ def test_sudo_wrong_password_gives_the_clear_message(sudo_user: dict[str, str]) 
             "--password-stdin",
         )
     assert done.returncode == 1
-    assert done.stderr.strip() == "dlenv: sudo rejected the password"
+    assert done.stderr.strip() == "dlenv: sudo rejected the password."
     assert not installed("hello")
     assert not (Path(user["state"]) / "jobs").exists()
     assert not any(wrong in snap for snap in ps.snapshots)
