@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import dataclasses
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,12 +12,17 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 
 from dlenv_tui.locations import asset
-from dlenv_tui.model import DriverInfo, EngineName, HostFacts, Profile, Stage, StageState
+from dlenv_tui.model import EngineName, Stage, StageState
 
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Iterable
+
+    from textual.screen import Screen
+
+    from dlenv_tui.model import HostFacts, Profile
     from dlenv_tui.screens.start import StartScreen
 
 #: The wizard's screens in order; the first five that are also a ``Stage`` keep progress in the profile.
@@ -96,8 +100,13 @@ class DlenvApp(App[int]):
         threading.Thread(target=self._load_facts, name="dlenv-probe", daemon=True).start()
 
     def _load_facts(self) -> None:
+        from dlenv_tui.errors import DlenvError
+
         try:
             facts = self.ctx.load_facts()
+        except DlenvError as exc:
+            self.post_message(self.FactsLoaded(None, str(exc)))
+            return
         except Exception as exc:  # one sentence on screen, never a traceback
             self.post_message(self.FactsLoaded(None, f"{exc.__class__.__name__}: {exc}"))
             return
@@ -130,6 +139,16 @@ class DlenvApp(App[int]):
 
     # ---------------------------------------------------------------- the flow
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The start screen itself, so that start-up builds and paints one screen, not two (a
+        blank default screen, then the start screen pushed over it: ~30 ms more to the first
+        complete frame). The demo's scenario chooser comes first, so there it is pushed."""
+        if self.choose_scenario:
+            return super().get_default_screen()
+        from dlenv_tui.screens.start import StartScreen
+
+        return StartScreen(self.ctx)
+
     @work(exclusive=True, group="wizard")
     async def wizard(self) -> None:
         from dlenv_tui.screens.start import StartScreen
@@ -144,8 +163,14 @@ class DlenvApp(App[int]):
                 return
             self.ctx.use_scenario(scenario)
             self.start_probe()
+        base = self.screen_stack[0]
+        first = True
         while True:
-            choice = await self.push_screen_wait(StartScreen(self.ctx))
+            if isinstance(base, StartScreen):
+                choice = await base.wait_choice(refresh=not first)
+            else:
+                choice = await self.push_screen_wait(StartScreen(self.ctx))
+            first = False
             if choice is None:
                 break
             if choice.action == "job":
@@ -257,6 +282,7 @@ class DlenvApp(App[int]):
 
     def simulate_reboot(self, facts: HostFacts, profile: Profile) -> HostFacts:
         """Demo only: after the simulated reboot the new driver is loaded."""
+        from dlenv_tui.model import DriverInfo
         from dlenv_tui.screens.services import driver_advice
 
         advice = driver_advice(facts.gpus)
@@ -317,7 +343,7 @@ class DlenvApp(App[int]):
         elif isinstance(screen, StartScreen):
             p = screen.selected()
             if p is not None:
-                screen.dismiss(StartChoice("rebuild" if target == "build" else "relaunch", p))
+                screen.choose(StartChoice("rebuild" if target == "build" else "relaunch", p))
         else:
             self.notify("Finish this step first.")
 
@@ -447,16 +473,73 @@ def _real_engine(name: EngineName) -> Any:
     return engine.connect(name)  # type: ignore[attr-defined]
 
 
+#: How long the wizard waits for `python -m dlenv_tui.probe` before it says the probe hung.
+PROBE_TIMEOUT_S = 120.0
+
+#: Probe processes still running; the wizard kills them when it quits (a hung one would linger).
+_PROBES: set[Any] = set()
+
+
+def kill_probes() -> None:
+    for proc in list(_PROBES):
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
 def _real_facts(sysroot: str | None, facts_file: str | None) -> Callable[[], HostFacts]:
     def load() -> HostFacts:
-        from dlenv_tui import probe
-
         if facts_file:
+            from dlenv_tui import probe
+
             return probe.load_facts(Path(facts_file))  # type: ignore[attr-defined, no-any-return]
-        host = probe.LocalHost(Path(sysroot)) if sysroot else None  # type: ignore[attr-defined]
-        return probe.probe_host(host)  # type: ignore[attr-defined, no-any-return]
+        return probe_in_subprocess(sysroot)
 
     return load
+
+
+def probe_in_subprocess(sysroot: str | None, timeout: float = PROBE_TIMEOUT_S) -> HostFacts:
+    """This host's facts from `python -m dlenv_tui.probe`, run by this interpreter.
+
+    Another process, not a thread: the probe's imports and NVML then never hold the UI's GIL, and a
+    driver call that hangs is given up on after ``timeout`` seconds (the child is killed).
+    Raises ``DlenvError`` with one sentence when the probe fails, hangs or answers nonsense.
+    """
+    import json
+    import subprocess
+    import sys
+
+    from dlenv_tui.errors import DlenvError
+    from dlenv_tui.model import DataError, HostFacts, from_data
+
+    argv = [sys.executable, "-m", "dlenv_tui.probe"]
+    if sysroot:
+        argv += ["--sysroot", sysroot]
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _PROBES.add(proc)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise DlenvError(
+            f"the probe did not answer within {timeout:.0f} s (a hung driver call?); "
+            "run `dlenv check` in another terminal to see where it stops"
+        ) from None
+    finally:
+        _PROBES.discard(proc)
+    if proc.returncode != 0:
+        reason = (stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise DlenvError(f"the probe failed: {reason}")
+    try:
+        return from_data(HostFacts, json.loads(stdout))
+    except (ValueError, DataError) as exc:
+        raise DlenvError(f"the probe answered something that is not host facts: {exc}") from None
 
 
 def _password_needed() -> bool:
@@ -466,6 +549,15 @@ def _password_needed() -> bool:
 
 
 def _find_job() -> Any:
+    import os
+
+    from dlenv_tui.locations import jobs_dir
+
+    try:
+        if not any(e.name.endswith(".jsonl") for e in os.scandir(jobs_dir())):
+            return None  # no job was ever run here: skip loading the journal code (~15 ms)
+    except OSError:
+        return None
     try:
         from dlenv_tui.execute.journal import find_unseen_job
 
@@ -488,4 +580,7 @@ def run_wizard(args: argparse.Namespace) -> int:
         sysroot=getattr(args, "sysroot", None),
         facts_file=getattr(args, "facts", None),
     )
-    return int(app.run() or 0)
+    try:
+        return int(app.run() or 0)
+    finally:
+        kill_probes()

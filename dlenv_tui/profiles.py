@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dlenv_tui import fsutil, locations, validate
+from dlenv_tui import fsutil, locations
 from dlenv_tui.errors import DlenvError, UsageError
 from dlenv_tui.model import (
     DataError,
-    DriverChoice,
-    EngineChoice,
     EngineName,
     EngineSource,
-    HostFacts,
-    ImageOptions,
-    Profile,
     Stage,
-    StageProgress,
     StageState,
     from_data,
     to_data,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from dlenv_tui.model import HostFacts, Profile
+
+# The profile dataclasses, the TOML parser and the validators are imported where they are used:
+# the wizard's first screen on a host with no profiles yet needs none of them (about 25 ms).
 
 #: The profile file format this dlenv reads and writes.
 SCHEMA = 1
@@ -59,6 +55,8 @@ class ProfileEntry:
 
 def validate_name(name: str) -> str:
     """Return ``name`` when it is usable as a profile (file) name; raise UsageError otherwise."""
+    from dlenv_tui import validate
+
     err = validate.profile_name_error(name)
     if err:
         raise UsageError(err[0].upper() + err[1:])
@@ -98,6 +96,8 @@ class ProfileStore:
                 or f"Cannot list profiles in {self.directory}: {exc.strerror or exc}.",
                 exit_code=1,
             ) from None
+        from dlenv_tui import validate
+
         entries = []
         for path in files:
             name = path.stem
@@ -199,6 +199,13 @@ class ProfileStore:
 
 def parse_profile(raw: bytes, path: Path) -> Profile:
     """Decode one profile file; every problem becomes one ProfileError sentence naming the file."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - 3.10 only
+        import tomli as tomllib
+
+    from dlenv_tui.model import Profile
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -291,7 +298,8 @@ def recommended_profile(
     name: str, facts: HostFacts, *, engine: EngineName | None = None, cuda: str = ""
 ) -> Profile:
     """A profile with the recommended choice for every stage on ``facts``, made without questions."""
-    from dlenv_tui import compat
+    from dlenv_tui import compat, validate
+    from dlenv_tui.model import DriverChoice, EngineChoice, ImageOptions, Profile
 
     validate_name(name)
     validate.ensure(validate.cuda_version_error(cuda), "--cuda")
@@ -343,6 +351,8 @@ def mark_stage(
     done_steps: tuple[str, ...] = (),
 ) -> Profile:
     """A copy of ``profile`` with ``stage``'s progress set and timestamped."""
+    from dlenv_tui.model import StageProgress
+
     progress = dict(profile.progress)
     progress[stage.value] = StageProgress(
         state=state, updated_at=now(), detail=detail, done_steps=tuple(done_steps)
@@ -352,7 +362,7 @@ def mark_stage(
 
 def profile_errors(profile: Profile) -> Iterator[str]:
     """Every problem with the fields that flow into plans, Dockerfiles and `run`, one sentence each."""
-    v = validate
+    from dlenv_tui import validate as v
 
     def field(name: str, err: str) -> Iterator[str]:
         if err:
@@ -408,6 +418,8 @@ def profile_errors(profile: Profile) -> Iterator[str]:
 
 def validate_profile(profile: Profile) -> None:
     """Raise ``ValidationError`` naming the first bad field; values are allow-listed, not escaped."""
+    from dlenv_tui import validate
+
     for err in profile_errors(profile):
         raise validate.ValidationError(f"Profile {profile.name!r}, {err}")
 

@@ -107,6 +107,25 @@ async def drift_dialog(pilot: Any) -> None:
     await wait_for(pilot, lambda: screen_name(pilot.app) == "DriftDialog", "the drift dialog")
 
 
+async def profile_list(pilot: Any) -> None:
+    """Three saved profiles, one of them a broken file, the cursor on the second."""
+    from dlenv_tui.demo import load_scenario
+    from dlenv_tui.model import Stage, StageState
+    from dlenv_tui.profiles import mark_stage, recommended_profile
+
+    await to_start(pilot)
+    store = pilot.app.ctx.store
+    facts = load_scenario("ubuntu-4090").facts
+    for name, stages in (("gpu-dev", 2), ("team-podman", 0)):
+        profile = recommended_profile(name, facts)
+        for stage in list(Stage)[:stages]:
+            profile = mark_stage(profile, stage, StageState.DONE)
+        store.save(profile)
+    (store.directory / "broken.toml").write_text("schema = [\n")
+    pilot.app.screen.reload(select="gpu-dev")
+    await pilot.pause(0.2)
+
+
 async def prereq(pilot: Any) -> None:
     await to_stage(pilot, "PrereqScreen")
     await wait_for(pilot, lambda: pilot.app.screen.reach is not None, "the repository rows")
@@ -123,6 +142,7 @@ async def reach_rows(pilot: Any) -> None:
 CASES: dict[str, tuple[str | None, Callable[[Any], Awaitable[None]]]] = {
     "scenarios": (None, lambda pilot: pilot.pause(0.2)),
     "start": ("ubuntu-4090", to_start),
+    "start_profiles": ("ubuntu-4090", profile_list),
     "new_profile": ("ubuntu-4090", new_profile),
     "prereq": ("debian-1080", prereq),
     "driver": ("fedora-a100", stage("DriverScreen")),

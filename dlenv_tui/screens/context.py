@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dlenv_tui.model import EngineName, HostFacts, Profile
+from dlenv_tui.model import EngineName
 from dlenv_tui.screens.services import utc_now
 
 if TYPE_CHECKING:
     from dlenv_tui.demo import Scenario  # only the demo imports dlenv_tui.demo (json, assets)
+    from dlenv_tui.model import HostFacts, Profile
 
 RunnerFactory = Callable[[str | None], Any]
 """password (or None) -> an execute.Runner."""

@@ -7,21 +7,15 @@ Nothing here imports Textual.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dlenv_tui.model import (
-    Check,
-    EngineName,
-    Gpu,
-    HostFacts,
-    ImageVariant,
-    Plan,
-    Profile,
-    Stage,
-    StageState,
-)
+from dlenv_tui.model import EngineName, ImageVariant, Stage, StageState
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
+    from dlenv_tui.model import Check, Gpu, HostFacts, Plan, Profile
 
 
 def utc_now() -> str:
@@ -229,7 +223,7 @@ def repository_checks(
     """Reachability rows for the repositories the plans need. Blocks on the network (call it from
     a thread worker); in demo mode nothing leaves this machine and every origin answers."""
     from dlenv_tui.errors import DlenvError
-    from dlenv_tui.model import Status
+    from dlenv_tui.model import Check, Status
 
     try:
         endpoints = repository_endpoints(facts, profile)
@@ -250,7 +244,7 @@ def simulated_reach(endpoints: Sequence[str]) -> tuple[Check, ...]:
     import zlib
     from urllib.parse import urlsplit
 
-    from dlenv_tui.model import Status
+    from dlenv_tui.model import Check, Status
 
     rows = []
     for origin in endpoints:

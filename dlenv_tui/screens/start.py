@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual import work
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from dlenv_tui.errors import DlenvError
-from dlenv_tui.model import HostFacts, Profile, StageState
+from dlenv_tui.model import StageState
 from dlenv_tui.screens import services
-from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.footer import Footer
+from dlenv_tui.widgets.row_list import RowList
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from dlenv_tui.model import HostFacts, Profile
+    from dlenv_tui.screens.context import Context
 
 StartAction = Literal["open", "new", "rebuild", "relaunch", "job"]
 
@@ -83,6 +89,39 @@ class StartScreen(Screen[StartChoice | None]):
         super().__init__()
         self.ctx = ctx
         self.job: Any = None
+        self._waiting: asyncio.Future[StartChoice | None] | None = None
+        self._early: tuple[StartChoice | None] | None = None
+        """A choice made before anybody waited (a key pressed as the app started)."""
+
+    # ---------------------------------------------------------------- the user's choice
+
+    async def wait_choice(self, *, refresh: bool = False) -> StartChoice | None:
+        """The next choice made on this screen while it stays installed (the app's first screen,
+        under the stage screens: no push, no second screen to build and lay out at start-up).
+        ``refresh`` re-reads the profiles, the host line and left-over jobs first (coming back
+        from a profile). A pushed StartScreen reports its choice with ``dismiss`` instead."""
+        if refresh:
+            self.refresh_host()
+            self.reload()
+            self.look_for_job()
+        if self._early is not None:
+            (choice,), self._early = self._early, None
+            return choice
+        self._waiting = asyncio.get_running_loop().create_future()
+        try:
+            return await self._waiting
+        finally:
+            self._waiting = None
+
+    def choose(self, choice: StartChoice | None) -> None:
+        """Report ``choice`` to whoever waits for it (``wait_choice`` or the pushing ``dismiss``)."""
+        if self._waiting is not None:
+            if not self._waiting.done():
+                self._waiting.set_result(choice)
+        elif self.app.screen_stack[0] is not self:
+            self.dismiss(choice)
+        else:
+            self._early = (choice,)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="start"):
@@ -98,13 +137,11 @@ class StartScreen(Screen[StartChoice | None]):
             yield Static(host_summary(self.ctx.facts), id="host", classes="host-line")
             yield Static("", id="job", classes="job-banner")
             yield Static("Profiles", classes="section")
-            yield DataTable(id="profiles", cursor_type="row", zebra_stripes=True)
+            yield RowList(("Profile", "Engine", "Next stage", "Updated"), id="profiles")
             yield Static("", id="empty", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#profiles", DataTable)
-        table.add_columns("Profile", "Engine", "Next stage", "Updated")
         self.query_one("#job").display = False
         self.reload()
         # Threads started now would hold the GIL while the screen lays out: start them once painted.
@@ -120,45 +157,44 @@ class StartScreen(Screen[StartChoice | None]):
         self.query_one("#host", Static).update(host_summary(self.ctx.facts))
 
     def reload(self, select: str = "") -> None:
-        table = self.query_one("#profiles", DataTable)
-        table.clear()
+        rows: list[tuple[str, tuple[str, ...]]] = []
         entries = sorted(self.ctx.store.list(), key=lambda e: e.name)
         for e in entries:
+            # A broken file is listed, not hidden; Enter on it says what is wrong in one sentence.
             if getattr(e, "error", ""):
-                table.add_row(e.name, "—", f"unreadable: {e.error}", "", key=e.name)
+                rows.append((e.name, (e.name, "—", "unreadable (Enter: why)", "")))
                 continue
             try:
                 p = self.ctx.store.load(e.name)
-            except DlenvError as exc:
-                table.add_row(e.name, "—", f"unreadable: {exc}", "", key=e.name)
+            except DlenvError:
+                rows.append((e.name, (e.name, "—", "unreadable (Enter: why)", "")))
                 continue
-            table.add_row(
-                p.name,
-                str(p.engine.engine),
-                next_stage_label(p),
-                (p.updated_at or "")[:16].replace("T", " "),
-                key=p.name,
-            )
+            updated = (p.updated_at or "")[:16].replace("T", " ")
+            rows.append((p.name, (p.name, str(p.engine.engine), next_stage_label(p), updated)))
+        table = self.query_one("#profiles", RowList)
+        table.set_rows(rows, select=select)
+        table.display = bool(rows)
         empty = self.query_one("#empty", Static)
         empty.update(
             "" if entries else "No profiles yet — press [b]n[/b] to make one for this host."
         )
         empty.display = not entries
-        if select:
-            for i, e in enumerate(entries):
-                if e.name == select:
-                    table.move_cursor(row=i)
         table.focus()
 
     @work(thread=True, exit_on_error=False, group="job")
     def look_for_job(self) -> None:
         job = self.ctx.find_job()
-        if job is not None:
+        if job is not None or self.job is not None:
             self.app.call_from_thread(self._show_job, job)
 
     def _show_job(self, job: Any) -> None:
+        """Offer ``job`` in the banner; None takes the banner away (the job has been seen)."""
         self.job = job
         banner = self.query_one("#job", Static)
+        if job is None:
+            banner.display = False
+            self.refresh_bindings()
+            return
         job_id = escape(str(getattr(job, "id", job)))
         plan = getattr(job, "plan", None)
         profile = (
@@ -181,40 +217,39 @@ class StartScreen(Screen[StartChoice | None]):
         return True
 
     def selected(self) -> Profile | None:
-        table = self.query_one("#profiles", DataTable)
-        if table.row_count == 0:
+        key = self.query_one("#profiles", RowList).cursor_key
+        if key is None:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         try:
-            return self.ctx.store.load(str(key))  # type: ignore[no-any-return]
+            return self.ctx.store.load(key)  # type: ignore[no-any-return]
         except DlenvError as exc:
             self.notify(str(exc), severity="error")
             return None
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
         self.action_open()
 
     def action_open(self) -> None:
         p = self.selected()
         if p is not None:
-            self.dismiss(StartChoice("open", p))
+            self.choose(StartChoice("open", p))
 
     def action_rebuild(self) -> None:
         p = self.selected()
         if p is not None:
-            self.dismiss(StartChoice("rebuild", p))
+            self.choose(StartChoice("rebuild", p))
 
     def action_relaunch(self) -> None:
         p = self.selected()
         if p is not None:
-            self.dismiss(StartChoice("relaunch", p))
+            self.choose(StartChoice("relaunch", p))
 
     def action_job(self) -> None:
         if self.job is not None:
-            self.dismiss(StartChoice("job", job=self.job))
+            self.choose(StartChoice("job", job=self.job))
 
     def action_quit_app(self) -> None:
-        self.dismiss(None)
+        self.choose(None)
 
     def _check_new_name(self, name: str) -> str:
         error = services.validate_field("profile_name", name)
@@ -247,7 +282,7 @@ class StartScreen(Screen[StartChoice | None]):
         profile = services.recommended_profile(name, facts)
         profile = dataclasses.replace(profile, created_at=now, updated_at=now, host=facts)
         self.ctx.store.save(profile)
-        self.dismiss(StartChoice("new", profile))
+        self.choose(StartChoice("new", profile))
 
     @work
     async def action_duplicate(self) -> None:

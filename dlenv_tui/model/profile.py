@@ -1,0 +1,148 @@
+"""A saved setup: the choices of every stage, its progress and the image it built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from dlenv_tui.model import DriverFlavour, EngineName, EngineSource, ImageVariant, StageState
+
+if TYPE_CHECKING:
+    from dlenv_tui.model.facts import HostFacts
+
+
+@dataclass(frozen=True)
+class DriverChoice:
+    """The profile's choices for the NVIDIA driver stage."""
+
+    flavour: DriverFlavour | None = None
+    """None: let compat decide from the GPUs."""
+    branch: str = ""
+    """Pinned branch, e.g. ``580``; empty: the distro's current one."""
+    source: str = "auto"
+    """``auto``, ``distro`` (ubuntu-drivers, RPM Fusion, SUSE GFX) or ``cuda-repo`` (NVIDIA's repo)."""
+    skip: bool = False
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """The profile's choices for the container engine stage."""
+
+    engine: EngineName = EngineName.DOCKER
+    source: EngineSource = EngineSource.DOCKER_CE
+    docker_group: bool = False
+    """Add the user to the docker group (root-equivalent)."""
+    rootless: bool = False
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """What goes into the image: CUDA base, packages, services and build settings."""
+
+    cuda: str = ""
+    """``12.8`` / ``13.0``; empty: newest the GPUs and driver allow."""
+    variant: ImageVariant = ImageVariant.RUNTIME
+    cudnn: bool = True
+    ubuntu: str = "24.04"
+    base_override: str = ""
+    """Use this image instead of nvidia/cuda (NGC, a mirror, a local image)."""
+    python_packages: tuple[str, ...] = (
+        "numpy",
+        "scipy",
+        "pandas",
+        "matplotlib",
+        "seaborn",
+        "scikit-learn",
+        "tqdm",
+        "torch",
+    )
+    """Preset names (see ``dlenv_tui.image``) or plain PyPI requirement strings."""
+    extra_apt: tuple[str, ...] = ()
+    extra_pip: tuple[str, ...] = ()
+    jupyter: bool = True
+    ssh: bool = True
+    tmux: bool = True
+    create_user: bool = True
+    """A non-root user with the host UID/GID."""
+    apt_mirror: str = ""
+    pip_index: str = ""
+    ca_certs: tuple[str, ...] = ()
+    """Host paths of extra CA certificates (PEM) to trust inside the image."""
+    tag: str = ""
+    """Image tag; empty: ``dlenv/<profile>:latest``."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory bind-mounted into the container."""
+
+    source: str
+    """Host path (absolute)."""
+    target: str
+    """Container path (absolute)."""
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class PortMap:
+    """A container port published on the host."""
+
+    container: int
+    host: int
+    host_ip: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the container is started: GPUs, shared memory, mounts, ports, name and user."""
+
+    gpus: str = "all"
+    """``all``, a count (``2``) or comma-separated indices / UUIDs (``0,1``), or ``none``."""
+    shm_size: str = "8g"
+    mounts: tuple[Mount, ...] = ()
+    ports: tuple[PortMap, ...] = (PortMap(8888, 8888), PortMap(22, 2222))
+    name: str = ""
+    """Container name; empty: ``dlenv-<profile>``."""
+    as_root: bool = False
+    restart: str = "no"
+    """``no``, ``unless-stopped``, ``always``, ``on-failure``."""
+
+
+@dataclass(frozen=True)
+class StageProgress:
+    """Where one stage of a profile stands, and which plan steps finished."""
+
+    state: StageState = StageState.PENDING
+    updated_at: str = ""
+    """ISO-8601 UTC."""
+    detail: str = ""
+    done_steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """The image last built for a profile."""
+
+    tag: str = ""
+    id: str = ""
+    built_at: str = ""
+    engine: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One saved setup: every stage's choices, progress and the host it was made on."""
+
+    name: str
+    schema: int = 1
+    created_at: str = ""
+    updated_at: str = ""
+    driver: DriverChoice = field(default_factory=DriverChoice)
+    engine: EngineChoice = field(default_factory=EngineChoice)
+    image: ImageOptions = field(default_factory=ImageOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+    progress: dict[str, StageProgress] = field(default_factory=dict)
+    """Keyed by ``Stage`` value."""
+    last_image: BuiltImage | None = None
+    host: HostFacts | None = None
+    """Snapshot of the facts the profile was made on (to warn when the host changed)."""
