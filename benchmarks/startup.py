@@ -163,7 +163,7 @@ MEASUREMENTS = [
         (sys.executable, "-c", WIZARD_FIRST_SCREEN),
         tty=True,
         env={"DLENV_CONFIG_DIR": "/nonexistent/dlenv-benchmark"},
-        expect=(b"No profiles yet", b"Duplicate"),  # the profile list and the footer
+        expect=(b"No profiles yet", b"Quit"),  # the profile list and the footer to its end
     ),
     # For information (no target): the same with three saved profiles to list (see main()).
     Measurement(
@@ -171,7 +171,7 @@ MEASUREMENTS = [
         (sys.executable, "-c", WIZARD_FIRST_SCREEN),
         tty=True,
         env={"DLENV_CONFIG_DIR": str(PROFILES_DIR)},
-        expect=(b"gpu-dev-3", b"Duplicate"),
+        expect=(b"gpu-dev-3", b"Quit"),
     ),
 ]
 

@@ -168,7 +168,14 @@ class ApplyScreen(Screen[ApplyOutcome]):
         self.cancel_event = threading.Event()
 
     def compose(self) -> ComposeResult:
-        yield StageBar(self.plan.stage.value, frozenset(), self.profile.name)
+        from dlenv_tui.screens.base import done_stages, skipped_stages
+
+        yield StageBar(
+            self.plan.stage.value,
+            done_stages(self.profile),
+            self.profile.name,
+            skipped_stages(self.profile),
+        )
         yield Static(self._title(), id="apply-title", classes="stage-title")
         with VerticalScroll(id="confirm", classes="stage-body"):
             mode = ""

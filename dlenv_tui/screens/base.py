@@ -31,12 +31,20 @@ class StageResult:
 
 
 def done_stages(profile: Profile) -> frozenset[str]:
+    """Stages finished (done or skipped). Prerequisites keep no progress of their own: they were
+    passed once any stage after them has some (as ``resume_stage`` sees it)."""
     done = {
         k for k, p in profile.progress.items() if p.state in (StageState.DONE, StageState.SKIPPED)
     }
+    if profile.progress:
+        done.add("prereq")
     if profile.last_image is not None and profile.last_image.tag:
         done.add("build")
     return frozenset(done)
+
+
+def skipped_stages(profile: Profile) -> frozenset[str]:
+    return frozenset(k for k, p in profile.progress.items() if p.state is StageState.SKIPPED)
 
 
 class StageScreen(Screen[StageResult]):
@@ -55,7 +63,9 @@ class StageScreen(Screen[StageResult]):
         self.profile = profile
 
     def compose(self) -> ComposeResult:
-        yield StageBar(self.KEY, done_stages(self.profile), self.profile.name)
+        yield StageBar(
+            self.KEY, done_stages(self.profile), self.profile.name, skipped_stages(self.profile)
+        )
         yield Static(self.TITLE_TEXT, classes="stage-title")
         with VerticalScroll(classes="stage-body"):
             yield from self.compose_body()

@@ -74,7 +74,7 @@ class StartScreen(Screen[StartChoice | None]):
     BINDINGS = [
         Binding("enter", "open", "Open", priority=True),
         Binding("n", "new", "New"),
-        Binding("c", "duplicate", "Duplicate"),
+        Binding("c", "duplicate", "Copy"),
         Binding("d", "delete", "Delete"),
         Binding("b", "rebuild", "Rebuild"),
         Binding("l", "relaunch", "Relaunch"),

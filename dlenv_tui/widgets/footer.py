@@ -104,24 +104,34 @@ class Footer(Widget, can_focus=False):
         items: list[FooterItem] = []
         line = Text(no_wrap=True, end="")
 
-        def add(binding: Binding, enabled: bool, compact: bool = False) -> None:
+        def add(binding: Binding, enabled: bool, compact: bool = False, tail: str = "") -> None:
             # Padded as Textual's FooterKey pads them: the key a cell each side, the description a
-            # cell after; compact, a cell between them only.
+            # cell after; compact, a cell between them (and ``tail`` after).
             display = self.app.get_key_display(binding)
             start = line.cell_len
             dim = Style(dim=not enabled)
             line.append(display if compact else f" {display} ", key_style + dim)
             description = binding.description
             line.append(
-                f" {description}" if compact else f"{description} ", description_style + dim
+                f" {description}{tail}" if compact else f"{description} ",
+                description_style + dim,
             )
             item = FooterItem(
                 binding.key, display, binding.description, enabled, start, line.cell_len
             )
             items.append(item)
 
+        # When the keys do not all fit padded, they are drawn compact (a cell less each) before
+        # any is left out: at 80 columns that keeps Help and Quit on the start screen.
+        room = self.size.width
+        if palette is not None:
+            room -= len(f"▏{self.app.get_key_display(palette[0])} {palette[0].description} ")
+        padded = sum(
+            len(self.app.get_key_display(b)) + len(b.description) + 3 for b, _enabled in keys
+        )
+        compact = padded > room
         for binding, enabled in keys:
-            add(binding, enabled)
+            add(binding, enabled, compact=compact, tail=" " if compact else "")
         if palette is not None:
             # At the right edge behind a thin rule, compact, one cell from the edge, as Textual's
             # footer shows it; keys that do not fit whole before it are left out.

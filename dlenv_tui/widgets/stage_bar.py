@@ -18,12 +18,20 @@ STAGE_LABELS = (
 
 
 class StageBar(Static):
-    """The wizard's breadcrumb; ``done`` stages get a tick."""
+    """The wizard's breadcrumb: ``done`` stages get a tick, ``skipped`` ones a dash (skipped
+    because the host already had it, or by the user), so the two are never mistaken."""
 
-    def __init__(self, current: str, done: frozenset[str] = frozenset(), profile: str = "") -> None:
+    def __init__(
+        self,
+        current: str,
+        done: frozenset[str] = frozenset(),
+        profile: str = "",
+        skipped: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(classes="stage-bar")
         self.current = current
         self.done = done
+        self.skipped = skipped
         self.profile = profile
 
     def on_mount(self) -> None:
@@ -31,6 +39,8 @@ class StageBar(Static):
         for key, label in STAGE_LABELS:
             if key == self.current:
                 parts.append(f"[bold $accent]▸{label}[/]")
+            elif key in self.skipped:
+                parts.append(f"[$text-muted]–{label}[/]")
             elif key in self.done:
                 parts.append(f"[$success]✓[/]{label}")
             else:
