@@ -35,13 +35,15 @@ class StageBar(Static):
         self.profile = profile
 
     def on_mount(self) -> None:
+        # Every way into a later stage goes through the prerequisites (now or in an earlier run).
+        done = self.done | {"prereq"} if self.current != "prereq" else self.done
         parts = []
         for key, label in STAGE_LABELS:
             if key == self.current:
                 parts.append(f"[bold $accent]▸{label}[/]")
             elif key in self.skipped:
                 parts.append(f"[$text-muted]–{label}[/]")
-            elif key in self.done:
+            elif key in done:
                 parts.append(f"[$success]✓[/]{label}")
             else:
                 parts.append(f"[$text-muted]{label}[/]")
