@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_ui_wizard import FIXED, run_async, screen_name, wait_for
 
 from dlenv_tui.app import make_app
@@ -129,6 +130,9 @@ async def test_abort_records_the_stage_as_failed_and_stays_on_it(tmp_path: Path)
         assert failures[0].steps[1].id in progress.detail
 
 
-def test_snapshot_of_a_failed_step(snap_compare: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_of_a_failed_step(
+    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
     app, _store, _failures = make(tmp_path)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=to_failure)
+    assert snap_compare(app, terminal_size=size, run_before=to_failure)

@@ -126,6 +126,42 @@ async def profile_list(pilot: Any) -> None:
     await pilot.pause(0.2)
 
 
+def offer_finished_job(pilot: Any) -> None:
+    """A toolkit job for profile gpu-dev that finished while nobody watched; following it replays
+    the demo runner's events (the real journal is covered by test_ui_job_real)."""
+    from dlenv_tui.execute import DemoRunner
+    from dlenv_tui.execute.journal import JobInfo
+    from dlenv_tui.model import Stage
+    from dlenv_tui.profiles import recommended_profile
+    from dlenv_tui.screens.services import plan_stage
+
+    app = pilot.app
+    profile = recommended_profile("gpu-dev", app.ctx.facts)
+    app.ctx.store.save(profile)
+    plan = plan_stage(app.ctx.facts, profile, Stage.TOOLKIT)
+    job = JobInfo("20250601T090000Z-3f9c2a7e", Path("/nonexistent"), running=False, plan=plan)
+    app.ctx.find_job = lambda: job
+    app.ctx.follow_job = lambda _id, on_event: DemoRunner(speed=0).run(plan, on_event)
+    app.screen.reload()
+    app.screen.look_for_job()
+
+
+async def start_job(pilot: Any) -> None:
+    await to_start(pilot)
+    offer_finished_job(pilot)
+    await wait_for(pilot, lambda: pilot.app.screen.job is not None, "the job banner")
+    await pilot.pause(0.2)
+
+
+async def job_screen(pilot: Any) -> None:
+    await start_job(pilot)
+    await pilot.press("j")
+    await wait_for(pilot, lambda: screen_name(pilot.app) == "JobScreen", "the job screen")
+    await wait_for(pilot, lambda: pilot.app.screen.result is not None, "the outcome")
+    pilot.app.clear_notifications()
+    await pilot.pause(0.3)
+
+
 async def prereq(pilot: Any) -> None:
     await to_stage(pilot, "PrereqScreen")
     await wait_for(pilot, lambda: pilot.app.screen.reach is not None, "the repository rows")
@@ -143,6 +179,8 @@ CASES: dict[str, tuple[str | None, Callable[[Any], Awaitable[None]]]] = {
     "scenarios": (None, lambda pilot: pilot.pause(0.2)),
     "start": ("ubuntu-4090", to_start),
     "start_profiles": ("ubuntu-4090", profile_list),
+    "start_job": ("ubuntu-4090", start_job),
+    "job": ("ubuntu-4090", job_screen),
     "new_profile": ("ubuntu-4090", new_profile),
     "prereq": ("debian-1080", prereq),
     "driver": ("fedora-a100", stage("DriverScreen")),
