@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from dlenv_tui.model import HostFacts, Profile
+    from dlenv_tui.model import HostFacts, Plan, Profile
 
 # The profile dataclasses, the TOML parser and the validators are imported where they are used:
 # the wizard's first screen on a host with no profiles yet needs none of them (about 25 ms).
@@ -358,6 +358,30 @@ def mark_stage(
         state=state, updated_at=now(), detail=detail, done_steps=tuple(done_steps)
     )
     return replace(profile, progress=progress)
+
+
+def record_outcome(store: ProfileStore, name: str, plan: Plan, result: Any) -> StageState | None:
+    """Write a finished job's outcome (an ``execute.JobResult``) into profile ``name`` as the
+    progress of ``plan``'s stage: its done steps, and done / needs-reboot / failed. Returns the
+    state recorded; None when there is no such profile (nothing is written)."""
+    from dlenv_tui.model import StepOutcome
+
+    if not name or not store.exists(name):
+        return None
+    profile = store.load(name)
+    done = tuple(
+        step.id
+        for step in plan.steps
+        if result.outcomes.get(step.id) in (StepOutcome.OK, StepOutcome.SKIPPED)
+    )
+    if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
+        state, detail = StageState.NEEDS_REBOOT, result.message
+    elif result.ok:
+        state, detail = StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done"
+    else:
+        state, detail = StageState.FAILED, result.message
+    store.save(mark_stage(profile, plan.stage, state, detail, done))
+    return state
 
 
 def profile_errors(profile: Profile) -> Iterator[str]:

@@ -10,16 +10,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_engine_real import small_profile
 
 from dlenv_tui.cli import main
 from dlenv_tui.model import (
-    EngineChoice,
     EngineName,
     ImageOptions,
     Mount,
     PortMap,
     Profile,
-    RunOptions,
     Stage,
     StageState,
 )
@@ -39,19 +38,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProfileStore:
 
 
 def tiny(name: str, engine: EngineName = EngineName.DOCKER, **run: object) -> Profile:
-    return Profile(
-        name=name,
-        engine=EngineChoice(engine=engine),
-        image=ImageOptions(
-            base_override=BUSYBOX,
-            python_packages=(),
-            jupyter=False,
-            ssh=False,
-            tmux=False,
-            tag=f"localhost/dlenv-cli-{name}:latest",
-        ),
-        run=RunOptions(gpus="none", **run),  # type: ignore[arg-type]
-    )
+    return small_profile(name, engine, BUSYBOX, prefix="dlenv-cli", **run)
 
 
 def test_dockerfile_prints_the_rendered_dockerfile(

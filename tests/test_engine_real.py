@@ -112,7 +112,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def small_profile(name: str, engine: EngineName, base: str, **run: object) -> Profile:
+def small_profile(
+    name: str, engine: EngineName, base: str, prefix: str = "dlenv-test", **run: object
+) -> Profile:
+    """A profile whose image is ``base`` plus dlenv's layers and nothing slow (no pip, no
+    JupyterLab, no SSH), tagged ``localhost/{prefix}-{name}:latest``, without GPUs."""
     return Profile(
         name=name,
         engine=EngineChoice(engine=engine),
@@ -122,7 +126,7 @@ def small_profile(name: str, engine: EngineName, base: str, **run: object) -> Pr
             jupyter=False,
             ssh=False,
             tmux=False,
-            tag=f"localhost/dlenv-test-{name}:latest",
+            tag=f"localhost/{prefix}-{name}:latest",
         ),
         run=RunOptions(gpus="none", **run),  # type: ignore[arg-type]
     )

@@ -161,24 +161,11 @@ def _confirm(count: int, out: TextIO) -> bool:
 
 def _record(profile_name: str, plan: Plan, result: JobResult, out: TextIO) -> None:
     """Write a finished job's progress into its profile (skipped when there is no such profile)."""
-    from dlenv_tui.profiles import ProfileStore, mark_stage
+    from dlenv_tui.profiles import ProfileStore, record_outcome
 
-    store = ProfileStore()
-    if not profile_name or not store.exists(profile_name):
+    state = record_outcome(ProfileStore(), profile_name, plan, result)
+    if state is None:
         return
-    profile = store.load(profile_name)
-    done = tuple(
-        step.id
-        for step in plan.steps
-        if result.outcomes.get(step.id) in (StepOutcome.OK, StepOutcome.SKIPPED)
-    )
-    if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
-        state, detail = StageState.NEEDS_REBOOT, result.message
-    elif result.ok:
-        state, detail = StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done"
-    else:
-        state, detail = StageState.FAILED, result.message
-    store.save(mark_stage(profile, plan.stage, state, detail, done))
     print(f"Recorded {plan.stage.value}: {state.value} in profile {profile_name!r}.", file=out)
 
 

@@ -156,24 +156,11 @@ def mark_stage(profile: Profile, stage: Stage, state: StageState, detail: str = 
 def record_job(store: Any, plan: Plan, result: Any) -> str:
     """Write a finished root-worker job's outcome into the profile its plan belongs to (as
     `dlenv apply` does); a sentence saying what was recorded, "" when there is no such profile."""
-    from dlenv_tui import profiles
-    from dlenv_tui.model import StepOutcome
+    from dlenv_tui.profiles import record_outcome
 
-    if not plan.profile or not store.exists(plan.profile):
+    state = record_outcome(store, plan.profile, plan, result)
+    if state is None:
         return ""
-    profile = store.load(plan.profile)
-    done = tuple(
-        step.id
-        for step in plan.steps
-        if result.outcomes.get(step.id) in (StepOutcome.OK, StepOutcome.SKIPPED)
-    )
-    if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
-        state, detail = StageState.NEEDS_REBOOT, result.message
-    elif result.ok:
-        state, detail = StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done"
-    else:
-        state, detail = StageState.FAILED, result.message
-    store.save(profiles.mark_stage(profile, plan.stage, state, detail, done))
     return f"Recorded in profile {plan.profile}: {plan.stage.value} {state.value}."
 
 
