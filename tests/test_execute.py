@@ -32,9 +32,9 @@ from dlenv_tui.execute import (
     validate_plan,
 )
 from dlenv_tui.execute import journal as jr
+from dlenv_tui.execute.request import encode_saved_plan, parse_request
 from dlenv_tui.execute.runners import run_streamed
 from dlenv_tui.execute.sudo import PROMPT, launch_argv, worker_command
-from dlenv_tui.execute.request import encode_saved_plan, parse_request
 from dlenv_tui.execute.worker import prepare_job, run_job
 from dlenv_tui.model import (
     DataError,
@@ -47,7 +47,6 @@ from dlenv_tui.model import (
     Step,
     StepKind,
     StepOutcome,
-    to_data,
 )
 
 # Outside the product: SubprocessRunner itself runs whatever it is given (the worker validates
