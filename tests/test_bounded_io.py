@@ -23,7 +23,12 @@ DLENV = [sys.executable, "-m", "dlenv_tui"]
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DLENV_CONFIG_DIR": str(tmp_path / "config")}
     return subprocess.run(
-        [*DLENV, *args], capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL
+        [*DLENV, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -72,7 +77,9 @@ def test_a_plan_file_that_is_a_device_or_too_big(tmp_path: Path, store: ProfileS
     )
     big = tmp_path / "plan.json"
     big.write_bytes(b" " * (2 << 20))
-    _one_sentence(_run(tmp_path, "apply", "good", "--plan", str(big), "--dry-run"), 2, "larger than")
+    _one_sentence(
+        _run(tmp_path, "apply", "good", "--plan", str(big), "--dry-run"), 2, "larger than"
+    )
 
 
 def test_plan_output_through_a_symlink_is_refused(tmp_path: Path, store: ProfileStore) -> None:

@@ -924,3 +924,86 @@ def test_a_write_through_a_planted_symlink_is_refused(state: Path, tmp_path: Pat
         assert victim.read_text() == "precious\n"
     finally:
         link.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# Done means done: a package left half-configured is repaired, not called installed
+
+
+BRK = "dlenv-brk"
+BRK_ONCE = Path("/var/lib/dlenv-brk-failed-once")
+
+
+def _build_brk(tmp_path: Path) -> Path:
+    """A tiny package whose postinst fails the first time it runs (as an OOM kill would leave it)."""
+    root = tmp_path / "brk"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {BRK}\nVersion: 1.0\nArchitecture: all\nMaintainer: dlenv tests <t@example>\n"
+        "Description: dlenv test package whose postinst fails once\n"
+    )
+    postinst = root / "DEBIAN" / "postinst"
+    postinst.write_text(
+        f"#!/bin/sh\nif [ ! -e {BRK_ONCE} ]; then touch {BRK_ONCE}; echo 'postinst cut off'; exit 1; fi\n"
+        "exit 0\n"
+    )
+    postinst.chmod(0o755)
+    deb = tmp_path / f"{BRK}.deb"
+    subprocess.run(["dpkg-deb", "-b", str(root), str(deb)], check=True, capture_output=True)
+    return deb
+
+
+def _dpkg_status(pkg: str) -> str:
+    return subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_half_configured_package_is_repaired_not_called_done(state: Path, tmp_path: Path) -> None:
+    BRK_ONCE.unlink(missing_ok=True)
+    deb = _build_brk(tmp_path)
+    try:
+        first = subprocess.run(["dpkg", "-i", str(deb)], capture_output=True, text=True)
+        assert first.returncode != 0
+        assert _dpkg_status(BRK) == "install ok half-configured"
+        # dpkg-query exits 0 here: an exit status alone would call this step done.
+        assert subprocess.run(["dpkg-query", "-W", BRK], capture_output=True).returncode == 0
+        rec = Recorder()
+        result = planner_worker().run(worker_planner.planned("brk-1"), rec)
+        assert result.ok, result
+        started = [e.step for e in rec.of(EventKind.STEP_STARTED)]
+        assert started == ["install-dlenv-brk", "install-dlenv-brk.repair"]  # repair inside it
+        finished = {e.step: e for e in rec.of(EventKind.STEP_FINISHED)}
+        repair = finished["install-dlenv-brk.repair"]
+        assert repair.outcome is StepOutcome.OK
+        assert "interrupted install was found and finished" in repair.message
+        assert "dpkg --configure -a" in repair.message
+        assert any(BRK in e.line for e in rec.of(EventKind.OUTPUT) if e.step.endswith(".repair"))
+        # Repaired, then verified: the package is installed, so the step itself is skipped.
+        assert result.outcomes["install-dlenv-brk"] is StepOutcome.SKIPPED
+        assert _dpkg_status(BRK) == "install ok installed"
+        audit = subprocess.run(["dpkg", "--audit"], capture_output=True, text=True)
+        assert audit.stdout.strip() == ""
+    finally:
+        subprocess.run(["dpkg", "--purge", BRK], capture_output=True)
+        BRK_ONCE.unlink(missing_ok=True)
+
+
+def test_a_repair_that_fails_stops_the_plan_and_says_why(state: Path, tmp_path: Path) -> None:
+    """A postinst that keeps failing: the repair step fails, nothing is called done."""
+    deb = _build_brk(tmp_path)
+    BRK_ONCE.unlink(missing_ok=True)
+    try:
+        subprocess.run(["dpkg", "-i", str(deb)], capture_output=True)
+        BRK_ONCE.unlink()  # the next configure fails again
+        result = planner_worker().run(worker_planner.planned("brk-2"), Recorder())
+        assert not result.ok
+        assert result.failed_step == "install-dlenv-brk"
+        assert "could not be finished" in result.message
+        assert result.outcomes.get("install-dlenv-brk.repair") is StepOutcome.FAILED
+        assert _dpkg_status(BRK) == "install ok half-configured"
+    finally:
+        BRK_ONCE.touch()
+        subprocess.run(["dpkg", "--configure", "-a"], capture_output=True)
+        subprocess.run(["dpkg", "--purge", BRK], capture_output=True)
+        BRK_ONCE.unlink(missing_ok=True)
