@@ -64,6 +64,8 @@ def read_bounded_bytes(path: str | os.PathLike[str], limit: int, what: str = "fi
         raise ReadError(f"Cannot read the {what} {name}: {exc.strerror or exc}.") from None
     try:
         st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ReadError(f"Cannot read the {what} {name}: Is a directory.")
         if not stat.S_ISREG(st.st_mode):
             raise ReadError(f"The {what} {name} is not a regular file; give the path of a file.")
         if st.st_size > limit:

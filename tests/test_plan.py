@@ -443,6 +443,7 @@ EXPECTED = {
             ),
         ),
         ("driver.install", ("/usr/bin/dnf", "-y", "module", "install", "nvidia-driver:open-dkms")),
+        ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "5.14.0-570.el9_6.x86_64")),
         (
             "driver.mok-import",
             ("/usr/bin/mokutil", "--import", "/var/lib/dkms/mok.pub", "--root-pw"),
@@ -555,6 +556,7 @@ EXPECTED = {
         ),
         ("driver.versionlock", ("/usr/bin/dnf", "versionlock", "add", "*nvidia*580*")),
         ("driver.install", ("/usr/bin/dnf", "install", "-y", "cuda-drivers")),
+        ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.12.0-55.el10.x86_64")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",

@@ -185,3 +185,17 @@ def test_any_json_object_is_a_request_or_one_sentence(data: dict[str, object]) -
         parse_request(json.dumps(data).encode())
     except BadRequest as exc:
         assert "\n" not in str(exc)
+
+
+def test_every_plan_of_the_release_matrix_passes_the_workers_policy() -> None:
+    """Every supported release x engine x flavour x Secure Boot: the worker would run its plans."""
+    from test_plan_support import matrix
+
+    from dlenv_tui.plan import plan_all
+
+    for name, facts, profile in matrix():
+        for plan in plan_all(facts, profile):
+            try:
+                validate_plan(plan, product_policy())
+            except DlenvError as exc:
+                raise AssertionError(f"{name}: {exc}") from None

@@ -17,6 +17,10 @@ from dlenv_tui.model import Plan, StepKind
 
 #: A package name as apt, dnf and zypper spell one (an optional ``=version`` for apt); never a path.
 PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._~-]*(?:=[A-Za-z0-9.+~:-]+)?")
+#: A package name pattern for version locks (``*nvidia*580*``).
+PACKAGE_GLOB = re.compile(r"[A-Za-z0-9*][A-Za-z0-9*+._~-]*")
+#: A dnf module stream (``nvidia-driver:open-dkms``, ``nvidia-driver:580-dkms``).
+MODULE_STREAM = re.compile(r"[a-z0-9-]+:[a-z0-9.-]+(/[a-z0-9-]+)?")
 #: A user or group name as useradd/groupadd accept it.
 ACCOUNT = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
 #: systemd units plans enable, start or restart.
@@ -33,6 +37,7 @@ URL_HOSTS = frozenset(
         "developer.download.nvidia.com",
         "nvidia.github.io",
         "download.docker.com",
+        "dl.fedoraproject.org",
     }
 )
 #: Where a smoke test's image comes from: NVIDIA's CUDA images only.
@@ -141,7 +146,11 @@ def dnf(argv: Sequence[str], plan: Plan) -> str:
     if command in ("install", "remove", "reinstall"):
         return _packages(rest, urls=command == "install")
     if command == "versionlock" and rest and rest[0] in ("add", "delete"):
-        return _packages(rest[1:])
+        bad_glob = next((w for w in rest[1:] if not PACKAGE_GLOB.fullmatch(w)), None)
+        return "" if rest[1:] and bad_glob is None else "dnf versionlock takes package patterns"
+    if command == "module" and rest and rest[0] in ("install", "enable", "reset"):
+        ok = rest[1:] and all(MODULE_STREAM.fullmatch(w) or PACKAGE.fullmatch(w) for w in rest[1:])
+        return "" if ok else "dnf module takes module streams"
     return f"dnf {command!r} is not a command plans use"
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from dlenv_tui.model import DriverFlavour, PkgFamily, Step
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan import steps as s
-from dlenv_tui.plan.driver.common import DriverContext, enrol_key, headers_step
+from dlenv_tui.plan.driver.common import DriverContext, dkms_module_step, enrol_key, headers_step
 
 KEYRING_DEB = "cuda-keyring_1.1-1_all.deb"
 CACHE_DIR = "/var/cache/dlenv"
@@ -100,19 +100,6 @@ def plan(ctx: DriverContext, *, dkms_cert: str, dkms_key_step: Step | None = Non
                 note="DKMS builds the kernel module for the running kernel.",
             )
         )
-    kernel = ctx.facts.kernel
-    if kernel:
-        # A DKMS build cut off half-way (power loss, OOM) leaves the packages installed and no
-        # module: the stage is done only once the module exists for the running kernel.
-        ctx.steps.append(
-            s.run(
-                "driver.dkms-module",
-                f"Build the NVIDIA kernel module for kernel {kernel}",
-                (p.DKMS, "autoinstall", "-k", kernel),
-                check=(p.MODINFO, "-k", kernel, "nvidia"),
-                note="Skipped when DKMS already built it during the install.",
-                timeout_s=1800,
-            )
-        )
+    dkms_module_step(ctx)
     if ctx.secure_boot:
         enrol_key(ctx, dkms_cert)
