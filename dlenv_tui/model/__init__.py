@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dlenv_tui.model.plans import Plan as Plan
     from dlenv_tui.model.plans import Step as Step
     from dlenv_tui.model.profile import BuiltImage as BuiltImage
+    from dlenv_tui.model.profile import GpuCheck as GpuCheck
     from dlenv_tui.model.profile import DriverChoice as DriverChoice
     from dlenv_tui.model.profile import EngineChoice as EngineChoice
     from dlenv_tui.model.profile import ImageOptions as ImageOptions
@@ -75,6 +76,7 @@ _LAZY: dict[str, str] = {
     "RunOptions": "profile",
     "StageProgress": "profile",
     "BuiltImage": "profile",
+    "GpuCheck": "profile",
     "Profile": "profile",
 }
 

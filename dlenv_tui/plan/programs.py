@@ -27,6 +27,9 @@ DKMS = "/usr/sbin/dkms"
 NVIDIA_CTK = "/usr/bin/nvidia-ctk"
 NVIDIA_SMI = "/usr/bin/nvidia-smi"
 DOCKER = "/usr/bin/docker"
+MODPROBE = "/usr/sbin/modprobe"
+AKMODS = "/usr/sbin/akmods"
+SETSEBOOL = "/usr/sbin/setsebool"
 PODMAN = "/usr/bin/podman"
 
 #: Every program a plan step may run (argv[0]); the worker refuses anything else.
@@ -51,6 +54,9 @@ PROGRAMS: frozenset[str] = frozenset(
         NVIDIA_CTK,
         DOCKER,
         PODMAN,
+        MODPROBE,
+        AKMODS,
+        SETSEBOOL,
     }
 )
 
@@ -70,6 +76,8 @@ WRITE_DIRS: frozenset[str] = frozenset(
         "/etc/pki/rpm-gpg",
         "/etc/zypp/repos.d",
         "/etc/modprobe.d",
+        "/etc/apt/apt.conf.d",
+        "/etc/udev/rules.d",
         "/etc/docker",
         "/etc/containers",
         "/etc/cdi",
