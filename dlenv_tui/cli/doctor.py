@@ -167,7 +167,10 @@ def render_text(facts: HostFacts, findings: tuple[Finding, ...], notes: tuple[st
             lines.extend(f"       {more}" for more in body[1:])
         lines.append(f"   why: {f.why}")
         if f.fix is not None and f.fix.steps:
-            lines.append(f"   fix ({len(f.fix.steps)} steps, `dlenv doctor --fix` runs them):")
+            count = len(f.fix.steps)
+            lines.append(
+                f"   fix ({count} step{'s' if count != 1 else ''}, `dlenv doctor --fix` runs it):"
+            )
             for n, step in enumerate(f.fix.steps, start=1):
                 lines.append(f"     {n}. {step.title}")
                 lines.extend(f"        {d}" for d in describe_step(step))

@@ -102,6 +102,8 @@ class HostReads:
     docker_cgroup_driver: str | None = None
     dev_char: tuple[str, ...] | None = None
     etc_group: str | None = None
+    session_id: str | None = None
+    """``id`` output: the groups of this login session (the facts merge in /etc/group)."""
     ctk_config: str | None = None
     selinux_enforce: str | None = None
     selinux_container_use_devices: str | None = None
@@ -144,6 +146,7 @@ def read_host(host: Host, kernel: str, containers: Sequence[tuple[str, str]] = (
         docker_cgroup_driver=_strip(_command(host, DOCKER_CGROUP)),
         dev_char=_list(host, DEV_CHAR),
         etc_group=host.read_text("/etc/group"),
+        session_id=_strip(_command(host, ("id",))),
         ctk_config=host.read_text(CTK_CONFIG),
         selinux_enforce=_strip(host.read_text(SELINUX_ENFORCE)),
         selinux_container_use_devices=_strip(host.read_text(SELINUX_BOOL)),

@@ -598,7 +598,12 @@ def cgroup_nvml_loss(inp: Inputs) -> Finding | None:
 def docker_group_session(inp: Inputs) -> Finding | None:
     f, r = inp.facts, inp.reads
     user = f.user
-    if user.is_root or not user.name or "docker" in user.groups or r.etc_group is None:
+    if user.is_root or not user.name or r.etc_group is None or r.session_id is None:
+        return None
+    from dlenv_tui.probe.user import parse_id
+
+    parsed = parse_id(r.session_id)
+    if parsed is None or "docker" in parsed[3]:
         return None
     for line in r.etc_group.splitlines():
         fields = line.split(":")
@@ -611,10 +616,7 @@ def docker_group_session(inp: Inputs) -> Finding | None:
                 id="engine.docker-group-session",
                 title=f"{user.name} is in the docker group, but this session does not have it yet",
                 status=Status.WARN,
-                evidence=(
-                    Read("/etc/group", line),
-                    Read("id", "groups=" + ",".join(user.groups)),
-                ),
+                evidence=(Read("/etc/group", line), Read("id", r.session_id)),
                 why=why,
                 manual=("Log out and back in (or run `newgrp docker` in this shell).",),
             )
