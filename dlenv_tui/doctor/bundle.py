@@ -60,7 +60,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)([\"']?\b[\w.-]*(?:password|passwd|pwd|token|secret|api[_-]?key|auth)[\w.-]*[\"']?"
-            r"\s*[:=]\s*[\"']?)[^\s\"',;&}]+"
+            r"\s*[:=]\s*[\"']?)(?!\[REDACTED\])(?!(?i:bearer|basic)\s)[^\s\"',;&}]+"
         ),
         r"\1" + REDACTED,
     ),
