@@ -36,7 +36,10 @@ def test_healthy_exit_0_findings_exit_1() -> None:
     assert "Healthy" in ok.stdout
     bad = dlenv("doctor", "--sysroot", str(SYSROOTS / "doctor-version-mismatch"))
     assert bad.returncode == 1, bad.stderr
-    assert "Driver/library version mismatch: a reboot (or reloading the module) is needed" in bad.stdout
+    assert (
+        "Driver/library version mismatch: a reboot (or reloading the module) is needed"
+        in bad.stdout
+    )
     assert "evidence:" in bad.stdout and "why:" in bad.stdout and "fix (1 step" in bad.stdout
 
 
@@ -111,7 +114,9 @@ def test_bundle_is_redacted_and_anonymized(tmp_path: Path) -> None:
     with tarfile.open(out) as tar:
         names = tar.getnames()
         text = "\n".join(
-            tar.extractfile(m).read().decode() for m in tar.getmembers() if m.isfile()  # type: ignore[union-attr]
+            tar.extractfile(m).read().decode()
+            for m in tar.getmembers()
+            if m.isfile()  # type: ignore[union-attr]
         )
     for member in (
         "README.txt",
@@ -124,7 +129,12 @@ def test_bundle_is_redacted_and_anonymized(tmp_path: Path) -> None:
         "jobs/20261201-1.jsonl",
     ):
         assert f"dlenv-bundle/{member}" in names
-    for secret in ("hunter2", "hf_abcdefghijklmnopqrstuv", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU", "s3cret"):
+    for secret in (
+        "hunter2",
+        "hf_abcdefghijklmnopqrstuv",
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU",
+        "s3cret",
+    ):
         assert secret not in text
     assert "ada-ws" not in text and "alice" not in text
     assert "NVRM: loading NVIDIA UNIX Open Kernel Module" in text

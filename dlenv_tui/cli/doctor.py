@@ -7,8 +7,8 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from dlenv_tui.doctor import Finding, HostReads
-    from dlenv_tui.model import Check, HostFacts, Profile
+    from dlenv_tui.doctor import Finding
+    from dlenv_tui.model import Check, HostFacts
 
 
 def register(sub: Any) -> None:
@@ -25,7 +25,9 @@ def register(sub: Any) -> None:
             "Exit status 0 healthy, 1 findings, 2 bad usage."
         ),
     )
-    parser.add_argument("--profile", metavar="NAME", help="also check this profile's image and container")
+    parser.add_argument(
+        "--profile", metavar="NAME", help="also check this profile's image and container"
+    )
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument(
         "--fix", action="store_true", help="show the fixes' plans, confirm, and run them as root"
@@ -52,7 +54,9 @@ def register(sub: Any) -> None:
         action="store_true",
         help="do not try to reach the package repositories the plans need",
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="with --fix: every output line")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="with --fix: every output line"
+    )
     parser.add_argument("--password-stdin", action="store_true", help=argparse.SUPPRESS)
     add_common(parser)
     parser.set_defaults(func=run)

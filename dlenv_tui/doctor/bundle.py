@@ -115,9 +115,9 @@ def _journals(jobs: Path) -> list[tuple[str, bytes]]:
     except OSError:
         return []
     wanted = {p.name.split(".")[0] for p in files if p.name.endswith(".jsonl")}
-    recent = sorted(wanted, key=lambda j: -max(p.stat().st_mtime for p in files if p.name.startswith(j)))[
-        :RECENT_JOBS
-    ]
+    recent = sorted(
+        wanted, key=lambda j: -max(p.stat().st_mtime for p in files if p.name.startswith(j))
+    )[:RECENT_JOBS]
     out = []
     for p in files:
         if p.name.split(".")[0] not in recent:

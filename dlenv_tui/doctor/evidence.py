@@ -266,7 +266,9 @@ def _modules_dep(host: Host, kernel: str) -> tuple[str, str | None]:
         path = f"{base}/{kernel}/modules.dep"
         text = host.read_text(path)
         if text is not None:
-            lines = [ln for ln in text.splitlines() if re.search(r"/nvidia[^/]*\.ko", ln.split(":")[0])]
+            lines = [
+                ln for ln in text.splitlines() if re.search(r"/nvidia[^/]*\.ko", ln.split(":")[0])
+            ]
             return path, "\n".join(lines)
     return f"/lib/modules/{kernel}/modules.dep", None
 

@@ -130,9 +130,7 @@ def version_mismatch(inp: Inputs) -> Finding | None:
     if not loaded or not user or loaded in user or where is None:
         return None
     newest = max(user, key=_version)
-    log = tuple(
-        ln for ln in inp.reads.kernel_log or () if "API mismatch" in ln or "mismatch" in ln
-    )
+    log = tuple(ln for ln in inp.reads.kernel_log or () if "API mismatch" in ln or "mismatch" in ln)
     reads = (where, *user_reads)
     if log:
         reads += (Read(inp.reads.kernel_log_source, "\n".join(log[-3:])),)
@@ -188,9 +186,7 @@ def missing_module(inp: Inputs) -> Finding | None:
     pm = f.pkg_family
     if f.kernel_headers is False and pm is not PkgFamily.OTHER:
         header = _headers_package(f)
-        steps.append(
-            s.install("doctor.kernel-headers", f"Install {header}", pm, (header,))
-        )
+        steps.append(s.install("doctor.kernel-headers", f"Install {header}", pm, (header,)))
     if r.dkms_status is not None:
         steps.append(
             s.run(
@@ -210,7 +206,9 @@ def missing_module(inp: Inputs) -> Finding | None:
             )
         )
     elif pm is PkgFamily.ZYPPER:
-        kmps = [n for n, _ in r.packages or () if "kmp" in n] or ["nvidia-open-driver-G07-signed-kmp-default"]
+        kmps = [n for n, _ in r.packages or () if "kmp" in n] or [
+            "nvidia-open-driver-G07-signed-kmp-default"
+        ]
         steps.append(
             s.run(
                 "doctor.rebuild-module",
@@ -349,8 +347,10 @@ def fabric_manager(inp: Inputs) -> Finding | None:
     if active == "active" and fm_version == loaded:
         return None
     reads = [
-        Read(ev.PCI_DEVICES, f"{len(r.nvswitches)} NVSwitch bridges (class 0x068000): "
-             + ", ".join(r.nvswitches)),
+        Read(
+            ev.PCI_DEVICES,
+            f"{len(r.nvswitches)} NVSwitch bridges (class 0x068000): " + ", ".join(r.nvswitches),
+        ),
         Read("systemctl is-active nvidia-fabricmanager", active or "(no such unit)"),
     ]
     if r.fm_version is not None:
@@ -360,7 +360,7 @@ def fabric_manager(inp: Inputs) -> Finding | None:
     else:
         what = "Fabric Manager is not running"
     why = (
-        "On an NVSwitch system the GPUs stay uninitialised (CUDA error 802, \"system not yet "
+        'On an NVSwitch system the GPUs stay uninitialised (CUDA error 802, "system not yet '
         "initialized\") until nvidia-fabricmanager of exactly the driver's version runs."
     )
     branch = loaded.split(".")[0]
@@ -503,9 +503,7 @@ def _restart_engine(inp: Inputs, step_id: str) -> list[Step]:
     if not f.systemd:
         return []
     if f.docker.present:
-        return [
-            s.run(step_id, "Restart Docker", (p.SYSTEMCTL, "restart", "docker"), timeout_s=300)
-        ]
+        return [s.run(step_id, "Restart Docker", (p.SYSTEMCTL, "restart", "docker"), timeout_s=300)]
     return []
 
 
@@ -532,20 +530,28 @@ def toolkit_outdated(inp: Inputs) -> Finding | None:
         )
     elif pm is PkgFamily.DNF:
         steps.append(
-            s.run("doctor.toolkit-upgrade", "Upgrade the NVIDIA Container Toolkit",
-                  (p.DNF, "upgrade", "-y", *pkgs))
+            s.run(
+                "doctor.toolkit-upgrade",
+                "Upgrade the NVIDIA Container Toolkit",
+                (p.DNF, "upgrade", "-y", *pkgs),
+            )
         )
     elif pm is PkgFamily.ZYPPER:
         steps.append(
-            s.run("doctor.toolkit-upgrade", "Upgrade the NVIDIA Container Toolkit",
-                  (p.ZYPPER, "--non-interactive", "update", *pkgs))
+            s.run(
+                "doctor.toolkit-upgrade",
+                "Upgrade the NVIDIA Container Toolkit",
+                (p.ZYPPER, "--non-interactive", "update", *pkgs),
+            )
         )
     steps += _restart_engine(inp, "doctor.toolkit-restart-engine")
     return Finding(
         id="toolkit.outdated",
         title=f"NVIDIA Container Toolkit {ctk.version} is older than its security fixes (1.17.8)",
         status=Status.WARN,
-        evidence=(Read("nvidia-ctk --version", f"NVIDIA Container Toolkit CLI version {ctk.version}"),),
+        evidence=(
+            Read("nvidia-ctk --version", f"NVIDIA Container Toolkit CLI version {ctk.version}"),
+        ),
         why=why,
         fix=_plan(inp, Stage.TOOLKIT, steps, why),
     )
@@ -636,8 +642,8 @@ def profile_cuda_too_new(inp: Inputs) -> Finding | None:
         return None
     why = (
         f"CUDA {prof.image.cuda} needs a newer driver than {f.driver.version}, which runs CUDA up "
-        f"to {limit}; in the container CUDA reports \"forward compatibility was attempted on non "
-        "supported HW\" or \"driver version is insufficient\"."
+        f'to {limit}; in the container CUDA reports "forward compatibility was attempted on non '
+        'supported HW" or "driver version is insufficient".'
     )
     return Finding(
         id="image.cuda-too-new",
@@ -681,21 +687,28 @@ def torch_no_kernels(inp: Inputs) -> Finding | None:
     check = prof.last_image.gpu_check if prof and prof.last_image else None
     if prof is None or check is None or not check.arch_list:
         return None
-    bad = [g for g in f.gpus if g.compute_capability and not _arch_ok(g.compute_capability, check.arch_list)]
+    bad = [
+        g
+        for g in f.gpus
+        if g.compute_capability and not _arch_ok(g.compute_capability, check.arch_list)
+    ]
     if not bad:
         return None
     g = bad[0]
     why = (
         f"The torch in the image was built for {' '.join(check.arch_list)}; the {g.name or 'GPU'} "
-        f"is sm_{g.compute_capability.replace('.', '')}, so every kernel launch fails with \"no "
-        "kernel image is available for execution on the device\"."
+        f'is sm_{g.compute_capability.replace(".", "")}, so every kernel launch fails with "no '
+        'kernel image is available for execution on the device".'
     )
     return Finding(
         id="image.torch-no-kernels",
         title=f"The image's torch has no kernels for the {g.name or g.pci_address} (compute capability {g.compute_capability})",
         status=Status.FAIL,
         evidence=(
-            Read(f"profile {prof.name}: in-image check", "torch.cuda.get_arch_list() = " + " ".join(check.arch_list)),
+            Read(
+                f"profile {prof.name}: in-image check",
+                "torch.cuda.get_arch_list() = " + " ".join(check.arch_list),
+            ),
             Read("GPU", f"{g.pci_address} {g.name} compute capability {g.compute_capability}"),
         ),
         why=why,
@@ -713,7 +726,7 @@ def small_shm(inp: Inputs) -> Finding | None:
     mib = c.shm_bytes // (1024 * 1024)
     why = (
         "PyTorch's DataLoader workers hand batches over through /dev/shm; with "
-        f"{mib} MiB they die with \"bus error\" or \"insufficient shared memory (shm)\"."
+        f'{mib} MiB they die with "bus error" or "insufficient shared memory (shm)".'
     )
     name = inp.profile.name if inp.profile else "PROFILE"
     return Finding(
@@ -722,7 +735,9 @@ def small_shm(inp: Inputs) -> Finding | None:
         status=Status.WARN,
         evidence=(Read(c.source, str(c.shm_bytes)),),
         why=why,
-        manual=(f"Set shm size to 8g or more in the Launch stage, then relaunch (`dlenv run {name}`).",),
+        manual=(
+            f"Set shm size to 8g or more in the Launch stage, then relaunch (`dlenv run {name}`).",
+        ),
     )
 
 
@@ -739,9 +754,7 @@ def podman_no_cgroups(inp: Inputs) -> Finding | None:
         return None
     if re.search(r"^\s*no-cgroups\s*=\s*true", r.ctk_config, re.MULTILINE):
         return None
-    line = next(
-        (ln.strip() for ln in r.ctk_config.splitlines() if "no-cgroups" in ln), "(not set)"
-    )
+    line = next((ln.strip() for ln in r.ctk_config.splitlines() if "no-cgroups" in ln), "(not set)")
     why = (
         "Rootless Podman may not change device cgroups; the NVIDIA hook tries to unless "
         "no-cgroups = true, and the container fails to start (or use CDI instead)."
@@ -779,7 +792,10 @@ def podman_keep_id(inp: Inputs) -> Finding | None:
         title="Rootless Podman: bind mounts without keep-id are owned by another UID",
         status=Status.WARN,
         evidence=(
-            Read(f"profile {prof.name}", f"engine = podman, {len(prof.run.mounts)} mounts, user {inp.facts.user.name}"),
+            Read(
+                f"profile {prof.name}",
+                f"engine = podman, {len(prof.run.mounts)} mounts, user {inp.facts.user.name}",
+            ),
         ),
         why=why,
         manual=("Run the container with --userns=keep-id (podman run), or run Podman rootful.",),

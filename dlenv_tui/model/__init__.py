@@ -40,9 +40,9 @@ if TYPE_CHECKING:
     from dlenv_tui.model.plans import Plan as Plan
     from dlenv_tui.model.plans import Step as Step
     from dlenv_tui.model.profile import BuiltImage as BuiltImage
-    from dlenv_tui.model.profile import GpuCheck as GpuCheck
     from dlenv_tui.model.profile import DriverChoice as DriverChoice
     from dlenv_tui.model.profile import EngineChoice as EngineChoice
+    from dlenv_tui.model.profile import GpuCheck as GpuCheck
     from dlenv_tui.model.profile import ImageOptions as ImageOptions
     from dlenv_tui.model.profile import Mount as Mount
     from dlenv_tui.model.profile import PortMap as PortMap
