@@ -88,6 +88,7 @@ EXPECTED = {
         ),
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "nvidia-open")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -164,6 +165,7 @@ EXPECTED = {
             ("/usr/bin/apt-get", "install", "-y", "ubuntu-drivers-common"),
         ),
         ("driver.install", ("/usr/bin/ubuntu-drivers", "install", "--gpgpu")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -262,6 +264,10 @@ EXPECTED = {
             "driver.mok-import",
             ("/usr/bin/mokutil", "--import", "/etc/pki/akmods/certs/public_key.der", "--root-pw"),
         ),
+        (
+            "driver.hold",
+            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia*", "xorg-x11-drv-nvidia*"),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -329,6 +335,7 @@ EXPECTED = {
                 "nvidia-compute-utils-G07",
             ),
         ),
+        ("driver.hold", ("/usr/bin/zypper", "--non-interactive", "addlock", "nvidia-*G07*")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -388,6 +395,7 @@ EXPECTED = {
         ),
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "cuda-drivers-580")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -445,6 +453,8 @@ EXPECTED = {
             "driver.mok-import",
             ("/usr/bin/mokutil", "--import", "/var/lib/dkms/mok.pub", "--root-pw"),
         ),
+        ("driver.hold-plugin", ("/usr/bin/dnf", "install", "-y", "python3-dnf-plugin-versionlock")),
+        ("driver.hold", ("/usr/bin/dnf", "versionlock", "add", "nvidia-driver*", "kmod-nvidia*")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -553,6 +563,7 @@ EXPECTED = {
         ),
         ("driver.versionlock", ("/usr/bin/dnf", "versionlock", "add", "*nvidia*580*")),
         ("driver.install", ("/usr/bin/dnf", "install", "-y", "cuda-drivers")),
+        ("driver.hold", ("/usr/bin/dnf", "versionlock", "add", "nvidia-driver*", "kmod-nvidia*")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
