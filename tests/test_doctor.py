@@ -287,3 +287,23 @@ def test_parsers() -> None:
     assert has_nvidia_module("extra/nvidia/nvidia.ko.xz: kernel/drivers/video/video.ko.xz")
     assert not has_nvidia_module("updates/dkms/nvidia-uvm.ko.zst: updates/nouveau.ko\n")
     assert cdi_driver_versions("hostPath: /usr/lib64/libcuda.so.560.35.03\n") == {"560.35.03"}
+
+
+@pytest.mark.parametrize(
+    ("tree", "detail"),
+    [
+        ("doctor-version-mismatch", "a reboot is pending for nvidia-dkms-565-open, linux-base"),
+        ("doctor-selinux-enforcing", "needs-restarting -r: a reboot is pending for kernel"),
+        ("doctor-healthy-ubuntu-24.04", None),
+        ("rocky-9-t4", None),
+    ],
+)
+def test_check_notes_a_pending_reboot(tree: str, detail: str | None) -> None:
+    from dlenv_tui.doctor.reboot import pending_reboot_check
+
+    row = pending_reboot_check(LocalHost(SYSROOTS / tree))
+    if detail is None:
+        assert row is None
+    else:
+        assert row is not None and row.status is Status.WARN
+        assert detail in row.detail
