@@ -185,6 +185,9 @@ class FakeHost:
             return p.NVIDIA_CTK in self.files
         if prog == p.GETENT:
             return args[1] in self.groups
+        if prog == p.MODINFO:
+            assert args[0] == "-k" and args[2] == "nvidia"
+            return f"/lib/modules/{args[1]}/updates/dkms/nvidia.ko" in self.files
         raise AssertionError(f"the model host cannot evaluate {argv}")
 
     # ---- steps (changes)
@@ -244,12 +247,17 @@ class FakeHost:
                 locked = "".join(w.replace("*", ".*") + "\n" for w in words[2:])
                 self.touch(path, self.files.get(path, "") + locked)
         elif prog == p.ZYPPER and "addlock" in words:
-            entry = f"type: package\nmatch_type: glob\nsolvable_name: {words[-1]}\n\n"
-            self.touch("/etc/zypp/locks", self.files.get("/etc/zypp/locks", "") + entry)
+            entries = "".join(
+                f"type: package\nmatch_type: glob\nsolvable_name: {w}\n\n"
+                for w in words[words.index("addlock") + 1 :]
+            )
+            self.touch("/etc/zypp/locks", self.files.get("/etc/zypp/locks", "") + entries)
         elif prog == p.ZYPPER and "addrepo" in words:
             self.touch(f"/etc/zypp/repos.d/{words[-1]}.repo")
         elif prog == p.GROUPADD:
             self.groups.add(args[-1])
+        elif prog == p.DKMS and args[:2] == ["autoinstall", "-k"]:
+            self.touch(f"/lib/modules/{args[2]}/updates/dkms/nvidia.ko")
         elif prog == p.RM:
             self.files.pop(args[-1], None)
         elif prog == p.UBUNTU_DRIVERS:

@@ -108,7 +108,7 @@ def userspace_versions(inp: Inputs) -> tuple[frozenset[str], tuple[Read, ...]]:
 
 def _reboot(check_version: str = "") -> Step:
     check = (
-        (p.GREP, "-qF", check_version, ev.PROC_VERSION)
+        (p.GREP, "-qs", check_version, ev.PROC_VERSION)
         if check_version
         else (p.TEST, "-e", ev.PROC_VERSION)
     )
@@ -448,7 +448,7 @@ def _cdi_generate(path: str, check_version: str = "") -> Step:
         "doctor.cdi-generate",
         "Generate the CDI spec for the loaded driver",
         (p.NVIDIA_CTK, "cdi", "generate", f"--output={path}"),
-        check=(p.GREP, "-qsF", check_version, path) if check_version else (p.TEST, "-s", path),
+        check=(p.GREP, "-qs", check_version, path) if check_version else (p.TEST, "-s", path),
         timeout_s=120,
     )
 
@@ -524,7 +524,7 @@ def toolkit_outdated(inp: Inputs) -> Finding | None:
             s.run(
                 "doctor.toolkit-upgrade",
                 "Upgrade the NVIDIA Container Toolkit",
-                (p.APT_GET, "install", "-y", "--only-upgrade", *pkgs),
+                (p.APT_GET, "install", "-y", *pkgs),
                 env=s.APT_ENV,
             )
         )

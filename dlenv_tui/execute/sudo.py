@@ -22,8 +22,6 @@ from dlenv_tui.execute.worker import PREFIX
 SudoMode = Literal["root", "nopasswd", "password", "none"]
 #: Recognisable on sudo's stderr; a second one means the password was wrong.
 PROMPT = "[dlenv] sudo password: "
-#: Environment variables the worker needs from the client (the tests' state directory).
-PASS_ENV = ("DLENV_STATE_DIR",)
 START_TIMEOUT_S = 90.0
 
 
@@ -63,29 +61,31 @@ def worker_command(python: str | None = None, lock_timeout: float | None = None)
 
 
 def launch_argv(mode: SudoMode, command: Sequence[str]) -> list[str]:
-    """What the client runs to start ``command`` as root in ``mode``."""
-    keep = [name for name in PASS_ENV if name in os.environ]
-    preserve = [f"--preserve-env={','.join(keep)}"] if keep else []
+    """What the client runs to start ``command`` as root in ``mode``.
+
+    No ``--preserve-env``: under sudo the worker trusts nothing from the user's environment.
+    """
     if mode == "root":
         return list(command)
     if mode == "nopasswd":
-        return ["sudo", "-n", *preserve, "--", *command]
+        return ["sudo", "-n", "--", *command]
     if mode == "password":
-        return ["sudo", "-S", "-p", PROMPT, *preserve, "--", *command]
+        return ["sudo", "-S", "-p", PROMPT, "--", *command]
     raise SudoError(
         "Privileged steps need root and sudo is not installed; run dlenv as root or install sudo."
     )
 
 
 def start_worker(
-    plan_json: str,
+    request_line: str,
     *,
     password: str | None = None,
     python: str | None = None,
     lock_timeout: float | None = None,
     mode: SudoMode | None = None,
 ) -> str:
-    """Start the root worker on ``plan_json`` and return its job id once it runs detached.
+    """Start the root worker on ``request_line`` (see ``execute.request``) and return its job id
+    once it runs detached.
 
     Raises PasswordNeeded, SudoError ("sudo rejected the password", no sudo, not allowed) or the
     worker's own one-sentence refusal (an invalid plan, another job running) as DlenvError.
@@ -144,7 +144,7 @@ def start_worker(
                         continue
                     word, _, rest = line[len(PREFIX) + 1 :].partition(" ")
                     if word == "READY":
-                        proc.stdin.write(plan_json.encode() + b"\n")
+                        proc.stdin.write(request_line.encode() + b"\n")
                         _close(proc.stdin)
                     elif word == "JOB":
                         job = rest.strip()

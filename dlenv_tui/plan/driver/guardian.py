@@ -26,7 +26,7 @@ APT_BLACKLIST = (
     "nvidia-open",
     "nvidia-fabricmanager",
     "cuda-drivers",
-    "libnvidia-(?!container)",
+    "libnvidia-(allocator|cfg|common|compute|decode|egl|encode|extra|fbc|gl|gpucomp|ml|nscq)",
     "linux-modules-nvidia-",
     "linux-objects-nvidia-",
     "linux-signatures-nvidia-",
@@ -53,10 +53,15 @@ def apt_hold_text() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _dnf_patterns(ctx: DriverContext) -> tuple[str, ...]:
+def _dnf_packages(ctx: DriverContext) -> tuple[str, ...]:
+    """The driver packages to lock (the worker's rules take names, not globs); their subpackages
+    require exactly their version, so they stay too."""
     if ctx.target.family == "fedora":
-        return ("akmod-nvidia*", "xorg-x11-drv-nvidia*")
-    return ("nvidia-driver*", "kmod-nvidia*")
+        from dlenv_tui.plan.driver.fedora import packages
+
+        return packages(ctx)
+    kmod = "kmod-nvidia-open-dkms" if ctx.is_open else "kmod-nvidia-latest-dkms"
+    return ("nvidia-driver", "nvidia-driver-cuda", kmod)
 
 
 def _dnf5(ctx: DriverContext) -> bool:
@@ -64,11 +69,13 @@ def _dnf5(ctx: DriverContext) -> bool:
     return ctx.target.family == "fedora" and ctx.target.major >= 41
 
 
-def _zypper_pattern(ctx: DriverContext) -> str:
+def _zypper_packages(ctx: DriverContext) -> tuple[str, ...]:
     from dlenv_tui.plan.driver.suse import packages
 
-    generation = "G07" if "G07" in packages(ctx)[0] else "G06"
-    return f"nvidia-*{generation}*"
+    names = packages(ctx)
+    generation = "G07" if "G07" in names[0] else "G06"
+    kmp = names[0].replace("-kmp-meta", "-kmp-default")
+    return tuple(dict.fromkeys((kmp, *names, f"nvidia-compute-{generation}")))
 
 
 def unlock_steps(ctx: DriverContext) -> list[Step]:
@@ -80,7 +87,7 @@ def unlock_steps(ctx: DriverContext) -> list[Step]:
             s.run(
                 "driver.unhold",
                 "Lift the version lock on the NVIDIA driver for this upgrade",
-                (p.DNF, "versionlock", "delete", *_dnf_patterns(ctx)),
+                (p.DNF, "versionlock", "delete", *_dnf_packages(ctx)),
                 timeout_s=300,
             )
         ]
@@ -89,7 +96,7 @@ def unlock_steps(ctx: DriverContext) -> list[Step]:
             s.run(
                 "driver.unhold",
                 "Lift the package lock on the NVIDIA driver for this upgrade",
-                (p.ZYPPER, "--non-interactive", "removelock", _zypper_pattern(ctx)),
+                (p.ZYPPER, "--non-interactive", "removelock", *_zypper_packages(ctx)),
                 timeout_s=300,
             )
         ]
@@ -114,7 +121,7 @@ def hold_steps(ctx: DriverContext) -> list[Step]:
         ]
     if ctx.pm is PkgFamily.DNF:
         steps: list[Step] = []
-        patterns = _dnf_patterns(ctx)
+        names = _dnf_packages(ctx)
         if not _dnf5(ctx) and not any(st.id == "driver.versionlock-plugin" for st in ctx.steps):
             steps.append(
                 s.install(
@@ -129,21 +136,21 @@ def hold_steps(ctx: DriverContext) -> list[Step]:
             s.run(
                 "driver.hold",
                 "Lock the NVIDIA driver packages at their installed version",
-                (p.DNF, "versionlock", "add", *patterns),
-                check=(p.GREP, "-qs", patterns[0].rstrip("*"), locks),
+                (p.DNF, "versionlock", "add", *names),
+                check=(p.GREP, "-qs", names[0], locks),
                 note="dnf upgrade and dnf-automatic skip locked packages.",
                 timeout_s=300,
             )
         )
         return steps
     if ctx.pm is PkgFamily.ZYPPER:
-        pattern = _zypper_pattern(ctx)
+        names = _zypper_packages(ctx)
         return [
             s.run(
                 "driver.hold",
                 "Lock the NVIDIA driver packages (zypper addlock)",
-                (p.ZYPPER, "--non-interactive", "addlock", pattern),
-                check=(p.GREP, "-qs", "solvable_name: " + pattern.replace("*", "."), ZYPP_LOCKS),
+                (p.ZYPPER, "--non-interactive", "addlock", *names),
+                check=(p.GREP, "-qs", f"solvable_name: {names[0]}", ZYPP_LOCKS),
                 note="zypper update skips locked packages.",
                 timeout_s=300,
             )
