@@ -59,7 +59,7 @@ def test_json_has_the_same_findings() -> None:
     ("args", "says"),
     [
         (["doctor", "--anonymize"], "--anonymize only applies to a bundle"),
-        (["doctor", "--fix", "--sysroot", str(SYSROOTS / "rocky-9-t4")], "--fix repairs this host"),
+        (["doctor", "--fix", "--sysroot", str(SYSROOTS / "rocky-9-t4")], "add --dry-run"),
         (["doctor", "--fix", "--json"], "use --fix or --json"),
         (["doctor", "--sysroot", "/nonexistent/root"], "is not a directory"),
         (["doctor", "--bundle", "out.zip"], "must be named FILE.tar.gz"),
@@ -155,3 +155,13 @@ def test_bundle_is_redacted_and_anonymized(tmp_path: Path) -> None:
 )
 def test_redact(raw: str, clean: str) -> None:
     assert redact(raw) == clean
+
+
+def test_fix_dry_run_previews_and_runs_nothing() -> None:
+    result = dlenv(
+        "doctor", "--fix", "--dry-run", "--sysroot", str(SYSROOTS / "doctor-stale-cdi-spec")
+    )
+    assert result.returncode == 1, result.stderr
+    assert "== the fixes" in result.stdout
+    assert "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml" in result.stdout
+    assert "Dry run: nothing was changed." in result.stdout

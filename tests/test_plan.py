@@ -267,7 +267,7 @@ EXPECTED = {
         ),
         (
             "driver.hold",
-            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia*", "xorg-x11-drv-nvidia*"),
+            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
         ),
         ("driver.reboot", ("reboot",)),
         (
@@ -336,7 +336,18 @@ EXPECTED = {
                 "nvidia-compute-utils-G07",
             ),
         ),
-        ("driver.hold", ("/usr/bin/zypper", "--non-interactive", "addlock", "nvidia-*G07*")),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/zypper",
+                "--non-interactive",
+                "addlock",
+                "nvidia-open-driver-G07-signed-kmp-default",
+                "nvidia-open-driver-G07-signed-kmp-meta",
+                "nvidia-compute-utils-G07",
+                "nvidia-compute-G07",
+            ),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -456,7 +467,17 @@ EXPECTED = {
             ("/usr/bin/mokutil", "--import", "/var/lib/dkms/mok.pub", "--root-pw"),
         ),
         ("driver.hold-plugin", ("/usr/bin/dnf", "install", "-y", "python3-dnf-plugin-versionlock")),
-        ("driver.hold", ("/usr/bin/dnf", "versionlock", "add", "nvidia-driver*", "kmod-nvidia*")),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/dnf",
+                "versionlock",
+                "add",
+                "nvidia-driver",
+                "nvidia-driver-cuda",
+                "kmod-nvidia-open-dkms",
+            ),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -565,7 +586,17 @@ EXPECTED = {
         ),
         ("driver.versionlock", ("/usr/bin/dnf", "versionlock", "add", "*nvidia*580*")),
         ("driver.install", ("/usr/bin/dnf", "install", "-y", "cuda-drivers")),
-        ("driver.hold", ("/usr/bin/dnf", "versionlock", "add", "nvidia-driver*", "kmod-nvidia*")),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/dnf",
+                "versionlock",
+                "add",
+                "nvidia-driver",
+                "nvidia-driver-cuda",
+                "kmod-nvidia-latest-dkms",
+            ),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",

@@ -72,8 +72,10 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError(f"the bundle {args.bundle!r} must be named FILE.tar.gz.")
     if args.fix and args.json:
         raise UsageError("use --fix or --json, not both.")
-    if args.fix and (args.sysroot or args.facts):
-        raise UsageError("--fix repairs this host; it cannot be used with --sysroot or --facts.")
+    if args.fix and (args.sysroot or args.facts) and not getattr(args, "dry_run", False):
+        raise UsageError(
+            "--fix repairs this host; with --sysroot or --facts it only previews (add --dry-run)."
+        )
     check_host_source(args.sysroot, args.facts)
 
 
@@ -205,6 +207,18 @@ def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -
     for plan in plans:
         show_plan(plan, out)
     dry_run = bool(getattr(args, "dry_run", False))
+    if not dry_run:
+        from dlenv_tui.errors import DlenvError
+        from dlenv_tui.execute import sudo_mode
+
+        if sudo_mode() != "root":
+            # The root worker plans stages itself from a request; a doctor repair is no stage,
+            # so its whole plan goes over, which the worker takes only from root without sudo.
+            raise DlenvError(
+                "dlenv doctor --fix runs its repairs as root: run `sudo dlenv doctor --fix` "
+                "(or preview them with --dry-run)."
+            )
+        args.plan = "doctor"  # _run_plan: hand the worker the whole (saved) plan
     steps = sum(len(plan.steps) for plan in plans)
     if not args.yes and not dry_run and not _confirm(steps, out):
         print("Nothing was run.", file=out)
@@ -220,8 +234,8 @@ def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -
         if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
             print(result.message, file=out)
             return 1
-    print(
-        "Dry run: nothing was changed." if dry_run else "Fixes applied; run `dlenv doctor` again.",
-        file=out,
-    )
-    return 0 if dry_run else 1
+    if dry_run:
+        print("Dry run: nothing was changed.", file=out)
+        return 1  # the findings are still there
+    print("Fixes applied; run `dlenv doctor` again to confirm.", file=out)
+    return 0

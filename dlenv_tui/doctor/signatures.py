@@ -213,7 +213,7 @@ def missing_module(inp: Inputs) -> Finding | None:
             s.run(
                 "doctor.rebuild-module",
                 "Install the NVIDIA kernel module package for the running kernel",
-                (p.ZYPPER, "--non-interactive", "install", "--force", *kmps),
+                (p.ZYPPER, "--non-interactive", "install", *kmps),
             )
         )
     elif pm is PkgFamily.APT:
@@ -453,6 +453,19 @@ def _cdi_generate(path: str, check_version: str = "") -> Step:
     )
 
 
+def _cdi_refresh(path: str, version: str) -> Step:
+    if path == ev.CDI_SPECS[0]:
+        return _cdi_generate(path, version)
+    # /var/run/cdi/nvidia.yaml is nvidia-cdi-refresh's: let its unit write it again
+    return s.run(
+        "doctor.cdi-generate",
+        "Regenerate the CDI spec (nvidia-cdi-refresh)",
+        (p.SYSTEMCTL, "restart", "nvidia-cdi-refresh.service"),
+        check=(p.GREP, "-qs", version, path),
+        timeout_s=120,
+    )
+
+
 def podman_cdi_missing(inp: Inputs) -> Finding | None:
     f, r = inp.facts, inp.reads
     if _engine(inp) is not EngineName.PODMAN or not f.podman.present or not f.nvidia_ctk.present:
@@ -493,7 +506,7 @@ def stale_cdi(inp: Inputs) -> Finding | None:
             status=Status.FAIL,
             evidence=(where, Read(spec.source, "\n".join(libs) or ", ".join(sorted(versions)))),
             why=why,
-            fix=_plan(inp, Stage.ENGINE, [_cdi_generate(spec.source, loaded)], why),
+            fix=_plan(inp, Stage.ENGINE, [_cdi_refresh(spec.source, loaded)], why),
         )
     return None
 
@@ -533,7 +546,7 @@ def toolkit_outdated(inp: Inputs) -> Finding | None:
             s.run(
                 "doctor.toolkit-upgrade",
                 "Upgrade the NVIDIA Container Toolkit",
-                (p.DNF, "upgrade", "-y", *pkgs),
+                (p.DNF, "install", "-y", *pkgs),
             )
         )
     elif pm is PkgFamily.ZYPPER:
@@ -541,7 +554,7 @@ def toolkit_outdated(inp: Inputs) -> Finding | None:
             s.run(
                 "doctor.toolkit-upgrade",
                 "Upgrade the NVIDIA Container Toolkit",
-                (p.ZYPPER, "--non-interactive", "update", *pkgs),
+                (p.ZYPPER, "--non-interactive", "install", *pkgs),
             )
         )
     steps += _restart_engine(inp, "doctor.toolkit-restart-engine")
