@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from dlenv_tui.doctor import Finding
-    from dlenv_tui.model import Check, HostFacts
+    from dlenv_tui.model import Check, HostFacts, Profile
 
 
 def register(sub: Any) -> None:
@@ -55,6 +55,11 @@ def register(sub: Any) -> None:
         help="do not try to reach the package repositories the plans need",
     )
     parser.add_argument(
+        "--no-image-check",
+        action="store_true",
+        help="with --profile: do not run the GPU check inside the profile's built image",
+    )
+    parser.add_argument(
         "--verbose", "-v", action="store_true", help="with --fix: every output line"
     )
     parser.add_argument("--password-stdin", action="store_true", help=argparse.SUPPRESS)
@@ -99,12 +104,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         from dlenv_tui.cli.check import network_checks
 
         reach = tuple(c for c in network_checks(facts, args.profile) if c.id != "reach")
+    image_lines: list[str] = []
+    if profile is not None and real_host and not args.no_image_check:
+        profile, image_lines = _image_check(profile, facts)
     if args.facts:
         reads = HostReads()
         findings = diagnose(Inputs(facts, reads, profile, reach))
     else:
         reads, findings = examine(LocalHost(args.sysroot or "/"), facts, profile, reach)
-    notes = verdict_notes(facts, findings)
+    notes = (*image_lines, *verdict_notes(facts, findings))
     if args.bundle:
         from dlenv_tui.doctor.bundle import write_bundle
 
@@ -125,6 +133,29 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.fix and findings:
         return _fix(args, findings, out)
     return 1 if findings else 0
+
+
+def _image_check(profile: Profile, facts: HostFacts) -> tuple[Profile, list[str]]:
+    """Run the in-image GPU check for the profile's last build; record it; say what it found."""
+    from dataclasses import replace
+
+    from dlenv_tui.doctor.gpucheck import record_gpu_check, run_gpu_check
+    from dlenv_tui.engine import EngineError, connect
+
+    built = profile.last_image
+    if built is None or not built.tag:
+        return profile, [f"In-image check: skipped, profile {profile.name!r} has no built image."]
+    gpu = bool(facts.gpus) and facts.driver.loaded
+    try:
+        with connect(profile.engine.engine) as client:
+            check = run_gpu_check(client, profile, gpu=gpu)
+    except EngineError as exc:
+        return profile, [f"In-image check: skipped, {str(exc).rstrip('.')}."]
+    record_gpu_check(profile.name, check)
+    profile = replace(profile, last_image=replace(built, gpu_check=check))
+    head = f"In-image check of {built.tag}: {'ok' if check.ok else 'FAILED'}"
+    detail = [f"torch {check.torch or '-'}, CUDA {check.cuda or '-'}, cuDNN {check.cudnn or '-'}"]
+    return profile, [head, *(f"  {x}" for x in (*detail, *check.lines, f"GPU: {check.gpu}")), ""]
 
 
 def verdict_notes(facts: HostFacts, findings: tuple[Finding, ...]) -> tuple[str, ...]:

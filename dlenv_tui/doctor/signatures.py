@@ -731,6 +731,35 @@ def torch_no_kernels(inp: Inputs) -> Finding | None:
     )
 
 
+def gpu_check_failed(inp: Inputs) -> Finding | None:
+    prof = inp.profile
+    check = prof.last_image.gpu_check if prof and prof.last_image else None
+    if prof is None or check is None or check.ok:
+        return None
+    if torch_no_kernels(inp) is not None:
+        return None  # that signature explains it better
+    bad = [ln for ln in check.lines if "FAILED" in ln or "failed" in ln or "False" in ln]
+    why = (
+        "The check ran inside the built image and something a training script needs did not "
+        "work there: a package that does not import, or a GPU the container cannot use."
+    )
+    return Finding(
+        id="image.gpu-check-failed",
+        title=f"The in-image check of profile {prof.name!r} failed",
+        status=Status.FAIL,
+        evidence=(
+            Read(
+                f"profile {prof.name}: in-image check",
+                "\n".join(bad or check.lines or (check.gpu,)),
+            ),
+        ),
+        why=why,
+        manual=(
+            f"Fix the image's packages in the Image stage and rebuild (`dlenv build {prof.name}`).",
+        ),
+    )
+
+
 def small_shm(inp: Inputs) -> Finding | None:
     small = [c for c in inp.reads.shm if c.shm_bytes < SHM_MIN_BYTES]
     if not small:
@@ -881,6 +910,7 @@ SIGNATURES: tuple[Signature, ...] = (
     docker_group_session,
     profile_cuda_too_new,
     torch_no_kernels,
+    gpu_check_failed,
     small_shm,
     podman_no_cgroups,
     podman_keep_id,
