@@ -4,6 +4,7 @@ the imports are checked and the GPU part says it was skipped); the result lands 
 from __future__ import annotations
 
 import dataclasses
+import glob
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,13 @@ def test_check_runs_in_the_built_image_and_is_recorded(
     profile = small_profile(f"gpucheck-{client.engine.value}", client.engine, debian)
     # tqdm: a small pure-Python preset the check imports; "scipy" stays out, so one import fails
     profile = dataclasses.replace(
-        profile, image=dataclasses.replace(profile.image, python_packages=("tqdm",))
+        profile,
+        image=dataclasses.replace(
+            profile.image,
+            python_packages=("tqdm",),
+            # as test_engine_real's Debian stack: the CI proxy's CA for apt and pip
+            ca_certs=tuple(sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))),
+        ),
     )
     profile, _ = build(client, profile)
     store = ProfileStore()
