@@ -63,6 +63,20 @@ OLD_TORCH = Profile(
     ),
 )
 TRAIN = Profile(name="train")
+FAILED_CHECK = Profile(
+    name="train",
+    last_image=BuiltImage(
+        tag="dlenv/train:latest",
+        gpu_check=GpuCheck(
+            ok=False,
+            gpu="skipped: no GPU on this host",
+            lines=(
+                "import numpy: ok",
+                "import scipy: FAILED (ModuleNotFoundError: No module named 'scipy')",
+            ),
+        ),
+    ),
+)
 
 # (sysroot, profile, the finding it must give, an evidence source it must name, a fix step it plans)
 CASES = [
@@ -127,6 +141,13 @@ CASES = [
     ("doctor-docker-group-session", None, "engine.docker-group-session", "/etc/group", None),
     ("doctor-healthy-ubuntu-24.04", CUDA_13, "image.cuda-too-new", "profile train", None),
     ("doctor-rtx5090", OLD_TORCH, "image.torch-no-kernels", "profile train: in-image check", None),
+    (
+        "doctor-healthy-ubuntu-24.04",
+        FAILED_CHECK,
+        "image.gpu-check-failed",
+        "profile train: in-image check",
+        None,
+    ),
     (
         "doctor-small-shm",
         TRAIN,

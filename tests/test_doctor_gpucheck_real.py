@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from test_engine_real import build, client, debian, engines_up, small_profile  # noqa: F401
 
+from dlenv_tui.cli import main
 from dlenv_tui.doctor.gpucheck import NO_GPU, parse_output, record_gpu_check, run_gpu_check
 from dlenv_tui.engine import EngineClient
 from dlenv_tui.profiles import ProfileStore
@@ -22,6 +23,7 @@ def test_check_runs_in_the_built_image_and_is_recorded(
     debian: str,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path))
     profile = small_profile(f"gpucheck-{client.engine.value}", client.engine, debian)
@@ -56,6 +58,16 @@ def test_check_runs_in_the_built_image_and_is_recorded(
         record_gpu_check(profile.name, check)
         saved = store.load(profile.name)
         assert saved.last_image is not None and saved.last_image.gpu_check == check
+
+        # `dlenv doctor --profile P` runs it too, says so, and records a fresh result
+        code = main(["doctor", "--profile", profile.name, "--no-network"])
+        out = capsys.readouterr().out
+        assert code in (0, 1)
+        assert f"In-image check of {profile.image.tag}: ok" in out
+        assert f"GPU: {NO_GPU}" in out
+        again = store.load(profile.name).last_image
+        assert again is not None and again.gpu_check is not None
+        assert again.gpu_check.checked_at >= check.checked_at
     finally:
         client.client.images.remove(profile.image.tag, force=True)
 

@@ -176,6 +176,16 @@ def run_gpu_check(client: EngineClient, profile: Profile, *, gpu: bool) -> GpuCh
     return parse_output(text, now=now)
 
 
+def after_build(client: EngineClient, profile: Profile) -> GpuCheck | None:
+    """The check right after a build, on a host whose NVIDIA driver is loaded; None elsewhere
+    (without a GPU, `dlenv doctor --profile P` still checks the imports)."""
+    import os
+
+    if not os.path.exists("/proc/driver/nvidia/version"):
+        return None
+    return run_gpu_check(client, profile, gpu=True)
+
+
 def record_gpu_check(profile_name: str, check: GpuCheck) -> None:
     """Store the result with the profile's last build (the store's atomic save)."""
     from dlenv_tui.profiles import ProfileStore
