@@ -32,6 +32,16 @@ def config_dir() -> Path:
     return user_config_path("dlenv")
 
 
+def cache_dir() -> Path:
+    """``$DLENV_CACHE_DIR`` or platformdirs' user cache dir for dlenv (e.g. ~/.cache/dlenv)."""
+    override = os.environ.get("DLENV_CACHE_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_path
+
+    return user_cache_path("dlenv")
+
+
 def profiles_dir() -> Path:
     return config_dir() / "profiles"
 

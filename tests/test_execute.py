@@ -602,3 +602,44 @@ def test_foreign_journal_lines_are_refused() -> None:
     for raw in (b"{}", b"[1]", b'{"kind": "nope"}', b'{"kind": "output", "line": 3}', b"{"):
         with pytest.raises(DataError):
             jr.decode_event(raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs belong to their user; demo files cannot be redirected
+
+
+def test_root_never_consumes_another_users_unseen_job(tmp_path: Path) -> None:
+    """A finished, unseen job of uid 4242: root's dlenv neither offers it nor marks it seen."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a journal to another uid")
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    job = "20260101T000000Z-0000beef"
+    for suffix, text in ((".jsonl", '{"kind":"job_finished","outcome":"ok"}\n'), (".control", "")):
+        path = jobs / f"{job}{suffix}"
+        path.write_text(text)
+        os.chown(path, 4242, 4242)
+        path.chmod(0o600)
+    assert find_unseen_job(jobs) is None
+    assert (jobs / f"{job}.control").read_text() == ""  # not marked seen
+
+
+def test_demo_profiles_live_in_a_private_dir_and_a_planted_link_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlenv_tui.demo import demo_profiles_dir
+
+    monkeypatch.setenv("DLENV_CACHE_DIR", str(tmp_path / "cache"))
+    first = demo_profiles_dir("ubuntu-4090")
+    assert first == tmp_path / "cache" / "demo" / "ubuntu-4090" / "profiles"
+    assert first.stat().st_mode & 0o777 == 0o700
+    # Someone replaces the scenario's directory with a link to real profiles.
+    real = tmp_path / "real-profiles"
+    real.mkdir()
+    (real / "keep.toml").write_text("schema = 1\n")
+    target = tmp_path / "cache" / "demo" / "fedora-a100"
+    target.symlink_to(real)
+    other = demo_profiles_dir("fedora-a100")
+    assert real not in other.parents and other != real / "profiles"
+    assert not (real / "profiles").exists()
+    assert (real / "keep.toml").read_text() == "schema = 1\n"

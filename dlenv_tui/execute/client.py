@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from dlenv_tui.execute.journal import follow_job
 from dlenv_tui.execute.request import encode_request, encode_saved_plan
@@ -30,9 +31,11 @@ class WorkerRunner:
         python: str | None = None,
         lock_timeout: float | None = None,
         saved_plan: bool = False,
+        command: Sequence[str] | None = None,
     ) -> None:
         self._password = password
         self.saved_plan = saved_plan
+        self.command = command
         self.python = python
         self.lock_timeout = lock_timeout
         self.job = ""
@@ -46,6 +49,7 @@ class WorkerRunner:
             password=self._password,
             python=self.python,
             lock_timeout=self.lock_timeout,
+            command=self.command,
         )
         return self.job
 

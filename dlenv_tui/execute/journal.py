@@ -30,6 +30,8 @@ from dlenv_tui.execute.runners import EventSink, JobResult, ResultBuilder
 from dlenv_tui.model import DataError, Event, EventKind, Plan, StepOutcome, from_data, to_data
 
 LOCK_NAME = "host.lock"
+#: The jobs directory every worker under sudo uses (see ``locations.jobs_dir``).
+SYSTEM_JOBS = locations.SYSTEM_JOBS_DIR
 #: How many recent jobs find_unseen_job looks at.
 RECENT_JOBS = 20
 

@@ -150,12 +150,6 @@ def audit(fam: str) -> str:
     return out.strip() if code not in (0, None) or out.strip() else ""
 
 
-def dpkg_check_done(output: str) -> bool:
-    """A ``dpkg-query -W -f=${Status}`` check passes only when every line is "install ok installed"."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    return bool(lines) and all(ln == INSTALLED for ln in lines)
-
-
 @contextlib.contextmanager
 def apt_frontend_lock() -> Iterator[bool]:
     """Hold dpkg's frontend lock (as apt does) while the database is read and repaired.

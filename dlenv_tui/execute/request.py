@@ -98,11 +98,12 @@ def _depth_ok(text: str, limit: int) -> bool:
 
 
 def _check_strings(value: Any, where: str = "request") -> None:
-    """No NUL, control character or lone surrogate anywhere, in keys or values."""
+    """No NUL, control character (but tab and newline: file contents have lines) or lone
+    surrogate anywhere, in keys or values; the field validators then check each value's grammar."""
     if isinstance(value, str):
         for ch in value:
             code = ord(ch)
-            if code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF:
+            if (code < 0x20 and ch not in "\t\n") or code == 0x7F or 0xD800 <= code <= 0xDFFF:
                 raise BadRequest(f"The request's {where} holds a control character; nothing ran.")
     elif isinstance(value, dict):
         for key, item in value.items():

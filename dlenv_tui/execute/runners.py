@@ -269,26 +269,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def check_done(argv: Sequence[str], env: dict[str, str]) -> bool:
     """Whether a step's read-only check says it is already done.
 
-    Exit status 0, and for a ``dpkg-query`` check every package "install ok installed": dpkg-query
-    exits 0 for a half-configured or unpacked package too, which is not done.
+    Exit status 0, and for a ``dpkg-query -W`` check every package it names "install ok
+    installed": dpkg-query exits 0 for a half-configured or unpacked package too, which is not done.
     """
-    if os.path.basename(argv[0]) != "dpkg-query":
-        return run_check(argv, env)
-    try:
-        proc = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            env=env,
-            cwd="/",
-            timeout=CHECK_TIMEOUT_S,
-            close_fds=True,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    if not run_check(argv, env):
         return False
-    return proc.returncode == 0 and pkgstate.dpkg_check_done(proc.stdout)
+    if os.path.basename(argv[0]) != "dpkg-query" or "-W" not in argv:
+        return True
+    packages = [a for a in argv[argv.index("-W") + 1 :] if not a.startswith("-")]
+    states = pkgstate.dpkg_states(packages)
+    return bool(states) and all(state == pkgstate.INSTALLED for state in states.values())
 
 
 def run_check(argv: Sequence[str], env: dict[str, str]) -> bool:

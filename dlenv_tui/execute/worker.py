@@ -236,6 +236,8 @@ def main(
     if sudo:
         scrub_environment()
     owner = jr.Owner.invoking()
+    # The probe does not depend on the request: it runs while the client sends it.
+    early = _EarlyProbe(probe or (lambda: _probe(owner)))
     _say("READY")
     signal.alarm(REQUEST_TIMEOUT_S)
     try:
@@ -252,7 +254,7 @@ def main(
                 )
             plan = request
         else:
-            plan = derive_plan(request, probe or (lambda: _probe(owner)), planner)
+            plan = derive_plan(request, early.result, planner)
         validate_plan(plan, policy or product_policy())
         jobs = locations.jobs_dir()
         job, lock, journal = prepare_job(plan, jobs, owner)
@@ -262,6 +264,7 @@ def main(
     except OSError as exc:
         _say(f"ERROR The worker could not create its job files: {exc.strerror or exc}.")
         return 1
+    early.wait()  # no thread may be running at fork
     sys.stdout.flush()
     pid = os.fork()
     if pid:
@@ -278,6 +281,33 @@ def main(
         lock.release()
     finally:
         os._exit(code)
+
+
+class _EarlyProbe:
+    """The host probe in a thread, started before the request is read."""
+
+    def __init__(self, probe: Prober) -> None:
+        self._probe = probe
+        self._facts: HostFacts | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._facts = self._probe()
+        except BaseException as exc:  # re-raised in the main thread by result()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self) -> HostFacts:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._facts is not None
+        return self._facts
 
 
 def _sentence(text: str) -> str:
