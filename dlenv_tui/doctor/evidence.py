@@ -48,7 +48,7 @@ PCI_DEVICES = "/sys/bus/pci/devices"
 NVSWITCH_CLASS = "0x068000"
 #: Kernel log lines worth keeping: the NVIDIA modules, nouveau, module signing.
 _LOG_KEEP = re.compile(
-    r"NVRM|nvidia|nouveau|Key was rejected|module verification failed|Lockdown", re.IGNORECASE
+    r"(?i:NVRM|nvidia|nouveau)|Key was rejected|module verification failed|Lockdown: "
 )
 _VERSION = re.compile(r"\d{2,4}\.\d{1,3}(?:\.\d{1,3})?")
 _NML = re.compile(r"^libnvidia-ml\.so\.(\d{2,4}\.\d{1,3}(?:\.\d{1,3})?)$")
