@@ -89,6 +89,7 @@ EXPECTED = {
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "nvidia-open")),
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.8.0-45-generic")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -165,6 +166,7 @@ EXPECTED = {
             ("/usr/bin/apt-get", "install", "-y", "ubuntu-drivers-common"),
         ),
         ("driver.install", ("/usr/bin/ubuntu-drivers", "install", "--gpgpu")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -263,6 +265,10 @@ EXPECTED = {
             "driver.mok-import",
             ("/usr/bin/mokutil", "--import", "/etc/pki/akmods/certs/public_key.der", "--root-pw"),
         ),
+        (
+            "driver.hold",
+            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -330,6 +336,18 @@ EXPECTED = {
                 "nvidia-compute-utils-G07",
             ),
         ),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/zypper",
+                "--non-interactive",
+                "addlock",
+                "nvidia-open-driver-G07-signed-kmp-default",
+                "nvidia-open-driver-G07-signed-kmp-meta",
+                "nvidia-compute-utils-G07",
+                "nvidia-compute-G07",
+            ),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -390,6 +408,7 @@ EXPECTED = {
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "cuda-drivers-580")),
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.1.0-26-amd64")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -447,6 +466,18 @@ EXPECTED = {
         (
             "driver.mok-import",
             ("/usr/bin/mokutil", "--import", "/var/lib/dkms/mok.pub", "--root-pw"),
+        ),
+        ("driver.hold-plugin", ("/usr/bin/dnf", "install", "-y", "python3-dnf-plugin-versionlock")),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/dnf",
+                "versionlock",
+                "add",
+                "nvidia-driver",
+                "nvidia-driver-cuda",
+                "kmod-nvidia-open-dkms",
+            ),
         ),
         ("driver.reboot", ("reboot",)),
         (
@@ -557,6 +588,17 @@ EXPECTED = {
         ("driver.versionlock", ("/usr/bin/dnf", "versionlock", "add", "*nvidia*580*")),
         ("driver.install", ("/usr/bin/dnf", "install", "-y", "cuda-drivers")),
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.12.0-55.el10.x86_64")),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/dnf",
+                "versionlock",
+                "add",
+                "nvidia-driver",
+                "nvidia-driver-cuda",
+                "kmod-nvidia-latest-dkms",
+            ),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",

@@ -242,7 +242,16 @@ class FakeHost:
         elif prog == p.UPDATE_SECUREBOOT_POLICY:
             self.touch("/var/lib/shim-signed/mok/MOK.der")
         elif prog == p.DNF and words[:2] == ["versionlock", "add"]:
-            self.touch("/etc/dnf/plugins/versionlock.list", words[2].replace("*", ".*"))
+            # dnf4's plugin list, and dnf5's built-in versionlock.toml (Fedora 41+)
+            for path in ("/etc/dnf/plugins/versionlock.list", "/etc/dnf/versionlock.toml"):
+                locked = "".join(w.replace("*", ".*") + "\n" for w in words[2:])
+                self.touch(path, self.files.get(path, "") + locked)
+        elif prog == p.ZYPPER and "addlock" in words:
+            entries = "".join(
+                f"type: package\nmatch_type: glob\nsolvable_name: {w}\n\n"
+                for w in words[words.index("addlock") + 1 :]
+            )
+            self.touch("/etc/zypp/locks", self.files.get("/etc/zypp/locks", "") + entries)
         elif prog == p.ZYPPER and "addrepo" in words:
             self.touch(f"/etc/zypp/repos.d/{words[-1]}.repo")
         elif prog == p.GROUPADD:

@@ -196,6 +196,12 @@ def run_build(args: argparse.Namespace) -> int:
         # after connecting: an engine that does not answer is one line, not the notes and a line
         _print_reasons(rendered, "dlenv: ")
         built = client.build(profile, rendered, show)
+        from dlenv_tui.doctor.gpucheck import after_build
+
+        check = after_build(client, replace(profile, last_image=built))
+        if check is not None:
+            built = replace(built, gpu_check=check)
+            print(f"In-image GPU check: {'ok' if check.ok else 'FAILED'}; {check.gpu}")
     profile = mark_stage(
         replace(profile, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
     )

@@ -263,6 +263,10 @@ def nvidia_ctk(argv: Sequence[str], plan: Plan) -> str:
         ("runtime", "configure", "--runtime=docker"),
         ("runtime", "configure", "--runtime=containerd"),
         ("runtime", "configure", "--runtime=crio"),
+        # dlenv doctor's repairs: /dev/char links for the cgroup/daemon-reload NVML loss, and
+        # no-cgroups for rootless Podman's legacy hook
+        ("system", "create-dev-char-symlinks", "--create-all"),
+        ("config", "--in-place", "--set", "nvidia-container-cli.no-cgroups"),
     }
     return (
         ""
@@ -312,6 +316,13 @@ def dkms(argv: Sequence[str], plan: Plan) -> str:
     if len(args) >= 1 and args[0] == "autoinstall" and args[1:2] == ["-k"] and len(args) == 3:
         return "" if re.fullmatch(r"[A-Za-z0-9._+-]+", args[2]) else "not a kernel release"
     return "dkms is used only to build the module for a kernel (autoinstall)"
+
+
+def akmods(argv: Sequence[str], plan: Plan) -> str:
+    args = list(argv[1:])
+    if len(args) == 3 and args[:2] == ["--force", "--kernels"]:
+        return "" if re.fullmatch(r"[A-Za-z0-9._+-]+", args[2]) else "not a kernel release"
+    return "akmods is used only to build the module for a kernel"
 
 
 def rm(argv: Sequence[str], plan: Plan) -> str:
@@ -435,6 +446,9 @@ def step_rules() -> dict[str, Rule]:
         p.DRACUT: fixed(("--force",), ("-f",), ("--regenerate-all", "--force")),
         p.UPDATE_SECUREBOOT_POLICY: fixed(("--new-key",), ("--enroll-key",)),
         p.KMODGENCA: fixed(("-a",), ()),
+        p.AKMODS: akmods,
+        p.MODPROBE: fixed(("nvidia",)),
+        p.SETSEBOOL: fixed(("-P", "container_use_devices", "on")),
     }
 
 
@@ -508,6 +522,13 @@ def apt_conf(content: str) -> str:
     return ""
 
 
+def udev_rule(content: str) -> str:
+    """udev rules run programs as root: only dlenv doctor's /dev/char rule, exactly."""
+    from dlenv_tui.doctor.signatures import DEV_CHAR_RULE_TEXT
+
+    return "" if content == DEV_CHAR_RULE_TEXT else "a udev rule other than dlenv's /dev/char rule"
+
+
 #: (directory, file-name pattern, content rule or None) for every file a plan may write.
 WRITE_RULES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None], ...] = (
     ("/etc/apt/sources.list.d", re.compile(r"[a-z0-9_.-]+\.(list|sources)"), apt_source),
@@ -524,6 +545,7 @@ WRITE_RULES: tuple[tuple[str, re.Pattern[str], Callable[[str], str] | None], ...
         modprobe_conf,
     ),
     ("/var/cache/dlenv", re.compile(r"[A-Za-z0-9_.+-]+\.(deb|rpm)"), None),
+    ("/etc/udev/rules.d", re.compile(r"71-nvidia-dev-char\.rules"), udev_rule),
 )
 
 #: Step environment: the names plans set, each with the values they use.

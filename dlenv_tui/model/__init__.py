@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from dlenv_tui.model.profile import BuiltImage as BuiltImage
     from dlenv_tui.model.profile import DriverChoice as DriverChoice
     from dlenv_tui.model.profile import EngineChoice as EngineChoice
+    from dlenv_tui.model.profile import GpuCheck as GpuCheck
     from dlenv_tui.model.profile import ImageOptions as ImageOptions
     from dlenv_tui.model.profile import Mount as Mount
     from dlenv_tui.model.profile import PortMap as PortMap
@@ -77,6 +78,7 @@ _LAZY: dict[str, str] = {
     "RunOptions": "profile",
     "StageProgress": "profile",
     "BuiltImage": "profile",
+    "GpuCheck": "profile",
     "Profile": "profile",
 }
 

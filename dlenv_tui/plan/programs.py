@@ -29,6 +29,9 @@ NVIDIA_CTK = "/usr/bin/nvidia-ctk"
 NVIDIA_SMI = "/usr/bin/nvidia-smi"
 MODINFO = "/usr/sbin/modinfo"
 DOCKER = "/usr/bin/docker"
+MODPROBE = "/usr/sbin/modprobe"
+AKMODS = "/usr/sbin/akmods"
+SETSEBOOL = "/usr/sbin/setsebool"
 PODMAN = "/usr/bin/podman"
 
 #: Every program a plan step may run (argv[0]); the worker refuses anything else.
@@ -54,6 +57,9 @@ PROGRAMS: frozenset[str] = frozenset(
         NVIDIA_CTK,
         DOCKER,
         PODMAN,
+        MODPROBE,
+        AKMODS,
+        SETSEBOOL,
     }
 )
 
@@ -75,6 +81,7 @@ WRITE_DIRS: frozenset[str] = frozenset(
         "/etc/modprobe.d",
         "/etc/apt/preferences.d",
         "/etc/apt/apt.conf.d",
+        "/etc/udev/rules.d",
         "/var/cache/dlenv",
     }
 )

@@ -50,6 +50,9 @@ class Context:
     profile: Profile | None = None
     """The profile the wizard is on (for the command palette's rebuild / relaunch / stop)."""
 
+    sysroot: str | None = None
+    """``--sysroot``: the tree the Doctor screen reads instead of ``/``."""
+
     store_for_scenario: Callable[[str], Any] | None = None
     """Demo: the profile store of a scenario (each scenario keeps its own demo profiles)."""
 
