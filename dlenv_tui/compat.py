@@ -931,3 +931,46 @@ def distro_support(distro: Distro) -> DistroSupport:
 
 def _unsupported(shown: str) -> str:
     return f"unsupported: {shown}; supported: {SUPPORTED_DISTROS_TEXT}"
+
+
+# ---- NVSwitch boards: Fabric Manager ------------------------------------------------------------
+
+#: HGX B200 / B300 GPUs (SXM6). Their NVSwitch trays use fourth-generation NVSwitch, which NVLink
+#: Subnet Manager (NVLSM) manages next to Fabric Manager (Fabric Manager User Guide, release 2.3,
+#: §1.3.2 "Systems Using Fourth Generation NVSwitches").
+_FOURTH_GEN_NVSWITCH_GPUS = frozenset({"2901", "3182"})
+
+
+@dataclass(frozen=True)
+class FabricAdvice:
+    """Whether the host needs NVIDIA Fabric Manager (and NVLSM), and why."""
+
+    needed: bool
+    nvlsm: bool = False
+    reason: str = ""
+
+
+def fabric_manager_advice(gpus: Sequence[Gpu], nvswitches: Sequence[str]) -> FabricAdvice:
+    """Fabric Manager is required on every NVSwitch board (HGX/DGX A100, H100, H200, B200, B300).
+
+    An NVSwitch function on the PCI bus decides it; an 8-GPU HGX B200/B300 board counts too, since
+    its switches sit behind the NVLink management interface rather than on the host's bus.
+    """
+    fourth = sum(1 for g in gpus if g.device_id.lower() in _FOURTH_GEN_NVSWITCH_GPUS)
+    if not nvswitches and fourth < 8:
+        return FabricAdvice(needed=False)
+    where = (
+        f"{len(nvswitches)} NVSwitch function{'s' if len(nvswitches) != 1 else ''} on the PCI bus"
+        if nvswitches
+        else f"an HGX board with {fourth} B200/B300 GPUs"
+    )
+    reason = (
+        f"This host has {where}: CUDA does not initialise on NVSwitch systems until NVIDIA Fabric "
+        "Manager, at exactly the driver's version, has set up the NVLink fabric."
+    )
+    nvlsm = fourth > 0
+    if nvlsm:
+        reason += (
+            " Fourth-generation NVSwitch (HGX B200/B300) also needs NVLink Subnet Manager (nvlsm)."
+        )
+    return FabricAdvice(needed=True, nvlsm=nvlsm, reason=reason)

@@ -387,7 +387,12 @@ EXPECTED = {
             ("/usr/bin/dpkg", "-i", "/var/cache/dlenv/cuda-keyring_1.1-1_all.deb"),
         ),
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
-        ("driver.install", ("/usr/bin/apt-get", "install", "-y", "cuda-drivers-580")),
+        # F1: the pinning package holds 580; cuda-drivers-580 alone pulls in 590 on Debian
+        (
+            "driver.pin-branch",
+            ("/usr/bin/apt-get", "install", "-y", "nvidia-driver-pinning-580"),
+        ),
+        ("driver.install", ("/usr/bin/apt-get", "install", "-y", "cuda-drivers")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
