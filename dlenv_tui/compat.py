@@ -843,31 +843,69 @@ def _note(newest: dict[Version, Version], tag: str, release: Version) -> None:
 
 
 def pytorch_index(cuda: str, gpus: Sequence[Gpu] = ()) -> Decision[str]:
-    """The PyTorch wheel index for a CUDA version: the nearest index not newer than it.
+    """The PyTorch wheel index for an image's CUDA version.
 
-    With ``gpus``, a host with a GPU older than Turing stays on cu126, the last index whose wheels
-    still carry Maxwell, Pascal and Volta kernels.
+    The wheels bundle their own CUDA runtime, so any index of the image's CUDA major runs on the
+    image's driver by minor-version compatibility (CUDA compatibility guide, Table 1: 12.x needs
+    ≥ 525.60.13, 11.x ≥ 450.80.02). dlenv starts from the nearest index not newer than the image
+    and moves to a newer one of the same major when that one has a newer torch release (a 12.4
+    image gets cu126 and torch 2.14, not cu124 and 2.6). An index never crosses the major: a
+    CUDA 11.0-11.2 image gets an 11.x index, not cu102, whose wheels have no sm_80/sm_86 kernels.
+
+    With ``gpus``: a GPU older than Turing keeps the choice at cu126, and every index must be at
+    least the oldest CUDA that knows all the GPUs (Blackwell: cu128).
     """
     xy = parse_cuda_version(cuda)[:2]
     indexes = _torch_indexes()
     reasons: list[str] = []
-    limit = xy
-    old = [s for s in (_see(g) for g in gpus) if s.old]
-    if old and limit > (12, 6):
-        limit = (12, 6)
+    seen = [_see(g) for g in gpus]
+    old = [s for s in seen if s.old]
+    floor: Version = (0,)
+    if gpus:
+        lo = cuda_for_gpus(gpus).value[0]
+        floor = _version(lo) if lo else (0,)
+    same_major = [
+        cu for cu in indexes if cu[0] == xy[0] and cu >= floor and not (old and cu > (12, 6))
+    ]
+    if not same_major or xy < (11, 0):
+        raise CompatError(f"PyTorch publishes no wheels for CUDA {_fmt(xy)} that fit these GPUs")
+    below = [cu for cu in same_major if cu <= xy]
+    start = max(below) if below else min(same_major)
+    # the newest torch wins; among equals the index nearest the image's CUDA, older first
+    cu = max(same_major, key=lambda c: (_version(indexes[c]), c <= xy, -abs(c[1] - xy[1])))
+    if old and xy > (12, 6):
         reasons.append(
-            f"{old[0].describe()}: PyTorch's cu128 and newer wheels leave it out, so dlenv uses cu126."
+            f"{old[0].describe()}: dlenv stays on cu126, the index whose wheels carry Maxwell, "
+            "Pascal and Volta kernels in every release (from PyTorch 2.11 on the others leave "
+            "them out; cu128/cu129 kept Volta only for 2.8-2.10)."
         )
-    fits = [cu for cu in indexes if cu <= limit]
-    if not fits:
-        raise CompatError(f"PyTorch publishes no wheels for CUDA {_fmt(xy)} or older")
-    cu = max(fits)
+    if floor > (0,) and any(cu < floor for cu in indexes if cu[0] == xy[0]):
+        reasons.append(f"These GPUs need wheels built for CUDA {_fmt(floor)} or newer.")
     tag = f"cu{cu[0]}{cu[1]}"
+    start_tag = f"cu{start[0]}{start[1]}"
     if cu == xy:
         reasons.insert(0, f"PyTorch publishes {tag} wheels for CUDA {_fmt(xy)}.")
+    elif cu == start and below:
+        if not (old and xy > (12, 6)):
+            reasons.append(f"{tag} is the newest PyTorch index not newer than CUDA {_fmt(xy)}.")
+    elif cu == start:
+        reasons.append(
+            f"{tag} is the oldest PyTorch index for CUDA {xy[0]}.x; it runs on this image's driver "
+            "by minor-version compatibility."
+        )
     else:
-        reasons.append(f"{tag} is the newest PyTorch index not newer than CUDA {_fmt(xy)}.")
-    reasons.append(f"PyTorch {indexes[cu]} is the newest release with {tag} wheels.")
+        why = (
+            f" Its wheels bundle their CUDA runtime, which runs on this image's driver by CUDA "
+            f"{xy[0]}.x minor-version compatibility."
+            if cu > xy
+            else ""
+        )
+        reasons.append(
+            f"{tag} has a newer torch ({indexes[cu]}) than {start_tag} ({indexes[start]}).{why}"
+        )
+    reasons.append(
+        f"PyTorch {indexes[cu]} is the newest release dlenv's data lists with {tag} wheels."
+    )
     return Decision(PYTORCH_INDEX_BASE + tag, tuple(reasons))
 
 

@@ -405,16 +405,23 @@ def test_ubuntu_releases_for(cuda: str, expected: tuple[str, ...]) -> None:
 
 TORCH = [
     # (name, cuda, device ids, index suffix)
-    ("exact cu128", "12.8", (), "cu128"),
+    # F12/F14: any index of the image's CUDA major runs by minor-version compatibility, so the one
+    # with the newest torch in the data wins (2.14 has cu126 but no cu128 wheels in cuda.json)
+    ("12.8 takes cu126 for its newer torch", "12.8", (), "cu126"),
     ("exact cu126", "12.6", (), "cu126"),
     ("13.1 falls back to cu130", "13.1", (), "cu130"),
     ("13.2", "13.2", (), "cu132"),
-    ("12.5 falls back to cu124", "12.5", (), "cu124"),
+    ("12.5 moves up to cu126", "12.5", (), "cu126"),
+    ("F14: 12.2 image on an A100 gets cu126", "12.2", ("20b0",), "cu126"),
+    # F6: never cu102 (no sm_80/sm_86 kernels) for a CUDA 11.0-11.2 image
+    ("F6: 11.0 on an A100", "11.0", ("20b0",), "cu118"),
+    ("F6: 11.1 on an RTX 3090", "11.1", ("2204",), "cu118"),
+    ("F6: 11.2", "11.2", (), "cu118"),
     ("11.8", "11.8", (), "cu118"),
-    ("patch version", "12.8.1", (), "cu128"),
+    ("patch version", "12.8.1", (), "cu126"),
     ("pascal on 12.8 gets cu126", "12.8", ("1b80",), "cu126"),
     ("volta on 12.9 gets cu126", "12.9", ("1db4",), "cu126"),
-    ("pascal on 12.4 keeps cu124", "12.4", ("1b80",), "cu124"),
+    ("pascal on 12.4 gets cu126", "12.4", ("1b80",), "cu126"),
     ("blackwell on 12.8", "12.8", ("2b85",), "cu128"),
 ]
 
