@@ -783,23 +783,30 @@ def image_tag(cuda: str, variant: ImageVariant, cudnn: bool, ubuntu: str) -> Dec
         reverse=True,
     )
     words = _flavour_words(variant, cudnn)
+    if len(want) == 2 and candidates:
+        # NVIDIA supports only the latest point release of a minor and deletes superseded tags
+        # (doc/support-policy.md), so an older patch is never chosen for an X.Y request
+        candidates = candidates[:1]
     for v in candidates:
         flavour = next((f for f in flavours if f in images[release][v]), None)
         if flavour is None:
             continue
         tag = f"nvidia/cuda:{_fmt(v)}-{flavour}-ubuntu{release}"
         reasons = [
-            f"{tag} is the newest known CUDA {_fmt(want)} {words} image for Ubuntu {release}."
+            f"{tag} is the newest CUDA {_fmt(want)} {words} image for Ubuntu {release} "
+            f"(image tags as of {images_as_of()})."
         ]
-        if candidates[0] != v:
-            reasons.append(
-                f"CUDA {_fmt(candidates[0])} exists for Ubuntu {release}, but not as a {words} "
-                "image in dlenv's tag list."
-            )
         return Decision(tag, tuple(reasons))
     if not candidates:
         raise CompatError(f"nvidia/cuda has no CUDA {_fmt(want)} images for Ubuntu {release}")
-    raise CompatError(f"nvidia/cuda has no CUDA {_fmt(want)} {words} image for Ubuntu {release}")
+    raise CompatError(
+        f"nvidia/cuda has no CUDA {_fmt(candidates[0])} {words} image for Ubuntu {release}"
+    )
+
+
+def images_as_of() -> str:
+    """The date of the tag list in use (shipped snapshot or a refresh)."""
+    return str(_cuda_data().get("images_as_of", "2026-08-21"))
 
 
 def ubuntu_releases_for(cuda: str) -> tuple[str, ...]:
