@@ -81,8 +81,17 @@ def check_distro(facts: HostFacts) -> Check:
     shown = facts.distro.name or " ".join(
         p for p in (facts.distro.id, facts.distro.version_id) if p
     )
+    if support.supported and support.warning:
+        fix = (
+            f"upgrade to a supported release, e.g. {support.newest}"
+            if support.eol_passed
+            else "run `dlenv data refresh`, or check that NVIDIA's repositories have this release"
+        )
+        return Check("distro", title, WARN, support.warning, fix)
     if support.supported:
-        return Check("distro", title, OK, shown)
+        about = "about " if support.eol_approximate else ""
+        eol = f" (supported until {about}{support.eol})" if support.eol else ""
+        return Check("distro", title, OK, shown + eol)
     return Check(
         "distro",
         title,

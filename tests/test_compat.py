@@ -517,7 +517,7 @@ DISTROS = [
         Distro("opensuse-leap", "16.0", like=("suse", "opensuse")),
         "opensuse-leap-16",
         "suse",
-        False,
+        True,
     ),
     (
         "tumbleweed",
@@ -555,7 +555,9 @@ def test_distro_support(name: str, distro: Distro, key: str, family: str, suppor
 
 def test_unsupported_reason_names_the_pretty_name() -> None:
     reason = compat.distro_support(Distro("arch", name="Arch Linux")).reason
-    assert reason.startswith("unsupported: Arch Linux; supported: Ubuntu 22.04/24.04, Debian 12/13")
+    assert reason.startswith(
+        "unsupported: Arch Linux; supported: Ubuntu 22.04/24.04/26.04, Debian 12/13"
+    )
 
 
 # --------------------------------------------------------------------------------------------
