@@ -432,12 +432,15 @@ def driver_advice(gpus: Sequence[Gpu]) -> DriverAdvice:
             reasons=(
                 *reasons,
                 f"At best the end-of-life {KEPLER_BRANCH} branch drives these GPUs, and it runs "
-                f"CUDA {KEPLER_MAX_CUDA} at most; dlenv cannot install it on current distributions."
+                f"CUDA {KEPLER_MAX_CUDA} at most. NVIDIA no longer updates it, so dlenv does not "
+                "plan it (Ubuntu still publishes nvidia-driver-470; install it yourself if you must)."
                 if kepler
                 else "No driver dlenv can install drives these GPUs.",
             ),
         )
-    conflict = bool(ancient)
+    # F10: the driver for the others runs them and simply ignores the older GPU, so this is no
+    # conflict that stops the plan
+    conflict = False
     if ancient:
         names = ", ".join(s.label for s in ancient)
         reasons.append(

@@ -163,3 +163,47 @@ def test_installed_fabric_manager_leaves_a_fitting_driver_satisfied() -> None:
         probed("ubuntu-22.04-hgx-h100"), fabric_manager=Tool(present=True, version="550.163.01")
     )
     assert plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER).satisfied
+
+
+# ---- F10 / F15: Kepler -------------------------------------------------------------------------
+
+
+def test_kepler_beside_an_a100_plans_the_driver_for_the_a100() -> None:
+    base = probed("ubuntu-22.04-hgx-h100")
+    k80 = compat.enrich_gpu(
+        replace(
+            base.gpus[0],
+            pci_address="0000:99:00.0",
+            device_id="102d",
+            name="",
+            chip="",
+            architecture="",
+            compute_capability="",
+        )
+    )
+    a100 = compat.enrich_gpu(
+        replace(
+            base.gpus[0], device_id="20b0", name="", chip="", architecture="", compute_capability=""
+        )
+    )
+    facts = replace(base, gpus=(k80, a100), nvswitches=(), driver=DriverInfo())
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    assert any(s.id == "driver.install" for s in plan.steps)
+    assert any("leaves it unused" in r for r in plan.reasons)
+
+
+def test_kepler_alone_is_refused_with_the_true_reason() -> None:
+    base = probed("ubuntu-22.04-hgx-h100")
+    k80 = compat.enrich_gpu(
+        replace(
+            base.gpus[0], device_id="102d", name="", chip="", architecture="", compute_capability=""
+        )
+    )
+    facts = replace(base, gpus=(k80,), nvswitches=(), driver=DriverInfo())
+    import pytest
+
+    from dlenv_tui.plan import PlanError
+
+    with pytest.raises(PlanError, match="end-of-life") as err:
+        plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    assert "no longer packaged" not in str(err.value)
