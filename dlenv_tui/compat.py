@@ -141,9 +141,53 @@ def _pci_data() -> dict[str, Any]:
     return data
 
 
+@cache
 def _cuda_data() -> dict[str, Any]:
+    """The shipped cuda.json with a `dlenv data refresh` result laid over it, when there is one."""
     data: dict[str, Any] = _load("cuda.json")
+    overlay = _overlay()
+    if overlay is None:
+        return data
+    newest = max(_version(row[0])[:2] for row in data["toolkit_driver"])
+    # CUDA minors newer than the driver table cannot be matched to a driver yet: left out
+    images = {
+        ubuntu: {v: list(f) for v, f in versions.items() if _version(v)[:2] <= newest}
+        for ubuntu, versions in overlay["images"].items()
+        if isinstance(versions, dict)
+    }
+    observed = dict(data["pytorch"]["observed"])
+    for release, tags in (overlay.get("pytorch_observed") or {}).items():
+        observed[release] = sorted(set(observed.get(release, ())) | set(tags))
+    return {
+        **data,
+        "images": {u: v for u, v in images.items() if v},
+        "images_as_of": overlay["images_as_of"],
+        "pytorch": {**data["pytorch"], "observed": observed},
+    }
+
+
+def _overlay() -> dict[str, Any] | None:
+    """The stored refresh (locations.knowledge_file), or None: absent, unreadable or not ours."""
+    from dlenv_tui.locations import knowledge_file
+
+    try:
+        data = json.loads(knowledge_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != 1:
+        return None
+    if not isinstance(data.get("images"), dict) or not isinstance(data.get("images_as_of"), str):
+        return None
     return data
+
+
+def reload_data() -> None:
+    """Forget the loaded data (after a refresh in this process): the next decision reads it again."""
+    for fn in (
+        _load, _cuda_data, _open_ids, _grace_ids, _arch_for_cc, _toolkit_minimums,
+        _minor_compat, _images, image_cuda_versions, _cc_introduced, _torch_indexes,
+    ):  # fmt: skip
+        fn.cache_clear()
 
 
 @cache
