@@ -4,16 +4,14 @@ superseded patch tag is never chosen."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from dlenv_tui import compat
+from dlenv_tui.locations import asset
 from dlenv_tui.model import ImageVariant
 
-DATA = json.loads(
-    (Path(compat.__file__).parent.parent / "assets" / "data" / "cuda.json").read_text()
-)
+DATA = json.loads(asset("data", "cuda.json").read_text())
 FLAVOURS = [
     (ImageVariant.BASE, False),
     (ImageVariant.RUNTIME, False),
