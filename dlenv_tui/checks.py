@@ -44,6 +44,9 @@ def run_checks(facts: HostFacts) -> tuple[Check, ...]:
         check_toolkit,
         check_docker_group,
     ]
+    if compat.fabric_manager_advice(facts.gpus, facts.nvswitches).needed:
+        # a row of its own only on NVSwitch boards, where CUDA depends on it
+        rows.insert(rows.index(check_driver) + 1, check_fabric_manager)
     return tuple(row(facts) for row in rows)
 
 
@@ -78,8 +81,17 @@ def check_distro(facts: HostFacts) -> Check:
     shown = facts.distro.name or " ".join(
         p for p in (facts.distro.id, facts.distro.version_id) if p
     )
+    if support.supported and support.warning:
+        fix = (
+            f"upgrade to a supported release, e.g. {support.newest}"
+            if support.eol_passed
+            else "run `dlenv data refresh`, or check that NVIDIA's repositories have this release"
+        )
+        return Check("distro", title, WARN, support.warning, fix)
     if support.supported:
-        return Check("distro", title, OK, shown)
+        about = "about " if support.eol_approximate else ""
+        eol = f" (supported until {about}{support.eol})" if support.eol else ""
+        return Check("distro", title, OK, shown + eol)
     return Check(
         "distro",
         title,
@@ -241,6 +253,35 @@ def check_driver(facts: HostFacts) -> Check:
             reinstall,
         )
     return Check("driver", title, OK, found)
+
+
+def check_fabric_manager(facts: HostFacts) -> Check:
+    """NVSwitch boards need Fabric Manager at the driver's exact version before CUDA initialises."""
+    title = "Fabric Manager"
+    advice = compat.fabric_manager_advice(facts.gpus, facts.nvswitches)
+    if not advice.needed:
+        return Check("fabric_manager", title, SKIPPED, "no NVSwitch: not needed")
+    fm = facts.fabric_manager
+    switches = f"{len(facts.nvswitches)} NVSwitches" if facts.nvswitches else "an HGX board"
+    if not fm.present:
+        return Check(
+            "fabric_manager",
+            title,
+            WARN,
+            f"{switches}, but nv-fabricmanager is not installed: CUDA cannot initialise the GPUs",
+            "the Driver stage installs Fabric Manager at the driver's version and enables it",
+        )
+    drv = facts.driver.version
+    if drv and fm.version and fm.version != drv:
+        return Check(
+            "fabric_manager",
+            title,
+            FAIL,
+            f"Fabric Manager {fm.version} does not match the driver {drv}; it refuses to start",
+            f"install Fabric Manager {drv} (the driver's exact version)",
+        )
+    found = f"{fm.version} " if fm.version else ""
+    return Check("fabric_manager", title, OK, f"{found}installed for {switches}")
 
 
 def check_nouveau(facts: HostFacts) -> Check:

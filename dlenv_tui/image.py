@@ -183,7 +183,9 @@ def render_dockerfile(
     wants_python = bool(python_reqs) or opts.jupyter
     needs_cuda = any(PRESETS[p].needs_cuda for p in opts.python_packages if p in PRESETS)
     cuda = (
-        _cuda_version(opts, facts, reasons) if needs_cuda or not opts.base_override else opts.cuda
+        _cuda_version(profile, facts, reasons)
+        if needs_cuda or not opts.base_override
+        else opts.cuda
     )
     base = _base_image(opts, cuda, reasons)
 
@@ -433,23 +435,28 @@ def _apt_packages(opts: ImageOptions, python: bool, ca: bool) -> list[str]:
     return sorted(dict.fromkeys(pkgs))
 
 
-def _cuda_version(opts: ImageOptions, facts: HostFacts | None, reasons: list[str]) -> str:
+def _cuda_version(profile: Profile, facts: HostFacts | None, reasons: list[str]) -> str:
+    opts = profile.image
     if opts.cuda:
         return opts.cuda
-    from dlenv_tui import compat
+    from dlenv_tui.plan.cuda import which_cuda, which_cuda_any_flavour
 
-    gpus = facts.gpus if facts else ()
-    driver = facts.driver.version if facts and facts.driver.loaded else ""
-    decision = compat.usable_cuda_versions(gpus, driver)
-    reasons.extend(decision.reasons)
-    for cuda in decision.value:
-        if not opts.base_override:
-            try:  # the newest version that has an nvidia/cuda image in the chosen flavour
-                compat.image_tag(cuda, opts.variant, opts.cudnn, opts.ubuntu)
-            except ValueError:
-                continue
-        reasons.append(f"CUDA {cuda}: the newest this host can run.")
-        return cuda
+    # the one "which CUDA" decision, for the driver that runs after the driver stage
+    if opts.base_override:
+        choice = which_cuda_any_flavour(facts, profile)
+    else:
+        choice = which_cuda(facts, profile, ubuntu=opts.ubuntu)
+        if choice.versions and choice.ubuntu != opts.ubuntu:
+            # the FROM line uses the profile's release; say which one works instead
+            raise ImageError(
+                f"No nvidia/cuda image for Ubuntu {opts.ubuntu} runs on this host's GPUs and "
+                f"driver; Ubuntu {choice.ubuntu} has CUDA {choice.versions[0]}: choose it in the "
+                "image stage."
+            )
+    reasons.extend(choice.reasons)
+    if choice.versions:
+        reasons.append(f"CUDA {choice.versions[0]}: the newest this host can run.")
+        return choice.versions[0]
     raise ImageError(
         "No CUDA version suits this host's GPUs, driver and chosen image; pick one in the image stage."
     )

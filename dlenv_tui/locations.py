@@ -42,6 +42,21 @@ def cache_dir() -> Path:
     return user_cache_path("dlenv")
 
 
+def data_dir() -> Path:
+    """``$DLENV_DATA_DIR`` or platformdirs' user data dir for dlenv (e.g. ~/.local/share/dlenv)."""
+    override = os.environ.get("DLENV_DATA_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_path
+
+    return user_data_path("dlenv")
+
+
+def knowledge_file() -> Path:
+    """Where `dlenv data refresh` stores fetched tags and wheels (over the shipped snapshot)."""
+    return data_dir() / "knowledge" / "cuda.json"
+
+
 def profiles_dir() -> Path:
     return config_dir() / "profiles"
 

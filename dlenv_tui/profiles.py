@@ -331,30 +331,30 @@ def recommended_profile(
     else:
         source = EngineSource.DOCKER_CE
     image = ImageOptions()
-    # ask for versions that have the default image, so the first one always builds
-    usable = compat.usable_cuda_versions(
-        tuple(facts.gpus),
-        facts.driver.version,
-        variant=image.variant,
-        cudnn=image.cudnn,
-        ubuntu=image.ubuntu,
-    )
+    driver = DriverChoice(flavour=advice.flavour, branch=advice.branch)
+    # the versions that have the default image on the driver that runs after the driver stage,
+    # so the first one always builds (plan.cuda.which_cuda: the one "which CUDA" decision)
+    from dlenv_tui.plan.cuda import which_cuda
+
+    draft = Profile(name=name, driver=driver, image=image, host=facts)
+    usable = which_cuda(facts, draft)
+    image = replace(image, ubuntu=usable.ubuntu)
     if cuda:
-        if usable.value and cuda not in usable.value:
+        if usable.versions and cuda not in usable.versions:
             raise UsageError(
                 f"CUDA {cuda} cannot run on this host's GPUs and driver, or has no "
                 f"{image.variant.value} image for Ubuntu {image.ubuntu}; usable: "
-                f"{', '.join(usable.value)}."
+                f"{', '.join(usable.versions)}."
             )
-    elif usable.value:
-        cuda = usable.value[0]
+    elif usable.versions:
+        cuda = usable.versions[0]
     image = replace(image, cuda=cuda)
     stamp = now()
     return Profile(
         name=name,
         created_at=stamp,
         updated_at=stamp,
-        driver=DriverChoice(flavour=advice.flavour, branch=advice.branch),
+        driver=driver,
         engine=EngineChoice(engine=engine, source=source),
         image=image,
         host=facts,

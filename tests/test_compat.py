@@ -103,19 +103,19 @@ def test_enrich_fills_only_empty_fields() -> None:
 
 HOSTS = [
     # (name, device ids, flavour, branch, open_required, proprietary_required, max_cuda, (min, max) CUDA)
-    ("RTX 4090", ("2684",), OPEN, "", False, False, "", ("11.8", "13.2")),
-    ("A100", ("20b0",), OPEN, "", False, False, "", ("11.0", "13.2")),
-    ("H100", ("2330",), OPEN, "", False, False, "", ("11.8", "13.2")),
-    ("B200", ("2901",), OPEN, "", True, False, "", ("12.8", "13.2")),
-    ("B300 (sm_103)", ("3182",), OPEN, "", True, False, "", ("12.9", "13.2")),
-    ("RTX 5090", ("2b85",), OPEN, "", True, False, "", ("12.8", "13.2")),
-    ("GH200", ("2342",), OPEN, "", True, False, "", ("11.8", "13.2")),
+    ("RTX 4090", ("2684",), OPEN, "", False, False, "", ("11.8", "13.3")),
+    ("A100", ("20b0",), OPEN, "", False, False, "", ("11.0", "13.3")),
+    ("H100", ("2330",), OPEN, "", False, False, "", ("11.8", "13.3")),
+    ("B200", ("2901",), OPEN, "", True, False, "", ("12.8", "13.3")),
+    ("B300 (sm_103)", ("3182",), OPEN, "", True, False, "", ("12.9", "13.3")),
+    ("RTX 5090", ("2b85",), OPEN, "", True, False, "", ("12.8", "13.3")),
+    ("GH200", ("2342",), OPEN, "", True, False, "", ("11.8", "13.3")),
     ("GTX 1080", ("1b80",), PROP, "580", False, True, "12.9", ("11.0", "12.9")),
     ("Tesla V100", ("1db4",), PROP, "580", False, True, "12.9", ("11.0", "12.9")),
-    ("T4", ("1eb8",), OPEN, "", False, False, "", ("11.0", "13.2")),
+    ("T4", ("1eb8",), OPEN, "", False, False, "", ("11.0", "13.3")),
     ("GTX 1080 + RTX 3090", ("1b80", "2204"), PROP, "580", False, True, "12.9", ("11.1", "12.9")),
-    ("2x RTX 4090", ("2684", "2684"), OPEN, "", False, False, "", ("11.8", "13.2")),
-    ("T4 + B200", ("1eb8", "2901"), OPEN, "", True, False, "", ("12.8", "13.2")),
+    ("2x RTX 4090", ("2684", "2684"), OPEN, "", False, False, "", ("11.8", "13.3")),
+    ("T4 + B200", ("1eb8", "2901"), OPEN, "", True, False, "", ("12.8", "13.3")),
 ]
 
 
@@ -184,7 +184,7 @@ def test_no_gpu_defaults_to_open_and_says_so() -> None:
     advice = compat.driver_advice(())
     assert advice.flavour is OPEN and not advice.open_required
     assert "No NVIDIA GPU" in advice.reasons[0]
-    assert compat.cuda_for_gpus(()).value == ("11.0", "13.2")
+    assert compat.cuda_for_gpus(()).value == ("11.0", "13.3")
 
 
 def test_kepler_only_host_is_the_470_branch() -> None:
@@ -206,8 +206,10 @@ def test_fermi_host_has_no_usable_driver_or_cuda() -> None:
 
 def test_kepler_beside_a_new_gpu_is_left_out() -> None:
     advice = compat.driver_advice(gpus("1004", "2684"))
-    assert advice.flavour is OPEN and advice.conflict
-    assert compat.cuda_for_gpus(gpus("1004", "2684")).value == ("11.8", "13.2")
+    # F10: the driver for the RTX 4090 ignores the Kepler GPU, as the reason says: no conflict
+    assert advice.flavour is OPEN and not advice.conflict
+    assert any("leaves it unused" in r for r in advice.reasons)
+    assert compat.cuda_for_gpus(gpus("1004", "2684")).value == ("11.8", "13.3")
 
 
 @pytest.mark.parametrize(
@@ -341,9 +343,9 @@ TAGS = [
         "13.0.3-cudnn-devel-ubuntu24.04",
     ),
     (
-        "13.0 runtime: newest with that flavour",
+        "13.0 runtime: the newest patch, never the superseded 13.0.0 (F5)",
         ("13.0", RUNTIME, False, "24.04"),
-        "13.0.0-runtime-ubuntu24.04",
+        "13.0.3-runtime-ubuntu24.04",
     ),
     ("13.2 cudnn devel 22.04", ("13.2", DEVEL, True, "22.04"), "13.2.1-cudnn-devel-ubuntu22.04"),
     ("12.6 base", ("12.6", BASE, False, "24.04"), "12.6.3-base-ubuntu24.04"),
@@ -370,11 +372,11 @@ MISSING_TAGS = [
     ("13.x has no 20.04", ("13.0", RUNTIME, False, "20.04")),
     ("12.5 has no cudnn on 24.04", ("12.5", RUNTIME, True, "24.04")),
     ("no cudnn base", ("12.8", BASE, True, "24.04")),
-    ("13.2 runtime not in the tag lists", ("13.2", RUNTIME, True, "24.04")),
+    ("13.3 has no 22.04 tags", ("13.3", RUNTIME, True, "22.04")),
     ("no such cuda", ("12.7", RUNTIME, False, "24.04")),
     ("no such ubuntu", ("12.8", RUNTIME, False, "23.10")),
     ("unknown patch", ("12.8.9", DEVEL, True, "24.04")),
-    ("pending 13.3 left out", ("13.3", DEVEL, True, "24.04")),
+    ("13.4 left out: no verified driver row", ("13.4", RUNTIME, True, "26.04")),
     ("not a version", ("latest", RUNTIME, False, "24.04")),
 ]
 
@@ -405,16 +407,23 @@ def test_ubuntu_releases_for(cuda: str, expected: tuple[str, ...]) -> None:
 
 TORCH = [
     # (name, cuda, device ids, index suffix)
-    ("exact cu128", "12.8", (), "cu128"),
+    # F12/F14: any index of the image's CUDA major runs by minor-version compatibility, so the one
+    # with the newest torch in the data wins (2.14 has cu126 but no cu128 wheels in cuda.json)
+    ("12.8 takes cu126 for its newer torch", "12.8", (), "cu126"),
     ("exact cu126", "12.6", (), "cu126"),
     ("13.1 falls back to cu130", "13.1", (), "cu130"),
     ("13.2", "13.2", (), "cu132"),
-    ("12.5 falls back to cu124", "12.5", (), "cu124"),
+    ("12.5 moves up to cu126", "12.5", (), "cu126"),
+    ("F14: 12.2 image on an A100 gets cu126", "12.2", ("20b0",), "cu126"),
+    # F6: never cu102 (no sm_80/sm_86 kernels) for a CUDA 11.0-11.2 image
+    ("F6: 11.0 on an A100", "11.0", ("20b0",), "cu118"),
+    ("F6: 11.1 on an RTX 3090", "11.1", ("2204",), "cu118"),
+    ("F6: 11.2", "11.2", (), "cu118"),
     ("11.8", "11.8", (), "cu118"),
-    ("patch version", "12.8.1", (), "cu128"),
+    ("patch version", "12.8.1", (), "cu126"),
     ("pascal on 12.8 gets cu126", "12.8", ("1b80",), "cu126"),
     ("volta on 12.9 gets cu126", "12.9", ("1db4",), "cu126"),
-    ("pascal on 12.4 keeps cu124", "12.4", ("1b80",), "cu124"),
+    ("pascal on 12.4 gets cu126", "12.4", ("1b80",), "cu126"),
     ("blackwell on 12.8", "12.8", ("2b85",), "cu128"),
 ]
 
@@ -510,7 +519,7 @@ DISTROS = [
         Distro("opensuse-leap", "16.0", like=("suse", "opensuse")),
         "opensuse-leap-16",
         "suse",
-        False,
+        True,
     ),
     (
         "tumbleweed",
@@ -548,7 +557,9 @@ def test_distro_support(name: str, distro: Distro, key: str, family: str, suppor
 
 def test_unsupported_reason_names_the_pretty_name() -> None:
     reason = compat.distro_support(Distro("arch", name="Arch Linux")).reason
-    assert reason.startswith("unsupported: Arch Linux; supported: Ubuntu 22.04/24.04, Debian 12/13")
+    assert reason.startswith(
+        "unsupported: Arch Linux; supported: Ubuntu 22.04/24.04/26.04, Debian 12/13"
+    )
 
 
 # --------------------------------------------------------------------------------------------

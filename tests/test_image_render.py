@@ -220,10 +220,11 @@ def test_without_cuda_the_newest_usable_one_is_picked() -> None:
 
 @pytest.mark.parametrize(
     ("scenario", "index"),
-    [("debian-1080", "cu126"), ("ubuntu-4090", "cu128")],
+    [("debian-1080", "cu126"), ("ubuntu-4090", "cu126")],
 )
 def test_pytorch_wheel_index_follows_the_hosts_gpus(scenario: str, index: str) -> None:
-    """A Pascal GPU (GTX 1080) gets cu126 even on CUDA 12.8: newer wheels leave its kernels out."""
+    """A Pascal GPU (GTX 1080) gets cu126 even on CUDA 12.8: newer wheels leave its kernels out.
+    The RTX 4090 gets cu126 too, for its newer torch (the data has 2.14 on cu126, 2.11 on cu128)."""
     from dlenv_tui.demo import load_scenario
 
     facts = load_scenario(scenario).facts

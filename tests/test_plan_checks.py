@@ -39,7 +39,8 @@ def test_after_a_run_every_check_reports_done_and_a_rerun_skips_everything(
 def installed(facts, engine):  # type: ignore[no-untyped-def]
     """The same host with everything the plans install already in place and running."""
     flavour = DriverFlavour.OPEN if facts.gpus[0].device_id == "2684" else DriverFlavour.PROPRIETARY
-    version = "595.71.05" if flavour is DriverFlavour.OPEN else "580.95.05"
+    # the newest branch, which a fresh install gets: 610 runs CUDA 13.3, the newest image
+    version = "610.43.02" if flavour is DriverFlavour.OPEN else "580.95.05"
     tool = Tool(present=True, version="28.5.1", running=True)
     return replace(
         facts,

@@ -234,7 +234,7 @@ def test_recommendations_follow_the_host() -> None:
         EngineName.DOCKER,
         EngineSource.DOCKER_CE,
     )
-    assert ubuntu.image.cuda == "13.0"
+    assert ubuntu.image.cuda == "13.3"
     assert ubuntu.host is not None
 
     pascal = recommended_profile("b", facts("debian-12-gtx1080"))

@@ -160,7 +160,7 @@ async def test_debian_pins_the_proprietary_580_branch(tmp_path: Path) -> None:
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.screen.phase == "done", "the driver plan")
     argv = [" ".join(s.argv) for s in plans[0].steps]
-    assert any("cuda-drivers-580" in a for a in argv), argv
+    assert any("nvidia-driver-pinning-580" in a for a in argv), argv
     assert store.load("gpu-dev").driver.flavour.value == "proprietary"
 
 

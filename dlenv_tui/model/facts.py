@@ -128,6 +128,11 @@ class HostFacts:
     kernel_headers: bool | None = None
     """Headers for the running kernel are installed (needed for DKMS); None if unknown."""
     gpus: tuple[Gpu, ...] = ()
+    nvswitches: tuple[str, ...] = ()
+    """PCI addresses of NVIDIA NVSwitch functions (vendor 10de, class 0680 "Bridge"): an HGX/DGX
+    board whose GPUs need Fabric Manager before CUDA initialises."""
+    fabric_manager: Tool = field(default_factory=Tool)
+    """``nv-fabricmanager`` (NVIDIA Fabric Manager); only probed when there are NVSwitches."""
     driver: DriverInfo = field(default_factory=DriverInfo)
     secure_boot: SecureBoot = field(default_factory=SecureBoot)
     docker: Tool = field(default_factory=Tool)

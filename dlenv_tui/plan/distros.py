@@ -13,6 +13,7 @@ from dlenv_tui.plan.steps import PlanError
 _CODENAMES = {
     ("ubuntu", "22.04"): "jammy",
     ("ubuntu", "24.04"): "noble",
+    ("ubuntu", "26.04"): "resolute",
     ("debian", "12"): "bookworm",
     ("debian", "13"): "trixie",
 }
@@ -65,7 +66,8 @@ class Target:
             return f"rhel{self.major}"
         if self.family == "fedora":
             return f"fedora{self.major}"
-        return "sles15" if self.id == "sles" else "opensuse15"
+        major = self.major if self.major >= 15 else 15
+        return f"sles{major}" if self.id == "sles" else f"opensuse{major}"
 
     @property
     def docker_repo(self) -> str:
@@ -79,6 +81,9 @@ class Target:
     @property
     def suse_gfx_repo(self) -> str:
         """NVIDIA's driver repository for openSUSE / SLE (the SUSE maintainer's list)."""
+        if self.id == "sles" and self.major >= 16:
+            # the SUSE NVIDIA maintainer's G07 post (2026-02-22) lists an SLE 16 repository
+            return f"https://download.nvidia.com/suse/sle{self.major}/"
         if self.id == "sles":
             sp = self.version.split(".")[1] if "." in self.version else "0"
             return f"https://download.nvidia.com/suse/sle15sp{sp}/"
@@ -98,13 +103,18 @@ def resolve(facts: HostFacts) -> Target:
         )
     family = support.family
     version = facts.distro.version_id
+    if support.newer_than_data:
+        # a release newer than the data: its repositories are named after the newest known one
+        version = support.plan_version
     try:
         major = int(version.split(".")[0]) if version else 0
     except ValueError:
         major = 0
-    codename = facts.distro.codename or _CODENAMES.get(
-        (family, version if family == "ubuntu" else str(major)), ""
-    )
+    codename = (
+        compat.distro_codename(facts.distro.id, version)
+        if support.newer_than_data
+        else facts.distro.codename
+    ) or _CODENAMES.get((family, version if family == "ubuntu" else str(major)), "")
     if family in ("ubuntu", "debian") and not codename:
         raise PlanError(
             f"{facts.distro.name or support.key} does not name its release codename in "

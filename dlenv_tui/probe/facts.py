@@ -58,13 +58,17 @@ def probe_host(host: Host | None = None, *, nvml: bool = True) -> HostFacts:
     distro = system.read_distro(host)
     kernel = system.read_kernel(host)
     sysfs_gpus = pci.read_sysfs_gpus(host)
+    nvswitches = pci.read_sysfs_nvswitches(host) or ()
     user = user_job.result()
     docker, podman = docker_job.result(), podman_job.result()
     docker_running = _Job(_running, host, docker, [tools.docker_socket()])
     podman_running = _Job(_running, host, podman, tools.podman_sockets(user.uid))
     docker = dataclasses.replace(docker, running=docker_running.result())
     podman = dataclasses.replace(podman, running=podman_running.result())
-    lspci_gpus = lspci_job.result()
+    lspci_gpus, lspci_switches = lspci_job.result() or (None, ())
+    nvswitches = nvswitches or lspci_switches
+    # Fabric Manager only matters on NVSwitch boards; elsewhere its version query is not run
+    fabric_manager = tools.read_tool(host, "nv-fabricmanager")[0] if nvswitches else Tool()
     nvml_info = nvml_job.result()
 
     version, flavour = drv.parse_nvidia_version(version_text or "")
@@ -84,6 +88,8 @@ def probe_host(host: Host | None = None, *, nvml: bool = True) -> HostFacts:
         kernel=kernel,
         kernel_headers=system.read_kernel_headers(host, kernel),
         gpus=merge_gpus(sysfs_gpus, lspci_gpus, nvml_info),
+        nvswitches=nvswitches,
+        fabric_manager=fabric_manager,
         driver=driver,
         secure_boot=secure_boot_job.result(),
         docker=docker,
@@ -131,14 +137,15 @@ def _docker(host: Host) -> Tool:
     return tool
 
 
-def _lspci(host: Host) -> tuple[Gpu, ...] | None:
+def _lspci(host: Host) -> tuple[tuple[Gpu, ...], tuple[str, ...]] | None:
+    """The GPUs and the NVSwitch addresses ``lspci -nn`` lists; None without lspci."""
     path = host.which("lspci")
     if path is None:
         return None
     result = host.run([path, "-nn"])
     if result is None:
         return None
-    return pci.parse_lspci(result.stdout)
+    return pci.parse_lspci(result.stdout), pci.parse_lspci_nvswitches(result.stdout)
 
 
 def _running(host: Host, tool: Tool, sockets: list[str]) -> bool | None:

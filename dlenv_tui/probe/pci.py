@@ -38,6 +38,14 @@ def is_nvidia_display(vendor: str, pci_class: str) -> bool:
     return vendor == NVIDIA_VENDOR and pci_class.startswith("03")
 
 
+def is_nvswitch(vendor: str, pci_class: str) -> bool:
+    """Vendor 10de and PCI class 0680xx ("Bridge: other"), how NVSwitch chips appear on HGX/DGX boards.
+
+    ``lspci -nn`` on an HGX A100: ``Bridge [0680]: NVIDIA Corporation GA100 [A100 NVSwitch] [10de:1af1]``.
+    """
+    return vendor == NVIDIA_VENDOR and pci_class.startswith("0680")
+
+
 def parse_uevent(text: str | None) -> dict[str, str]:
     """sysfs ``uevent``: ``DRIVER=nvidia``, ``PCI_ID=10DE:2684``, ``PCI_SLOT_NAME=0000:01:00.0``…"""
     out: dict[str, str] = {}
@@ -86,6 +94,46 @@ def normalise_address(address: str) -> str:
         except ValueError:
             return addr
     return addr
+
+
+def parse_sysfs_nvswitch(address: str, files: Mapping[str, str | None]) -> str:
+    """The normalised PCI address when the sysfs files describe an NVSwitch function, else ""."""
+    uevent = parse_uevent(files.get("uevent"))
+    vendor = _hex(files.get("vendor"), 4)
+    pci_class = _hex(files.get("class"), 6) or _hex(uevent.get("PCI_CLASS"), 6)
+    if not vendor and ":" in uevent.get("PCI_ID", ""):
+        vendor = _hex(uevent["PCI_ID"].partition(":")[0], 4)
+    return normalise_address(address) if is_nvswitch(vendor, pci_class) else ""
+
+
+def read_sysfs_nvswitches(host: Host) -> tuple[str, ...] | None:
+    """PCI addresses of NVSwitch functions under /sys/bus/pci/devices; None when sysfs is not there."""
+    entries = host.list_dir(SYSFS_PCI)
+    if entries is None:
+        return None
+    found = []
+    for address in entries:
+        vendor = host.read_text(f"{SYSFS_PCI}/{address}/vendor")
+        if vendor is not None and _hex(vendor, 4) != NVIDIA_VENDOR:
+            continue
+        files = {
+            name: host.read_text(f"{SYSFS_PCI}/{address}/{name}")
+            for name in ("vendor", "class", "uevent")
+        }
+        addr = parse_sysfs_nvswitch(address, files)
+        if addr:
+            found.append(addr)
+    return tuple(sorted(found))
+
+
+def parse_lspci_nvswitches(text: str) -> tuple[str, ...]:
+    """``lspci -nn`` → the PCI addresses of NVSwitch functions (class 0680, vendor 10de)."""
+    found = []
+    for line in text.splitlines():
+        m = _LSPCI.match(line.strip())
+        if m and is_nvswitch(m["vendor"].lower(), m["cls"].lower()):
+            found.append(normalise_address(m["addr"]))
+    return tuple(sorted(found))
 
 
 def read_sysfs_gpus(host: Host) -> tuple[Gpu, ...] | None:

@@ -13,7 +13,8 @@ from dlenv_tui.probe.host import CommandResult, Host
 # podman --version      podman version 5.2.2
 # nvidia-ctk --version  NVIDIA Container Toolkit CLI version 1.17.0
 #                       commit: 5bc031544833253e3ab6a36daec376cd0db8e0a8
-_VERSION = re.compile(r"\bversion\s+v?(\d+(?:\.\d+)+[0-9A-Za-z.+~-]*)", re.IGNORECASE)
+# nv-fabricmanager --version   Fabric Manager version is : 550.163.01
+_VERSION = re.compile(r"\bversion(?:\s+is\s*:)?\s+v?(\d+(?:\.\d+)+[0-9A-Za-z.+~-]*)", re.IGNORECASE)
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 PODMAN_ROOTFUL_SOCKET = "/run/podman/podman.sock"

@@ -48,9 +48,11 @@ class ImageScreen(StageScreen):
         o = self.profile.image
         # CUDA and Ubuntu lists follow the flavour (variant + cuDNN): 13.1/13.2, for one, exist only
         # as cuDNN devel images, so every pair offered here has an nvidia/cuda image.
-        self.cudas, reasons = services.image_cuda_choices(self.ctx.facts, o.variant, o.cudnn)
+        self.cudas, reasons = services.image_cuda_choices(
+            self.ctx.facts, o.variant, o.cudnn, self.profile
+        )
         if not self.cudas:  # no image of this flavour: keep the host's versions, show the error
-            self.cudas, reasons = services.usable_cuda(self.ctx.facts)
+            self.cudas, reasons = services.usable_cuda(self.ctx.facts, self.profile)
         cuda = o.cuda if o.cuda in self.cudas else (self.cudas[0] if self.cudas else "")
         ubuntus = self.ubuntus = self._ubuntus(cuda, o.variant, o.cudnn)
         with TabbedContent(id="tabs"):
@@ -174,7 +176,7 @@ class ImageScreen(StageScreen):
         ubuntu = self.query_one("#ubuntu", Select).value
         if not isinstance(cuda, str) or not isinstance(ubuntu, str):
             return services.no_image_error(variant, cudnn)
-        if not services.image_cuda_choices(self.ctx.facts, variant, cudnn)[0]:
+        if not services.image_cuda_choices(self.ctx.facts, variant, cudnn, self.profile)[0]:
             return services.no_image_error(variant, cudnn)
         return services.image_error(cuda, variant, cudnn, ubuntu)
 
@@ -234,7 +236,7 @@ class ImageScreen(StageScreen):
         """The flavour changed: offer the CUDA versions that come in it (keeping the choice)."""
         assert self.ctx.facts is not None
         variant, cudnn = self._flavour()
-        cudas, reasons = services.image_cuda_choices(self.ctx.facts, variant, cudnn)
+        cudas, reasons = services.image_cuda_choices(self.ctx.facts, variant, cudnn, self.profile)
         if cudas:  # none: keep the list, the error under the row says what to change
             self.query_one("#cuda-reasons", Static).update(
                 "[$text-muted]" + escape(" ".join(reasons)) + "[/]"

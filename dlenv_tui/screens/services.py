@@ -29,23 +29,29 @@ def utc_now() -> str:
 # compat
 
 
-def usable_cuda(facts: HostFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """CUDA versions (newest first) the GPUs and the loaded driver can run, and why."""
-    from dlenv_tui import compat
+def usable_cuda(
+    facts: HostFacts, profile: Profile | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """CUDA versions (newest first) the GPUs and the driver after the driver stage can run, and why."""
+    from dlenv_tui.model import Profile
+    from dlenv_tui.plan.cuda import which_cuda_any_flavour
 
-    driver = facts.driver.version if facts.driver.loaded else ""
-    d = compat.usable_cuda_versions(facts.gpus, driver)
-    return tuple(d.value), unique(d.reasons)
+    d = which_cuda_any_flavour(facts, profile or Profile(name="draft"))
+    return d.versions, unique(d.reasons)
 
 
 def image_cuda_choices(
-    facts: HostFacts, variant: ImageVariant, cudnn: bool
+    facts: HostFacts, variant: ImageVariant, cudnn: bool, profile: Profile | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """CUDA versions (newest first) the GPUs and driver can run that have an nvidia/cuda image of
-    this flavour for at least one Ubuntu release, and why; () when the flavour has none."""
+    """CUDA versions (newest first) the GPUs and the driver after the driver stage can run that
+    have an nvidia/cuda image of this flavour for at least one Ubuntu release, and why; () when
+    the flavour has none."""
     from dlenv_tui import compat
+    from dlenv_tui.model import Profile
+    from dlenv_tui.plan.cuda import driver_after_plan, which_cuda
 
-    driver = facts.driver.version if facts.driver.loaded else ""
+    draft = profile or Profile(name="draft")
+    driver = driver_after_plan(facts, draft)
     plain = compat.usable_cuda_versions(facts.gpus, driver)
     found: set[str] = set()
     for release in unique([r for v in plain.value for r in compat.ubuntu_releases_for(v)]):
@@ -55,6 +61,9 @@ def image_cuda_choices(
         found.update(d.value)
     versions = tuple(v for v in plain.value if v in found)
     reasons = unique(plain.reasons)
+    # the same sentence the profile's own decision gives (kept driver, Ubuntu fallback)
+    extra = [r for r in which_cuda(facts, draft, variant=variant, cudnn=cudnn).reasons]
+    reasons = unique([*(r for r in extra if r not in reasons), *reasons])
     missing = [v for v in plain.value if v not in found]
     if versions and missing:
         words = flavour_words(variant, cudnn)

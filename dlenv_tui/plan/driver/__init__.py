@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from dlenv_tui.model import HostFacts, Plan, Profile, Stage
+from dlenv_tui.plan import programs as p
 from dlenv_tui.plan.distros import Target
-from dlenv_tui.plan.driver import debian, fedora, guardian, rhel, suse, ubuntu
+from dlenv_tui.plan.driver import debian, fabric, fedora, guardian, rhel, suse, ubuntu
 from dlenv_tui.plan.driver.common import (
     DriverContext,
     decide,
@@ -32,8 +33,26 @@ def plan_driver(facts: HostFacts, profile: Profile, target: Target) -> Plan:
         return replace(base, satisfied=True, reasons=("The profile skips the driver stage.",))
     flavour, branch, reasons = decide(facts, profile)
     done = satisfied_reason(facts, profile, flavour, branch)
-    if done:
+    if done and facts.fabric_manager.present:
         return replace(base, satisfied=True, reasons=(*reasons, done))
+    if done:
+        # the driver fits, but an NVSwitch board also needs Fabric Manager at its version
+        fm_reasons: list[str] = [*reasons, done]
+        fm_warnings: list[str] = []
+        fm_steps = fabric.steps(
+            facts,
+            target,
+            branch,
+            archive=target.family == "ubuntu" and bool(facts.secure_boot.enabled),
+            start_now=True,
+            reasons=fm_reasons,
+            warnings=fm_warnings,
+        )
+        if not fm_steps and not fm_warnings:
+            return replace(base, satisfied=True, reasons=(*reasons, done))
+        return replace(
+            base, steps=tuple(fm_steps), reasons=tuple(fm_reasons), warnings=tuple(fm_warnings)
+        )
     sb = facts.secure_boot
     warnings: list[str] = []
     if not facts.gpus:
@@ -60,6 +79,18 @@ def plan_driver(facts: HostFacts, profile: Profile, target: Target) -> Plan:
     nouveau_steps(ctx)
     family_start = len(ctx.steps)
     _BY_FAMILY[target.family](ctx)
+    via_archive = any(st.argv[:1] == (p.UBUNTU_DRIVERS,) for st in ctx.steps)
+    ctx.steps.extend(
+        fabric.steps(
+            facts,
+            target,
+            branch,
+            archive=via_archive,
+            start_now=False,
+            reasons=ctx.reasons,
+            warnings=ctx.warnings,
+        )
+    )
     ctx.steps[family_start:family_start] = guardian.unlock_steps(ctx)
     ctx.steps.extend(guardian.hold_steps(ctx))
     if facts.driver.loaded:

@@ -77,8 +77,9 @@ def decide(facts: HostFacts, profile: Profile) -> tuple[DriverFlavour, str, list
         reasons.append(f"The profile pins the {branch} branch.")
     if branch and int(branch) < 580:
         raise PlanError(
-            f"The {branch} driver branch (Kepler and older GPUs) is no longer packaged for the "
-            "supported distributions; dlenv cannot plan it."
+            f"The {branch} driver branch (Kepler and older GPUs) is end-of-life and gets no fixes, "
+            "so dlenv does not plan it (Ubuntu still publishes nvidia-driver-470; install it "
+            "yourself if you must)."
         )
     return flavour, branch, reasons
 

@@ -14,16 +14,20 @@ CACHE_DIR = "/var/cache/dlenv"
 
 
 def packages(ctx: DriverContext) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(packages to install first, driver packages) for the flavour and branch."""
+    """(packages to install first, driver packages) for the flavour and branch.
+
+    A branch is held by NVIDIA's pinning package and the driver names stay unversioned, for 580
+    as well as the branches after it: ``cuda-drivers-580`` has no upper bound on its
+    dependencies (``nvidia-driver (>= 580.65.06)``), so on Debian it pulls in 590 components,
+    which no longer drive Maxwell, Pascal or Volta (NVIDIA Driver Installation Guide, "Version
+    locking packages for Ubuntu / Debian"; NVIDIA forum thread 353805).
+    """
     name = "nvidia-open" if ctx.flavour is DriverFlavour.OPEN else "cuda-drivers"
     if not ctx.branch:
         return (), (name,)
-    if int(ctx.branch) <= 580:
-        return (), (f"{name}-{ctx.branch}",)
-    # from 590 on the branch is pinned by a package and the driver names stay unversioned
     ctx.reasons.append(
-        f"Branch {ctx.branch} is pinned with nvidia-driver-pinning-{ctx.branch} (NVIDIA's scheme "
-        "from 590 on)."
+        f"Branch {ctx.branch} is held with nvidia-driver-pinning-{ctx.branch} (NVIDIA's "
+        f"version-locking package), so a later apt upgrade cannot move the driver past {ctx.branch}."
     )
     return (f"nvidia-driver-pinning-{ctx.branch}",), (name,)
 

@@ -16,8 +16,11 @@ def packages(ctx: DriverContext) -> tuple[str, ...]:
         return ("nvidia-open-driver-G07-signed-kmp-meta", "nvidia-compute-utils-G07")
     if ctx.is_open:
         return ("nvidia-open-driver-G06-signed-kmp-meta", "nvidia-compute-utils-G06")
-    # G06 is the 580 series, the last generation of the proprietary modules
-    return ("nvidia-driver-G06-kmp-default", "nvidia-compute-utils-G06")
+    # G06 is the 580 series, the last generation of the proprietary modules. The meta package
+    # keeps the KMP and the user-space packages at one version; the bare -kmp-default lets
+    # zypper pick an older 550/570 KMP from the same repository (SUSE NVIDIA maintainer's
+    # G07 post of 2026-02-22, "Known issues").
+    return ("nvidia-driver-G06-kmp-meta", "nvidia-compute-utils-G06")
 
 
 def plan(ctx: DriverContext) -> None:

@@ -102,29 +102,12 @@ def podman_steps(facts: HostFacts, reasons: list[str]) -> list[Step]:
     return steps
 
 
-def _driver_after_plan(facts: HostFacts, profile: Profile) -> str:
-    """The driver version the smoke test will meet: the loaded one, or "" when the plan replaces it."""
-    from dlenv_tui.plan.driver.common import decide, satisfied_reason
-
-    if profile.driver.skip or not facts.driver.version:
-        return facts.driver.version
-    try:
-        flavour, branch, _ = decide(facts, profile)
-    except PlanError:
-        return facts.driver.version
-    return facts.driver.version if satisfied_reason(facts, profile, flavour, branch) else ""
-
-
 def smoke_image(facts: HostFacts, profile: Profile) -> str:
     """A small nvidia/cuda base image that this host's GPUs and driver can run."""
-    ubuntu = profile.image.ubuntu
-    usable = compat.usable_cuda_versions(
-        tuple(facts.gpus),
-        _driver_after_plan(facts, profile),
-        variant=ImageVariant.BASE,
-        cudnn=False,
-        ubuntu=ubuntu,
-    ).value
+    from dlenv_tui.plan.cuda import which_cuda
+
+    choice = which_cuda(facts, profile, variant=ImageVariant.BASE, cudnn=False)
+    ubuntu, usable = choice.ubuntu, choice.versions
     if not usable:
         raise PlanError(
             f"No nvidia/cuda base image for Ubuntu {ubuntu} runs on this host's GPUs and driver."
