@@ -35,6 +35,18 @@ USER_NAME_LABEL = "io.dlenv.user-name"
 CDI_KIND = "nvidia.com/gpu"
 
 _STEP = re.compile(r"^\s*(?:Step|STEP) (\d+)/(\d+)\s?:")
+#: How many lines of a failed step's output a failure shows.
+FAILURE_LINES = 20
+_EXIT = re.compile(r"(?:non-zero code|exit status|exit code):? (\d+)")
+_TLS_FAILURES = (
+    "certificate verify failed",
+    "certificate verification failed",
+    "unknownissuer",
+    "invalid peer certificate",
+    "self-signed certificate",
+    "self signed certificate",
+    "unable to get local issuer",
+)
 _CACHED = re.compile(r"(?:--->|-->) Using cache")
 _JUPYTER_URL = re.compile(
     # with JUPYTER_TOKEN set, Jupyter masks it in the log as "token=..."
@@ -281,6 +293,7 @@ class EngineClient:
         tag = rendered.tag or default_tag(profile)
         total = _count_steps(rendered.dockerfile)
         step = 0
+        command = ""
         last: list[str] = []
         report = on_progress or (lambda _p: None)
         try:
@@ -291,11 +304,17 @@ class EngineClient:
                 rm=True,
                 forcerm=True,
                 decode=True,
+                # proxy variables are predefined build arguments: RUN steps see them, the image's
+                # config and history do not
+                buildargs=dict(rendered.build_args) or None,
+                network_mode=rendered.network or None,
             )
             for chunk in stream:
                 if "error" in chunk or "errorDetail" in chunk:
                     message = chunk.get("error") or chunk["errorDetail"].get("message", "")
-                    raise EngineError(_build_failure(message, step, total, last, rendered.base))
+                    raise EngineError(
+                        _build_failure(message, step, total, last, rendered.base, command)
+                    )
                 text = chunk.get("stream") or chunk.get("status") or ""
                 for line in str(text).splitlines():
                     if not line.strip():
@@ -303,11 +322,14 @@ class EngineClient:
                     m = _STEP.match(line)
                     if m:
                         step, total = int(m.group(1)), int(m.group(2))
-                    last = [*last[-9:], line]
+                        command = line[m.end() :].strip()
+                        last = []
+                    else:
+                        last = [*last[-(FAILURE_LINES - 1) :], line]
                     report(BuildProgress(step, total, line, cached=bool(_CACHED.search(line))))
         except docker.errors.APIError as exc:
             raise EngineError(
-                _build_failure(_api_text(exc), step, total, last, rendered.base)
+                _build_failure(_api_text(exc), step, total, last, rendered.base, command)
             ) from None
         try:
             image = self.client.images.get(tag)
@@ -688,7 +710,10 @@ def _api_text(exc: Exception) -> str:
     return str(explanation or exc)
 
 
-def _build_failure(message: str, step: int, total: int, last: list[str], base: str) -> str:
+def _build_failure(
+    message: str, step: int, total: int, last: list[str], base: str, command: str = ""
+) -> str:
+    """One sentence, then the failing step's whole command, its exit status and its last lines."""
     text = " ".join(message.split())
     low = text.lower()
     if base and any(
@@ -703,9 +728,25 @@ def _build_failure(message: str, step: int, total: int, last: list[str], base: s
             "not found: manifest",
         )
     ):
-        return f"The base image {base} is not available locally and cannot be pulled: {text[:200]}."
+        return f"The image build failed: the base image {base} is not available locally and cannot be pulled: {text[:200]}."
     where = f" at step {step} of {total}" if step else ""
-    return f"The image build failed{where}: {text[:300].rstrip('.')}."
+    status = _EXIT.search(text)
+    sentence = f"The image build failed{where}"
+    sentence += f" with exit status {status.group(1)}." if status else f": {text.rstrip('.')}."
+    log = "\n".join(last).lower()
+    if any(s in log or s in low for s in _TLS_FAILURES):
+        sentence += (
+            " A server's TLS certificate was not trusted: behind a proxy or mirror that re-signs "
+            "HTTPS, add its CA certificate with the image option ca_certs "
+            "(Image stage: CA certificates; `dlenv profiles set PROFILE ca_certs=PATH`)."
+        )
+    out = [sentence]
+    if command:
+        out.append(f"Step {step}/{total}: {command}")
+    if last:
+        out.append(f"Last {len(last)} lines of its output:")
+        out += [f"  {line}" for line in last[-FAILURE_LINES:]]
+    return "\n".join(out)
 
 
 def _run_failure(message: str, engine: EngineName, name: str) -> str:
