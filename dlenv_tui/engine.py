@@ -32,6 +32,15 @@ PODMAN_ROOT_SOCKET = "/run/podman/podman.sock"
 PROFILE_LABEL = "io.dlenv.profile"
 USER_LABEL = "io.dlenv.user"
 USER_NAME_LABEL = "io.dlenv.user-name"
+#: Who started the container (host UID): a same-named container of another user is never ours.
+OWNER_LABEL = "io.dlenv.owner"
+#: Inits dlenv hands Podman when containers.conf's own (catatonit) is not installed.
+_INITS = (
+    "/usr/libexec/podman/catatonit",
+    "/usr/bin/catatonit",
+    "/usr/bin/tini-static",
+    "/usr/bin/tini",
+)
 CDI_KIND = "nvidia.com/gpu"
 
 _STEP = re.compile(r"^\s*(?:Step|STEP) (\d+)/(\d+)\s?:")
@@ -352,8 +361,14 @@ class EngineClient:
         *,
         command: Sequence[str] | None = None,
         env: dict[str, str] | None = None,
+        replace: bool = True,
     ) -> RunInfo:
-        """Start the profile's container, replacing the one of the same name that dlenv started."""
+        """Start the profile's container, replacing the one of the same name that dlenv started.
+
+        ``replace`` False: a *running* container of the profile is an EngineError that says how to
+        replace it (a stopped one is always replaced). The user's home and the SSH host keys live
+        in named volumes per profile (``volume_names``), so a relaunch keeps them.
+        """
         import docker.errors
 
         opts = profile.run
@@ -378,22 +393,32 @@ class EngineClient:
             "0:0" if opts.as_root else str(labels.get(USER_LABEL) or f"{os.getuid()}:{os.getgid()}")
         )
 
-        self._remove_own(name, profile)
+        self._remove_own(name, profile, replace=replace)
         for port in opts.ports:
             _check_port_free(port)
+        _make_mount_sources(profile)
         environment = dict(env or {})
+        if opts.proxy:
+            from dlenv_tui.image import proxy_settings
+
+            for key, value in proxy_settings(os.environ).items():
+                environment.setdefault(key, value)
         token = ""
         if image_env.get("DLENV_JUPYTER") == "1":
             token = environment.setdefault("JUPYTER_TOKEN", secrets.token_hex(24))
-        run_labels = {PROFILE_LABEL: profile.name, USER_LABEL: user}
+        run_labels = {PROFILE_LABEL: profile.name, USER_LABEL: user, OWNER_LABEL: owner_id()}
+        home = (
+            "/root" if user.startswith("0:") else f"/home/{labels.get(USER_NAME_LABEL) or 'root'}"
+        )
+        volumes = self._volumes(profile, image_env, home, run_labels)
         try:
             if self.engine == EngineName.PODMAN:
                 cid = self._podman_create(
-                    profile, name, image_ref, user, command, environment, run_labels
+                    profile, name, image_ref, user, command, environment, run_labels, volumes
                 )
             else:
                 cid = self._docker_create(
-                    profile, name, image_ref, user, command, environment, run_labels
+                    profile, name, image_ref, user, command, environment, run_labels, volumes
                 )
             self.client.api.start(cid)
         except (docker.errors.APIError, _LibpodError) as exc:
@@ -475,6 +500,7 @@ class EngineClient:
         command: Sequence[str] | None,
         environment: dict[str, str],
         labels: dict[str, str],
+        volumes: dict[str, str],
     ) -> str:
         from docker.types import DeviceRequest
 
@@ -493,15 +519,19 @@ class EngineClient:
             restart = {"Name": opts.restart}
             if opts.restart == "on-failure":
                 restart["MaximumRetryCount"] = 3
+        label = ",z" if selinux_enforcing() else ""
+        binds = [
+            f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}{label}" for m in opts.mounts
+        ]
+        binds += [f"{vol}:{target}:rw" for vol, target in volumes.items()]
         host_config = api.create_host_config(
-            binds={
-                m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-                for m in opts.mounts
-            },
-            port_bindings={p.container: (p.host_ip, p.host) for p in opts.ports},
+            binds=binds,
+            port_bindings=port_bindings(opts.ports),
             shm_size=opts.shm_size or None,
             device_requests=requests_ or None,
             restart_policy=restart or None,
+            # an init as PID 1 reaps what ssh logins and Jupyter kernels leave behind
+            init=True,
         )
         created = api.create_container(
             image,
@@ -510,7 +540,7 @@ class EngineClient:
             user=user,
             environment=environment,
             labels=labels,
-            ports=[p.container for p in opts.ports],
+            ports=sorted({p.container for p in opts.ports}),
             host_config=host_config,
             detach=True,
         )
@@ -525,6 +555,7 @@ class EngineClient:
         command: Sequence[str] | None,
         environment: dict[str, str],
         labels: dict[str, str],
+        volumes: dict[str, str],
     ) -> str:
         # Podman 4.x's Docker-compatible create rejects CDI names in HostConfig.Devices ("stat
         # nvidia.com/gpu=all: no such file") and ignores DeviceRequests, so containers are created
@@ -550,15 +581,25 @@ class EngineClient:
                     "destination": m.target,
                     "source": m.source,
                     "type": "bind",
-                    "options": ["rbind", "ro" if m.read_only else "rw"],
+                    "options": ["rbind", "ro" if m.read_only else "rw"]
+                    + (["z"] if selinux_enforcing() else []),
                 }
                 for m in opts.mounts
             ],
+            "volumes": [{"Name": vol, "Dest": target} for vol, target in volumes.items()],
             "devices": [{"path": d} for d in cdi_devices(opts.gpus)],
             # Docker lets non-root processes bind ports < 1024 in a container; Podman 4 does not,
             # and the unprivileged sshd listens on 22.
             "sysctl": {"net.ipv4.ip_unprivileged_port_start": "0"},
         }
+        init = podman_init()
+        if init:
+            # an init as PID 1 reaps what ssh logins and Jupyter kernels leave behind
+            spec["init"] = True
+            spec["init_path"] = init
+        if os.geteuid() != 0:
+            # rootless: the user's own UID inside is the user's UID outside, so mounts stay theirs
+            spec["userns"] = {"nsmode": "keep-id"}
         if command:
             spec["command"] = list(command)
         if opts.shm_size:
@@ -578,7 +619,7 @@ class EngineClient:
             raise _LibpodError(str(body.get("message") or body.get("cause") or response.reason))
         return str(response.json()["Id"])
 
-    def _remove_own(self, name: str, profile: Profile) -> None:
+    def _remove_own(self, name: str, profile: Profile, *, replace: bool = True) -> None:
         import docker.errors
 
         try:
@@ -586,17 +627,83 @@ class EngineClient:
         except docker.errors.NotFound:
             return
         self._check_ours(container, name, profile)
+        if not replace and container.status == "running":
+            raise EngineError(
+                f"{name} is already running: `dlenv info {profile.name}` shows how to connect; "
+                f"`dlenv run {profile.name} --replace` starts it afresh (the home volume stays)."
+            )
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
 
     def _check_ours(self, container: Any, name: str, profile: Profile) -> None:
-        owner = (container.labels or {}).get(PROFILE_LABEL)
+        labels = container.labels or {}
+        owner = labels.get(PROFILE_LABEL)
         if owner != profile.name:
             whose = f"dlenv profile {owner!r}" if owner else "something other than dlenv"
             raise EngineError(
                 f"The container name {name} is taken by a container from {whose}; "
                 "pick another name in the launch stage or remove that container."
             )
+        if labels.get(OWNER_LABEL) != owner_id():
+            raise EngineError(
+                f"The container {name} belongs to another user's dlenv profile {owner!r} "
+                f"(owner UID {labels.get(OWNER_LABEL) or 'unknown'}); pick another container name "
+                "in the launch stage."
+            )
+
+    def _volumes(
+        self, profile: Profile, image_env: dict[str, str], home: str, labels: dict[str, str]
+    ) -> dict[str, str]:
+        """Named volumes per profile -> container path: the SSH host keys, and the home."""
+        out: dict[str, str] = {}
+        names = volume_names(profile)
+        if image_env.get("DLENV_SSH") == "1":
+            out[names["ssh"]] = "/etc/dlenv/ssh"
+        if profile.run.keep_home:
+            out[names["home"]] = home
+        for vol in out:
+            self._ensure_volume(vol, labels)
+        return out
+
+    def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        import docker.errors
+
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            self.client.volumes.create(
+                name, labels={k: v for k, v in labels.items() if k in (PROFILE_LABEL, OWNER_LABEL)}
+            )
+
+    def info(self, profile: Profile) -> RunInfo | None:
+        """The running container's RunInfo (Jupyter token included), read back from the engine."""
+        import docker.errors
+
+        try:
+            container = self.client.containers.get(container_name(profile))
+        except docker.errors.NotFound:
+            return None
+        self._check_ours(container, str(container.name), profile)
+        config = container.attrs.get("Config") or {}
+        env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+        labels = container.labels or {}
+        user = str(labels.get(USER_LABEL) or config.get("User") or "")
+        image_labels: dict[str, str] = {}
+        with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.APIError):
+            image_labels = self.client.images.get(config.get("Image") or "").labels or {}
+        return RunInfo(
+            engine=self.engine,
+            name=str(container.name),
+            id=str(container.id),
+            image=str(config.get("Image") or ""),
+            user=user,
+            ports=profile.run.ports,
+            gpus=profile.run.gpus,
+            user_name="root"
+            if user.startswith("0:")
+            else str(image_labels.get(USER_NAME_LABEL) or ""),
+            jupyter_token=env.get("JUPYTER_TOKEN", ""),
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -605,6 +712,61 @@ class EngineClient:
 
 def container_name(profile: Profile) -> str:
     return profile.run.name or f"dlenv-{profile.name}"
+
+
+def volume_names(profile: Profile) -> dict[str, str]:
+    """The profile's named volumes: ``home`` (the user's home) and ``ssh`` (the SSH host keys)."""
+    base = container_name(profile)
+    return {"home": f"{base}-home", "ssh": f"{base}-ssh"}
+
+
+def owner_id() -> str:
+    """The host UID of the user dlenv acts for (the one behind sudo, too)."""
+    return os.environ.get("SUDO_UID") or str(os.getuid())
+
+
+def port_bindings(ports: Sequence[PortMap]) -> dict[int | str, Any]:
+    """Docker's port_bindings with *every* binding: a dict of one tuple per port keeps only one."""
+    out: dict[int | str, Any] = {}
+    for p in ports:
+        binding = (p.host_ip, p.host)
+        if binding not in out.setdefault(p.container, []):
+            out[p.container].append(binding)
+    return out
+
+
+def selinux_enforcing(root: Path = Path("/")) -> bool:
+    """SELinux is enforcing: bind mounts need the ``z`` label or the container cannot read them."""
+    try:
+        return (root / "sys/fs/selinux/enforce").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+def podman_init() -> str:
+    """The init binary Podman runs as PID 1 (its catatonit, else tini); "" when there is none."""
+    return next((path for path in _INITS if os.access(path, os.X_OK)), "")
+
+
+def _make_mount_sources(profile: Profile) -> None:
+    """Mount sources that do not exist yet are made, owned by the user (not root via sudo)."""
+    uid = int(os.environ.get("SUDO_UID", os.getuid()))
+    gid = int(os.environ.get("SUDO_GID", os.getgid()))
+    for m in profile.run.mounts:
+        path = Path(m.source)
+        if path.exists():
+            continue
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        try:
+            path.mkdir(parents=True)
+            if os.geteuid() == 0:
+                for p in missing:
+                    os.chown(p, uid, gid)
+        except OSError as exc:
+            raise EngineError(
+                f"Cannot create the mount source {path}: {exc.strerror or exc}; create it yourself "
+                "or pick another directory in the launch stage."
+            ) from None
 
 
 def parse_gpus(gpus: str) -> str | int | tuple[str, ...]:

@@ -331,6 +331,10 @@ def recommended_profile(
     elif usable.value:
         cuda = usable.value[0]
     image = replace(image, cuda=cuda)
+    from dlenv_tui.model import RunOptions
+
+    # no GPU on the host: containers start without one (`gpus = "all"` would fail every launch)
+    run = RunOptions() if facts.gpus else RunOptions(gpus="none")
     stamp = now()
     return Profile(
         name=name,
@@ -339,6 +343,7 @@ def recommended_profile(
         driver=DriverChoice(flavour=advice.flavour, branch=advice.branch),
         engine=EngineChoice(engine=engine, source=source),
         image=image,
+        run=run,
         host=facts,
     )
 
@@ -410,8 +415,9 @@ def profile_errors(profile: Profile) -> Iterator[str]:
         yield from field(f"image.extra_pip[{i}]", v.pip_requirement_error(pkg))
     for i, pkg in enumerate(img.extra_apt):
         yield from field(f"image.extra_apt[{i}]", v.apt_package_error(pkg))
-    yield from field("image.apt_mirror", v.https_url_error(img.apt_mirror, "apt mirror"))
-    yield from field("image.pip_index", v.https_url_error(img.pip_index, "pip index"))
+    yield from field("image.apt_mirror", v.mirror_url_error(img.apt_mirror, "apt mirror"))
+    yield from field("image.pip_index", v.mirror_url_error(img.pip_index, "pip index"))
+    yield from field("image.torch_index", v.torch_index_error(img.torch_index))
     for i, cert in enumerate(img.ca_certs):
         yield from field(f"image.ca_certs[{i}]", v.abs_path_error(cert, "CA certificate path"))
     run = profile.run

@@ -51,8 +51,10 @@ def register(sub: Any) -> None:
         "run",
         help="start (or replace) a profile's container and say how to connect",
         description=(
-            "Start PROFILE's container with its GPUs, mounts and ports, replacing the one dlenv "
-            "started before under the same name, then print how to connect."
+            "Start PROFILE's container with its GPUs, mounts and ports, then print how to "
+            "connect. A stopped container of the profile is replaced; a running one only with "
+            "--replace. The home inside the container and the SSH host keys live in named "
+            "volumes that a relaunch keeps."
         ),
     )
     p.add_argument("name", metavar="PROFILE")
@@ -64,7 +66,24 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="wait this long for JupyterLab to come up (0: don't wait)",
     )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the profile's container when it is running (its home volume stays)",
+    )
     p.set_defaults(func=run_run)
+
+    p = sub.add_parser(
+        "info",
+        help="show how to connect to a profile's running container, Jupyter URL included",
+        description=(
+            "Print the connection lines of PROFILE's running container again: the Jupyter URL "
+            "with its token, ssh, exec and VS Code."
+        ),
+    )
+    p.add_argument("name", metavar="PROFILE")
+    p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
+    p.set_defaults(func=run_info)
 
     p = sub.add_parser(
         "stop",
@@ -202,7 +221,7 @@ def run_run(args: argparse.Namespace) -> int:
     profile = _load(args.name)
     engine = _engine(args, profile)
     with _connect(engine) as client:
-        info = client.run(profile)
+        info = client.run(profile, replace=args.replace)
         print(f"Started {info.name} from {info.image} with {engine.value} (user {info.user}).")
         if info.jupyter_token and args.wait > 0:
             print("Waiting for JupyterLab…", flush=True)
@@ -228,3 +247,23 @@ def run_stop(args: argparse.Namespace) -> int:
     name = container_name(profile)
     print(f"Stopped and removed {name}." if stopped else f"{name} is not running; nothing to stop.")
     return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from dlenv_tui.engine import connection_help, container_name
+
+    profile = _load(args.name)
+    engine = _engine(args, profile)
+    with _connect(engine) as client:
+        info = client.info(profile)
+        status = client.status(profile)
+    if info is None:
+        print(
+            f"{container_name(profile)} does not exist; start it with `dlenv run {profile.name}`.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{info.name} ({status}) from {info.image} with {engine.value} (user {info.user}).")
+    for line in connection_help(profile, info):
+        print(line)
+    return 0 if status == "running" else 1

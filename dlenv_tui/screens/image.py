@@ -129,16 +129,36 @@ class ImageScreen(StageScreen):
                 yield Field(
                     "apt mirror",
                     o.apt_mirror,
-                    lambda v: services.validate_field("url", v),
+                    lambda v: services.validate_field("mirror_url", v),
                     id="apt-mirror",
-                    placeholder="empty: the Ubuntu archive",
+                    placeholder="empty: the distribution's archive; http or https",
                 )
                 yield Field(
                     "pip index",
                     o.pip_index,
-                    lambda v: services.validate_field("url", v),
+                    lambda v: services.validate_field("mirror_url", v),
                     id="pip-index",
-                    placeholder="empty: PyPI",
+                    placeholder="empty: PyPI; every Python package, torch included",
+                )
+                yield Field(
+                    "torch index",
+                    o.torch_index,
+                    lambda v: services.validate_field("torch_index", v),
+                    id="torch-index",
+                    placeholder="empty: PyTorch's index for the CUDA; 'pip': the pip index",
+                )
+                yield Field(
+                    "CA certificates",
+                    " ".join(o.ca_certs),
+                    lambda v: services.validate_field("host_paths", v),
+                    id="ca-certs",
+                    placeholder="PEM files of a proxy's or mirror's CA, e.g. /etc/ssl/corp.crt",
+                )
+                yield Checkbox(
+                    "Pass this host's HTTP(S)_PROXY / NO_PROXY to the build",
+                    o.build_proxy,
+                    id="build-proxy",
+                    compact=True,
                 )
             with TabPane("Dockerfile", id="dockerfile"), VerticalScroll(id="preview-scroll"):
                 yield Static("", id="preview")
@@ -216,7 +236,9 @@ class ImageScreen(StageScreen):
                 "base_override": self.query_one("#base", Field).value.strip(),
                 "apt_mirror": self.query_one("#apt-mirror", Field).value.strip(),
                 "pip_index": self.query_one("#pip-index", Field).value.strip(),
-                "ca_certs": o.ca_certs,
+                "torch_index": self.query_one("#torch-index", Field).value.strip(),
+                "ca_certs": words("ca-certs"),
+                "build_proxy": checked("build-proxy"),
             }
         )
         return dataclasses.replace(self.profile, image=image)

@@ -274,7 +274,12 @@ def validate_field(kind: str, value: str) -> str:
         return next((e for e in map(v.apt_package_error, value.split()) if e), "")
     if kind == "pip_packages":
         return next((e for e in map(v.pip_requirement_error, value.split()) if e), "")
-    if kind in ("image", "url", "host_path") and not value:
+    if kind == "host_paths":
+        return next(
+            (e for e in (v.abs_path_error(p, "CA certificate path") for p in value.split()) if e),
+            "",
+        )
+    if kind in ("image", "url", "mirror_url", "torch_index", "host_path") and not value:
         return ""
     checks: dict[str, Callable[[str], str]] = {
         "profile_name": v.profile_name_error,
@@ -285,6 +290,8 @@ def validate_field(kind: str, value: str) -> str:
         "container_path": v.container_path_error,
         "image": v.image_ref_error,
         "url": v.https_url_error,
+        "mirror_url": v.mirror_url_error,
+        "torch_index": v.torch_index_error,
         "host_ip": v.host_ip_error,
     }
     return checks[kind](value)
