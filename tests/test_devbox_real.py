@@ -4,6 +4,7 @@ binding is published, and a same-named container of another owner is never ours.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import subprocess
 import time
@@ -55,10 +56,8 @@ def _remove_volumes(client: EngineClient, names: dict[str, str]) -> None:
     import docker.errors
 
     for name in names.values():
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             client.client.volumes.get(name).remove(force=True)
-        except docker.errors.NotFound:
-            pass
 
 
 def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
@@ -89,7 +88,7 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
         assert zombies.stdout.strip() == "0", zombies.stdout + zombies.stderr
 
         # a running container is replaced only when asked
-        with pytest.raises(EngineError, match="already running.*--replace"):
+        with pytest.raises(EngineError, match=r"already running.*--replace"):
             client.run(profile, replace=False)
 
         # an edit of the run options, then the relaunch
