@@ -357,6 +357,11 @@ def render_dockerfile(
 # sections
 
 
+def flavour_reasons(opts: ImageOptions, cuda: str = "") -> tuple[str, ...]:
+    """Why the chosen base flavour suits (or does not suit) the Python packages: for the Image screen."""
+    return tuple(_flavour_reasons(opts, cuda or opts.cuda, []))
+
+
 def _flavour_reasons(opts: ImageOptions, cuda: str, reasons: list[str]) -> list[str]:
     """Why this base flavour: the lines of the Dockerfile's header, also added to ``reasons``."""
     if opts.base_override:

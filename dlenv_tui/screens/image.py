@@ -60,6 +60,7 @@ class ImageScreen(StageScreen):
                     id="cuda-reasons",
                     classes="hint",
                 )
+                yield Static(self._flavour_text(o), id="flavour-reasons", classes="hint")
                 with Horizontal(classes="row"):
                     with Vertical(classes="col"):
                         yield Label("CUDA")
@@ -282,6 +283,14 @@ class ImageScreen(StageScreen):
             ubuntu.set_options([(u, u) for u in options])
         ubuntu.value = current if current in options else options[0]
 
+    def _flavour_text(self, options: ImageOptions) -> str:
+        return "[$text-muted]" + escape(" ".join(services.flavour_reasons(options))) + "[/]"
+
+    def show_flavour_reasons(self) -> None:
+        variant, cudnn = self._flavour()
+        options = dataclasses.replace(self.profile.image, variant=variant, cudnn=cudnn)
+        self.query_one("#flavour-reasons", Static).update(self._flavour_text(options))
+
     def show_image_error(self) -> None:
         error = self.image_error()
         box = self.query_one("#image-error", Static)
@@ -291,6 +300,7 @@ class ImageScreen(StageScreen):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "variant":
             self.refresh_cudas()
+            self.show_flavour_reasons()
         elif event.select.id == "cuda":
             self.refresh_ubuntus()
         self.show_image_error()

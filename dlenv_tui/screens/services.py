@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
-    from dlenv_tui.model import Check, Gpu, HostFacts, Plan, Profile
+    from dlenv_tui.model import Check, Gpu, HostFacts, ImageOptions, Plan, Profile
 
 
 def utc_now() -> str:
@@ -251,6 +251,13 @@ def rendered_image(profile: Profile, facts: HostFacts | None, *, demo: bool = Fa
             profile, facts, profile.engine.engine, ssh_keys="", ca_files={}
         )
     return image.render_dockerfile(profile, facts, profile.engine.engine)
+
+
+def flavour_reasons(options: ImageOptions) -> tuple[str, ...]:
+    """Why the base flavour fits the Python packages (CUDA once, not twice), for the Image stage."""
+    from dlenv_tui.image import flavour_reasons as reasons
+
+    return reasons(options)
 
 
 def render_dockerfile(profile: Profile, facts: HostFacts | None, *, demo: bool = False) -> str:
