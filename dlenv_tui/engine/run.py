@@ -1,39 +1,27 @@
-"""Docker and Podman through the docker SDK: build with streamed progress, run with GPUs, stop."""
+"""Running a profile's container: GPUs, mounts, ports, volumes that a relaunch keeps, an init; stop."""
 
 from __future__ import annotations
 
 import contextlib
-import getpass
-import io
 import os
 import re
 import secrets
-import shutil
-import signal
 import socket
-import subprocess
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlenv_tui.errors import DlenvError
-from dlenv_tui.image import RenderedImage, default_tag
-from dlenv_tui.model import BuiltImage, EngineName, PortMap, Profile
+from dlenv_tui.engine.build import _api_text
+from dlenv_tui.engine.help import jupyter_url_from_logs
+from dlenv_tui.engine.types import EngineError, RunInfo, _LibpodError
+from dlenv_tui.image import default_tag
+from dlenv_tui.model import EngineName, PortMap, Profile
+from dlenv_tui.names import OWNER_LABEL, PROFILE_LABEL, USER_LABEL, USER_NAME_LABEL
 
-if TYPE_CHECKING:  # the SDK is imported only when an engine is actually used
+if TYPE_CHECKING:
     import docker
 
-DOCKER_SOCKET = "/var/run/docker.sock"
-PODMAN_ROOT_SOCKET = "/run/podman/podman.sock"
-#: Label on every container dlenv starts; a same-named container without it is never removed.
-PROFILE_LABEL = "io.dlenv.profile"
-USER_LABEL = "io.dlenv.user"
-USER_NAME_LABEL = "io.dlenv.user-name"
-#: Who started the container (host UID): a same-named container of another user is never ours.
-OWNER_LABEL = "io.dlenv.owner"
 #: Inits dlenv hands Podman when containers.conf's own (catatonit) is not installed.
 _INITS = (
     "/usr/libexec/podman/catatonit",
@@ -41,319 +29,16 @@ _INITS = (
     "/usr/bin/tini-static",
     "/usr/bin/tini",
 )
+
+
 CDI_KIND = "nvidia.com/gpu"
 
-_STEP = re.compile(r"^\s*(?:Step|STEP) (\d+)/(\d+)\s?:")
-#: How many lines of a failed step's output a failure shows.
-FAILURE_LINES = 20
-_EXIT = re.compile(r"(?:non-zero code|exit status|exit code):? (\d+)")
-_TLS_FAILURES = (
-    "certificate verify failed",
-    "certificate verification failed",
-    "unknownissuer",
-    "invalid peer certificate",
-    "self-signed certificate",
-    "self signed certificate",
-    "unable to get local issuer",
-)
-_CACHED = re.compile(r"(?:--->|-->) Using cache")
-_JUPYTER_URL = re.compile(
-    # with JUPYTER_TOKEN set, Jupyter masks it in the log as "token=..."
-    r"(https?://[\w.-]+:\d+/(?:lab|tree)?\?token=(\w+|\.\.\.))"
-)
 
-
-class EngineError(DlenvError):
-    """The engine refused or failed; the message is one sentence saying what to do."""
-
-
-class _LibpodError(Exception):
-    """An error answer from Podman's libpod endpoint (the SDK's APIError covers only its own calls)."""
-
-
-@dataclass(frozen=True)
-class BuildProgress:
-    """One build event; plain data so a thread worker can post it to the UI as-is."""
-
-    step: int
-    """1-based current step (0 before the first)."""
-    total: int
-    line: str
-    """One log line (no trailing newline)."""
-    cached: bool = False
-    """The line says the current step came from the build cache."""
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What `run` started and how to reach it."""
+class RunMixin:
+    """`EngineClient.run` / `stop` / `status` / `logs` / `info` / `wait_for_jupyter`."""
 
     engine: EngineName
-    name: str
-    id: str
-    image: str
-    user: str
-    """``uid:gid`` the container runs as."""
-    ports: tuple[PortMap, ...] = ()
-    gpus: str = "none"
-    user_name: str = ""
-    """The image's account (for `ssh user@…`); empty when the image does not say."""
-    jupyter_token: str = ""
-    """The token dlenv generated and passed as ``JUPYTER_TOKEN``; empty without JupyterLab."""
-
-    @property
-    def jupyter_url(self) -> str:
-        if not self.jupyter_token:
-            return ""
-        port = next((p.host for p in self.ports if p.container == 8888), 0)
-        return f"http://127.0.0.1:{port}/lab?token={self.jupyter_token}" if port else ""
-
-
-# --------------------------------------------------------------------------------------------
-# connecting
-
-
-def socket_candidates(engine: EngineName) -> list[str]:
-    """API sockets to try, most specific first (unix paths without the scheme)."""
-    if engine == EngineName.DOCKER:
-        host = os.environ.get("DOCKER_HOST", "")
-        if host.startswith("unix://"):
-            return [host.removeprefix("unix://")]
-        return [DOCKER_SOCKET]
-    out: list[str] = []
-    host = os.environ.get("CONTAINER_HOST", "")
-    if host.startswith("unix://"):
-        out.append(host.removeprefix("unix://"))
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if os.geteuid() == 0:
-        out.append(PODMAN_ROOT_SOCKET)
-    elif runtime:
-        out.append(f"{runtime}/podman/podman.sock")
-    return out
-
-
-def connect(
-    engine: EngineName,
-    *,
-    start_service: bool = True,
-    timeout: int = 120,
-    sockets: Sequence[str] | None = None,
-) -> EngineClient:
-    """Connect to the engine's API; for Podman, start `podman system service` when no socket answers.
-
-    ``sockets`` replaces the usual candidates (see ``socket_candidates``); a service started here
-    listens on the last one and stops with ``EngineClient.close()``.
-    """
-
-    if engine == EngineName.DOCKER and os.environ.get("DOCKER_HOST", "").startswith(
-        ("tcp://", "ssh://")
-    ):
-        url = os.environ["DOCKER_HOST"]
-        return EngineClient(engine, _open(engine, url, url, timeout))
-    candidates = list(sockets) if sockets is not None else socket_candidates(engine)
-    first_error: EngineError | None = None
-    for path in candidates:
-        try:
-            client = _open(engine, f"unix://{path}", path, timeout)
-        except EngineError as exc:
-            first_error = first_error or exc
-            if exc.args and "Permission denied" in str(exc):
-                raise
-            continue
-        return EngineClient(engine, client)
-    if engine == EngineName.PODMAN and start_service and candidates:
-        path = candidates[-1]
-        service = _start_podman_service(path)
-        try:
-            client = _open(engine, f"unix://{path}", path, timeout)
-        except EngineError:
-            _stop_service(service)
-            raise
-        return EngineClient(engine, client, service=service)
-    if first_error is None:  # no socket to try: rootless Podman without XDG_RUNTIME_DIR
-        raise EngineError(
-            f"dlenv found no {engine.value.capitalize()} socket to try: set CONTAINER_HOST to "
-            "unix:///path/to/podman.sock, or log in through a session that sets XDG_RUNTIME_DIR."
-        )
-    raise first_error
-
-
-def _open(engine: EngineName, url: str, where: str, timeout: int) -> docker.DockerClient:
-    """A client that answered a ping (the SDK already asks the server's version while constructing)."""
-    import docker
-    import requests.exceptions
-
-    client = None
-    try:
-        client = docker.DockerClient(base_url=url, timeout=timeout)
-        client.ping()
-        return client
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        if client is not None:
-            client.close()
-        if "Permission denied" in str(exc) or isinstance(exc, PermissionError):
-            group = (
-                "add yourself to the docker group (then log in again)"
-                if engine == EngineName.DOCKER
-                else "use your own rootless Podman socket"
-            )
-            raise EngineError(
-                f"Permission denied on {where}: {group}, or run dlenv with sudo."
-            ) from None
-        hint = (
-            "start it (`sudo systemctl start docker`, or `dockerd` without systemd)"
-            if engine == EngineName.DOCKER
-            else "start it with `podman system service`"
-        )
-        raise EngineError(
-            f"{engine.value.capitalize()} is not answering on {where}: {hint}."
-        ) from None
-
-
-def _start_podman_service(path: str) -> subprocess.Popen[bytes]:
-    podman = shutil.which("podman")
-    if podman is None:
-        raise EngineError("Podman is not installed: install it in the engine stage.")
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            if Path(path).is_socket():
-                Path(path).unlink()  # a stale socket from a service that died
-        proc = subprocess.Popen(
-            [podman, "system", "service", "--time=0", f"unix://{path}"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # our Ctrl-C must not kill it half-way through a build
-            env={**os.environ, "LC_ALL": "C"},
-        )
-    except OSError as exc:
-        raise EngineError(
-            f"Cannot start `podman system service` on {path}: {exc.strerror or exc}; start it "
-            "by hand, or set CONTAINER_HOST to a Podman socket that answers."
-        ) from None
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if Path(path).is_socket():
-            return proc
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    _stop_service(proc)
-    raise EngineError(f"`podman system service` did not open {path}; run it by hand to see why.")
-
-
-def _stop_service(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-# --------------------------------------------------------------------------------------------
-# the client
-
-
-class EngineClient:
-    """One engine connection; close() also stops a Podman service that connect() started."""
-
-    def __init__(
-        self,
-        engine: EngineName,
-        client: docker.DockerClient,
-        service: subprocess.Popen[bytes] | None = None,
-    ) -> None:
-        self.engine = engine
-        self.client = client
-        self.service = service
-        """The `podman system service` this client started, stopped by close()."""
-
-    def __enter__(self) -> EngineClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.client.close()
-        _stop_service(self.service)
-        self.service = None
-
-    @property
-    def command(self) -> str:
-        """The CLI a user types for this engine (`docker` / `podman`)."""
-        return self.engine.value
-
-    # ---- build
-
-    def build(
-        self,
-        profile: Profile,
-        rendered: RenderedImage,
-        on_progress: Callable[[BuildProgress], None] | None = None,
-    ) -> BuiltImage:
-        """Build the rendered image, streaming step i of n and every log line to ``on_progress``."""
-        import docker.errors
-
-        tag = rendered.tag or default_tag(profile)
-        total = _count_steps(rendered.dockerfile)
-        step = 0
-        command = ""
-        last: list[str] = []
-        report = on_progress or (lambda _p: None)
-        try:
-            stream = self.client.api.build(
-                fileobj=io.BytesIO(rendered.context_tar()),
-                custom_context=True,
-                tag=tag,
-                rm=True,
-                forcerm=True,
-                decode=True,
-                # proxy variables are predefined build arguments: RUN steps see them, the image's
-                # config and history do not
-                buildargs=dict(rendered.build_args) or None,
-                network_mode=rendered.network or None,
-            )
-            for chunk in stream:
-                if "error" in chunk or "errorDetail" in chunk:
-                    message = chunk.get("error") or chunk["errorDetail"].get("message", "")
-                    raise EngineError(
-                        _build_failure(message, step, total, last, rendered.base, command)
-                    )
-                text = chunk.get("stream") or chunk.get("status") or ""
-                for line in str(text).splitlines():
-                    if not line.strip():
-                        continue
-                    m = _STEP.match(line)
-                    if m:
-                        step, total = int(m.group(1)), int(m.group(2))
-                        command = line[m.end() :].strip()
-                        last = []
-                    else:
-                        last = [*last[-(FAILURE_LINES - 1) :], line]
-                    report(BuildProgress(step, total, line, cached=bool(_CACHED.search(line))))
-        except docker.errors.APIError as exc:
-            raise EngineError(
-                _build_failure(_api_text(exc), step, total, last, rendered.base, command)
-            ) from None
-        try:
-            image = self.client.images.get(tag)
-        except docker.errors.ImageNotFound:
-            raise EngineError(
-                f"The build finished but {tag} is missing; see the log above."
-            ) from None
-        return BuiltImage(
-            tag=tag,
-            id=str(image.id),
-            built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            engine=self.engine.value,
-        )
-
-    # ---- run / stop
+    client: docker.DockerClient
 
     def run(
         self,
@@ -489,7 +174,35 @@ class EngineClient:
             time.sleep(0.5)
         return ""
 
-    # ---- engine-specific creation
+    def info(self, profile: Profile) -> RunInfo | None:
+        """The running container's RunInfo (Jupyter token included), read back from the engine."""
+        import docker.errors
+
+        try:
+            container = self.client.containers.get(container_name(profile))
+        except docker.errors.NotFound:
+            return None
+        self._check_ours(container, str(container.name), profile)
+        config = container.attrs.get("Config") or {}
+        env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+        labels = container.labels or {}
+        user = str(labels.get(USER_LABEL) or config.get("User") or "")
+        image_labels: dict[str, str] = {}
+        with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.APIError):
+            image_labels = self.client.images.get(config.get("Image") or "").labels or {}
+        return RunInfo(
+            engine=self.engine,
+            name=str(container.name),
+            id=str(container.id),
+            image=str(config.get("Image") or ""),
+            user=user,
+            ports=profile.run.ports,
+            gpus=profile.run.gpus,
+            user_name="root"
+            if user.startswith("0:")
+            else str(image_labels.get(USER_NAME_LABEL) or ""),
+            jupyter_token=env.get("JUPYTER_TOKEN", ""),
+        )
 
     def _docker_create(
         self,
@@ -675,40 +388,6 @@ class EngineClient:
                 name, labels={k: v for k, v in labels.items() if k in (PROFILE_LABEL, OWNER_LABEL)}
             )
 
-    def info(self, profile: Profile) -> RunInfo | None:
-        """The running container's RunInfo (Jupyter token included), read back from the engine."""
-        import docker.errors
-
-        try:
-            container = self.client.containers.get(container_name(profile))
-        except docker.errors.NotFound:
-            return None
-        self._check_ours(container, str(container.name), profile)
-        config = container.attrs.get("Config") or {}
-        env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
-        labels = container.labels or {}
-        user = str(labels.get(USER_LABEL) or config.get("User") or "")
-        image_labels: dict[str, str] = {}
-        with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.APIError):
-            image_labels = self.client.images.get(config.get("Image") or "").labels or {}
-        return RunInfo(
-            engine=self.engine,
-            name=str(container.name),
-            id=str(container.id),
-            image=str(config.get("Image") or ""),
-            user=user,
-            ports=profile.run.ports,
-            gpus=profile.run.gpus,
-            user_name="root"
-            if user.startswith("0:")
-            else str(image_labels.get(USER_NAME_LABEL) or ""),
-            jupyter_token=env.get("JUPYTER_TOKEN", ""),
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# pure helpers
-
 
 def container_name(profile: Profile) -> str:
     return profile.run.name or f"dlenv-{profile.name}"
@@ -803,57 +482,6 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2)]
 
 
-def jupyter_url_from_logs(text: str) -> str:
-    urls = [m.group(1) for m in _JUPYTER_URL.finditer(text)]
-    # prefer the 127.0.0.1 line Jupyter prints; the container-id host is unreachable from outside
-    return next((u for u in urls if "127.0.0.1" in u), urls[0] if urls else "")
-
-
-def connection_help(profile: Profile, info: RunInfo) -> list[str]:
-    """How to reach the container: Jupyter URL, SSH through a tunnel, a shell, VS Code."""
-    lines: list[str] = []
-    host = socket.gethostname()
-    me = os.environ.get("SUDO_USER") or getpass.getuser()
-    ports = {p.container: p for p in info.ports}
-    forwards = " ".join(
-        f"-L {p.host}:127.0.0.1:{p.host}"
-        for p in info.ports
-        if p.host_ip in ("127.0.0.1", "localhost")
-    )
-    if info.jupyter_url:
-        lines.append(f"JupyterLab: {info.jupyter_url}")
-    if forwards:
-        lines.append(f"From your own machine, tunnel the ports first: ssh {forwards} {me}@{host}")
-    if 22 in ports:
-        user = "root" if info.user.startswith("0:") else info.user_name or _image_user_name(profile)
-        lines.append(f"SSH into the container: ssh -p {ports[22].host} {user}@127.0.0.1")
-    lines.append(f"Shell in the container: {info.engine.value} exec -it {info.name} bash")
-    lines.append(
-        f"VS Code: Dev Containers: Attach to Running Container… and pick {info.name}"
-        + (" (or Remote-SSH through the tunnel above)." if 22 in ports else ".")
-    )
-    lines.append(f"Stop it: dlenv stop {profile.name}")
-    return lines
-
-
-def _image_user_name(profile: Profile) -> str:
-    from dlenv_tui.image import host_user
-
-    return host_user(profile.host).name if profile.image.create_user else "root"
-
-
-def _count_steps(dockerfile: str) -> int:
-    """Instructions in the Dockerfile: the total before the engine reports its own."""
-    count = 0
-    continued = False
-    for line in dockerfile.splitlines():
-        stripped = line.strip()
-        if not continued and stripped and not stripped.startswith("#"):
-            count += 1
-        continued = stripped.endswith("\\")
-    return count
-
-
 def _check_port_free(port: PortMap) -> None:
     family = socket.AF_INET6 if ":" in port.host_ip else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -865,50 +493,6 @@ def _check_port_free(port: PortMap) -> None:
                 f"Port {port.host} on {port.host_ip or 'all addresses'} is already in use: "
                 "pick another host port in the launch stage or stop what uses it."
             ) from None
-
-
-def _api_text(exc: Exception) -> str:
-    explanation = getattr(exc, "explanation", None)
-    return str(explanation or exc)
-
-
-def _build_failure(
-    message: str, step: int, total: int, last: list[str], base: str, command: str = ""
-) -> str:
-    """One sentence, then the failing step's whole command, its exit status and its last lines."""
-    text = " ".join(message.split())
-    low = text.lower()
-    if base and any(
-        s in low
-        for s in (
-            "pull access denied",
-            "manifest unknown",
-            "repository does not exist",
-            "no such host",
-            "initializing source",
-            "failed to resolve",
-            "not found: manifest",
-        )
-    ):
-        return f"The image build failed: the base image {base} is not available locally and cannot be pulled: {text[:200]}."
-    where = f" at step {step} of {total}" if step else ""
-    status = _EXIT.search(text)
-    sentence = f"The image build failed{where}"
-    sentence += f" with exit status {status.group(1)}." if status else f": {text.rstrip('.')}."
-    log = "\n".join(last).lower()
-    if any(s in log or s in low for s in _TLS_FAILURES):
-        sentence += (
-            " A server's TLS certificate was not trusted: behind a proxy or mirror that re-signs "
-            "HTTPS, add its CA certificate with the image option ca_certs "
-            "(Image stage: CA certificates; `dlenv profiles set PROFILE ca_certs=PATH`)."
-        )
-    out = [sentence]
-    if command:
-        out.append(f"Step {step}/{total}: {command}")
-    if last:
-        out.append(f"Last {len(last)} lines of its output:")
-        out += [f"  {line}" for line in last[-FAILURE_LINES:]]
-    return "\n".join(out)
 
 
 def _run_failure(message: str, engine: EngineName, name: str) -> str:
