@@ -26,6 +26,9 @@ LIB = "/usr/local/lib/dlenv"
 #: Build-context file with mirror credentials (netrc format); reaches RUN steps only as a build mount.
 NETRC_FILE = ".dlenv-secrets/netrc"
 NETRC_PATH = "/run/dlenv-netrc"
+#: The lock a rebuild installs from (copied in), and the one every build writes (`uv pip freeze`).
+LOCK_PATH = "/usr/local/lib/dlenv/requirements.lock"
+FREEZE_PATH = "/opt/venv/dlenv-installed.lock"
 #: Host environment variables a build (and, when asked, a container) gets: Docker and buildah
 #: treat these names as predefined build arguments and leave them out of the image's history.
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
@@ -182,13 +185,15 @@ def render_dockerfile(
     ssh_keys: str | None = None,
     ca_files: dict[str, bytes] | None = None,
     proxy_env: Mapping[str, str] | None = None,
+    upgrade: bool = False,
 ) -> RenderedImage:
     """Render the profile's image: the Dockerfile, the context files and the reasons behind them.
 
     ``buildkit`` None: cache mounts for Podman (buildah has them) and not for Docker, whose SDK
     build endpoint is the classic builder. ``user`` defaults to the host user, ``ssh_keys`` to the
     host user's public keys, ``ca_files`` to the files named in ``image.ca_certs``, ``proxy_env``
-    to this process's environment (read only when ``image.build_proxy`` is on).
+    to this process's environment (read only when ``image.build_proxy`` is on). ``upgrade``:
+    resolve the Python packages afresh instead of installing ``image.lock``'s versions.
     """
     opts = profile.image
     engine = engine or profile.engine.engine
@@ -260,6 +265,13 @@ def render_dockerfile(
         )
     if wants_python:
         env += [f"VIRTUAL_ENV={VENV}", f"PATH={VENV}/bin:$PATH", "UV_LINK_MODE=copy"]
+    lock = opts.lock if wants_python and not upgrade else ()
+    if lock:
+        files["requirements.lock"] = "".join(f"{line}\n" for line in lock).encode()
+        reasons.append(
+            f"Installs the {len(lock)} exact package versions of the last build (the lock); "
+            "`dlenv build --upgrade` resolves them afresh."
+        )
 
     build_args: dict[str, str] = {}
     network = ""
@@ -279,10 +291,10 @@ def render_dockerfile(
     # sharing=locked serialises concurrent BuildKit builds on one cache; buildah 1.28 (Podman 4.3)
     # never releases that lock inside a long-running `podman system service`, so the second build
     # through the same service hangs: Podman gets the default (shared) cache instead.
-    lock = ",sharing=locked" if engine == EngineName.DOCKER else ""
+    sharing = ",sharing=locked" if engine == EngineName.DOCKER else ""
     if apt_mirror:
         files["apt-mirror.sh"] = _template("apt-mirror.sh").encode()
-    system = _system_section(apt, apt_mirror, bool(ca_files), bool(apt_cred), buildkit, lock)
+    system = _system_section(apt, apt_mirror, bool(ca_files), bool(apt_cred), buildkit, sharing)
     user_section = _fragment("user", name=u.name, uid=u.uid, gid=u.gid) if u else ""
     if u:
         files["setup-user.sh"] = _template("setup-user.sh").encode()
@@ -294,11 +306,12 @@ def render_dockerfile(
             u,
             home,
             buildkit,
-            lock,
+            sharing,
             reasons,
             pip_index=pip_index,
             torch_url=torch_url,
             netrc=bool(pip_cred or torch_cred),
+            locked=bool(lock),
         )
         if wants_python
         else ""
@@ -449,6 +462,7 @@ def _python_section(
     pip_index: str,
     torch_url: str,
     netrc: bool,
+    locked: bool = False,
 ) -> str:
     major = cuda.split(".")[0] if cuda else ""
     torch: list[str] = []
@@ -483,6 +497,10 @@ def _python_section(
 
     index = f"--index-url {pip_index} " if pip_index else ""
     pip_args = index
+    if locked:
+        # every install takes the last build's exact versions as constraints
+        uv = f"{uv} -c {LOCK_PATH}"
+        pip_args += f"-c {LOCK_PATH} "
     if pip_index.startswith("http://"):
         # pip refuses plain http unless told; uv accepts it. The user chose an http index.
         pip_args += f"--trusted-host {urllib.parse.urlsplit(pip_index).hostname} "
@@ -518,10 +536,13 @@ def _python_section(
         steps += f"RUN {mounts}{uv} {index}jupyterlab\n"
     if opts.extra_pip:
         steps += f"RUN {mounts}{uv} {index}{_quote(opts.extra_pip)}\n"
+    # the exact versions installed: read back into the profile's lock after the build
+    steps += f"RUN uv pip freeze > {FREEZE_PATH}\n"
     return _fragment(
         "python",
         as_user=f" as {u.name} (not root)" if u else "",
-        user_line=f"USER {u.uid}:{u.gid}\n" if u else "",
+        user_line=(f"USER {u.uid}:{u.gid}\n" if u else "")
+        + (f"COPY requirements.lock {LOCK_PATH}\n" if locked else ""),
         pip_mounts=pip_mounts,
         pip_env=f"NETRC={NETRC_PATH} " if netrc else "",
         venv=VENV,

@@ -26,11 +26,15 @@ CERT = (
 KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----"
 
 
-def render(engine: EngineName = EngineName.PODMAN, **image: object) -> RenderedImage:
+def render(
+    engine: EngineName = EngineName.PODMAN, upgrade: bool = False, **image: object
+) -> RenderedImage:
     kw: dict[str, object] = {"cuda": "13.0"}
     kw.update(image)
     p = Profile(name="t", image=ImageOptions(**kw))  # type: ignore[arg-type]
-    return render_dockerfile(p, engine=engine, user=USER, ssh_keys="", proxy_env={})
+    return render_dockerfile(
+        p, engine=engine, user=USER, ssh_keys="", proxy_env={}, upgrade=upgrade
+    )
 
 
 # ---- the apt mirror script, run on real sources files
@@ -298,3 +302,25 @@ def test_failure_shows_command_status_last_lines_and_names_the_ca_option() -> No
     assert rest[0] == "Step 7/12: RUN python3 -m venv /opt/venv && pip install uv"
     assert rest[1] == "Last 20 lines of its output:"
     assert len(rest) == 22 and rest[-1].endswith("certificate verify failed")
+
+
+# ---- the lock
+
+
+def test_lock_becomes_constraints_unless_upgrading() -> None:
+    lock = ("numpy==2.3.1", "uv==0.9.0")
+    r = render(python_packages=("numpy",), jupyter=False, lock=lock)
+    assert r.files["requirements.lock"] == b"numpy==2.3.1\nuv==0.9.0\n"
+    uv_lines = [li for li in r.dockerfile.splitlines() if "uv pip install" in li]
+    assert uv_lines and all("-c /usr/local/lib/dlenv/requirements.lock" in li for li in uv_lines)
+    assert "uv pip freeze > /opt/venv/dlenv-installed.lock" in r.dockerfile
+    up = render(python_packages=("numpy",), jupyter=False, lock=lock, upgrade=True)
+    assert "requirements.lock" not in up.files and "-c /usr" not in up.dockerfile
+
+
+def test_lock_changes_version_by_version() -> None:
+    from dlenv_tui.engine import lock_changes
+
+    old = ("numpy==2.3.1", "six==1.16.0", "gone==1")
+    new = ("numpy==2.3.4", "six==1.16.0", "added==0.1")
+    assert lock_changes(old, new) == ["numpy 2.3.1 -> 2.3.4", "+ added 0.1", "- gone 1"]

@@ -45,6 +45,11 @@ def register(sub: Any) -> None:
     p.add_argument("name", metavar="PROFILE")
     p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
     p.add_argument("--quiet", "-q", action="store_true", help="show steps only, not every log line")
+    p.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="resolve the Python packages afresh instead of the lock, and show what changed",
+    )
     p.set_defaults(func=run_build)
 
     p = sub.add_parser(
@@ -125,11 +130,15 @@ def _engine(args: argparse.Namespace, profile: Profile) -> EngineName:
     return profile.engine.engine
 
 
-def _render(profile: Profile, engine: EngineName, buildkit: bool | None = None) -> RenderedImage:
+def _render(
+    profile: Profile, engine: EngineName, buildkit: bool | None = None, upgrade: bool = False
+) -> RenderedImage:
     from dlenv_tui.image import host_user, render_dockerfile
 
     # GPUs from the profile's host snapshot; the user is whoever runs this command now
-    return render_dockerfile(profile, profile.host, engine, buildkit=buildkit, user=host_user(None))
+    return render_dockerfile(
+        profile, profile.host, engine, buildkit=buildkit, user=host_user(None), upgrade=upgrade
+    )
 
 
 def _connect(engine: EngineName) -> EngineClient:
@@ -189,7 +198,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     profile = _load(args.name)
     engine = EngineName(args.engine) if args.engine else profile.engine.engine
-    rendered = _render(profile, engine)
+    rendered = _render(profile, engine, upgrade=args.upgrade)
     last_step = [0]
 
     def show(p: BuildProgress) -> None:
@@ -203,10 +212,23 @@ def run_build(args: argparse.Namespace) -> int:
         # after connecting: an engine that does not answer is one line, not the notes and a line
         _print_reasons(rendered, "dlenv: ")
         built = client.build(profile, rendered, show)
+    from dlenv_tui.engine import lock_changes
+
+    old_lock = profile.image.lock
+    image = replace(profile.image, lock=built.lock or old_lock)
     profile = mark_stage(
-        replace(profile, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
+        replace(profile, image=image, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
     )
     ProfileStore().save(profile)
+    if built.lock and old_lock and built.lock != old_lock:
+        changes = lock_changes(old_lock, built.lock)
+        print(f"Package versions changed ({len(changes)}):")
+        for change in changes:
+            print(f"  {change}")
+    elif built.lock and old_lock:
+        print(f"Same {len(built.lock)} package versions as the lock.")
+    elif built.lock:
+        print(f"Locked {len(built.lock)} package versions in profile {profile.name}.")
     print(
         f"Built {built.tag} ({built.id[:19]}) with {engine.value}; recorded in profile {profile.name}."
     )

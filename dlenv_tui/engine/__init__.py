@@ -3,7 +3,7 @@ stop, and how to connect — one module per subject, re-exported here."""
 
 from __future__ import annotations
 
-from dlenv_tui.engine.build import FAILURE_LINES, _build_failure, _count_steps
+from dlenv_tui.engine.build import FAILURE_LINES, _build_failure, _count_steps, lock_changes
 from dlenv_tui.engine.client import EngineClient
 from dlenv_tui.engine.connection import (
     DOCKER_SOCKET,
@@ -47,6 +47,7 @@ __all__ = [
     "connection_help",
     "container_name",
     "jupyter_url_from_logs",
+    "lock_changes",
     "owner_id",
     "parse_gpus",
     "parse_size",

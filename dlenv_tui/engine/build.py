@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from dlenv_tui.engine.types import BuildProgress, EngineError
-from dlenv_tui.image import RenderedImage, default_tag
+from dlenv_tui.image import FREEZE_PATH, RenderedImage, default_tag
 from dlenv_tui.model import BuiltImage, EngineName, Profile
 
 if TYPE_CHECKING:
@@ -106,7 +106,23 @@ class BuildMixin:
             id=str(image.id),
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             engine=self.engine.value,
+            lock=self.read_lock(tag) if FREEZE_PATH in rendered.dockerfile else (),
         )
+
+    def read_lock(self, image: str) -> tuple[str, ...]:
+        """The ``name==version`` lines the build recorded in the image (`uv pip freeze`)."""
+        import docker.errors
+
+        try:
+            out = self.client.containers.run(
+                image, entrypoint=["cat", FREEZE_PATH], user="0", remove=True, network_mode="none"
+            )
+        except docker.errors.DockerException as exc:
+            raise EngineError(
+                f"The build finished but its package lock could not be read: {_api_text(exc)}."
+            ) from None
+        text = bytes(out).decode(errors="replace")
+        return tuple(line.strip() for line in text.splitlines() if "==" in line)
 
 
 def _count_steps(dockerfile: str) -> int:
@@ -169,3 +185,20 @@ def _build_failure(
         out.append(f"Last {len(last)} lines of its output:")
         out += [f"  {line}" for line in last[-FAILURE_LINES:]]
     return "\n".join(out)
+
+
+def lock_changes(old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:
+    """What an upgrade changed, package by package: ``numpy 2.3.1 -> 2.3.4``, ``+ x 1.0``, ``- y 2``."""
+
+    def versions(lock: tuple[str, ...]) -> dict[str, str]:
+        out = {}
+        for line in lock:
+            name, _, version = line.partition("==")
+            out[name.strip().lower()] = version.strip()
+        return out
+
+    a, b = versions(old), versions(new)
+    lines = [f"{n} {a[n]} -> {b[n]}" for n in sorted(a.keys() & b.keys()) if a[n] != b[n]]
+    lines += [f"+ {n} {b[n]}" for n in sorted(b.keys() - a.keys())]
+    lines += [f"- {n} {a[n]}" for n in sorted(a.keys() - b.keys())]
+    return lines

@@ -79,6 +79,9 @@ class ImageOptions:
     """Pass the host's HTTP(S)_PROXY / NO_PROXY to the build (as build arguments, never stored)."""
     tag: str = ""
     """Image tag; empty: ``dlenv/<profile>:latest``."""
+    lock: tuple[str, ...] = ()
+    """``name==version`` of every Python package the last build installed (`uv pip freeze`):
+    rebuilds install exactly these; `dlenv build --upgrade` resolves afresh and shows what changed."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ class BuiltImage:
     id: str = ""
     built_at: str = ""
     engine: str = ""
+    lock: tuple[str, ...] = ()
+    """``name==version`` of the Python packages the build installed (read back from the image)."""
 
 
 @dataclass(frozen=True)
