@@ -662,6 +662,46 @@ def _read_ca_files(paths: Sequence[str], reasons: list[str] | None = None) -> di
     return out
 
 
+def build_endpoints(profile: Profile, facts: HostFacts | None = None) -> tuple[str, ...]:
+    """The origins a build of ``profile`` contacts, for `dlenv check --network`: the base image's
+    registry, the apt mirror (or the base's own archive), the pip index (or PyPI) and the torch
+    index. Credentials are dropped; a local base (``localhost/…``) needs no registry."""
+    opts = profile.image
+    out: list[str] = []
+    base = opts.base_override
+    if not base:
+        out.append("https://registry-1.docker.io")  # nvidia/cuda lives on Docker Hub
+    else:
+        first = base.split("/", 1)[0]
+        if "/" not in base or not ("." in first or ":" in first or first == "localhost"):
+            out.append("https://registry-1.docker.io")
+        elif first != "localhost":
+            out.append(f"https://{first}")
+    mirror = split_credentials(opts.apt_mirror)[0]
+    if mirror:
+        out.append(mirror)
+    elif not base:
+        out.append("http://archive.ubuntu.com")
+    python = bool(opts.python_packages or opts.extra_pip or opts.jupyter)
+    pip = split_credentials(opts.pip_index)[0]
+    if python:
+        out.append(pip or "https://pypi.org")
+    if "torch" in opts.python_packages and opts.torch_index != "pip":
+        torch = split_credentials(opts.torch_index)[0]
+        if not torch:
+            from dlenv_tui import compat
+
+            try:
+                cuda = (
+                    opts.cuda or compat.usable_cuda_versions(facts.gpus if facts else ()).value[0]
+                )
+                torch = compat.pytorch_index(cuda, facts.gpus if facts else ()).value
+            except (ValueError, IndexError):
+                torch = "https://download.pytorch.org"
+        out.append(torch)
+    return tuple(out)
+
+
 def split_credentials(url: str) -> tuple[str, str]:
     """``https://user:pw@host/path`` -> (``https://host/path``, a netrc line for host); no
     credentials: (url, "")."""

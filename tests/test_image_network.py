@@ -324,3 +324,34 @@ def test_lock_changes_version_by_version() -> None:
     old = ("numpy==2.3.1", "six==1.16.0", "gone==1")
     new = ("numpy==2.3.4", "six==1.16.0", "added==0.1")
     assert lock_changes(old, new) == ["numpy 2.3.1 -> 2.3.4", "+ added 0.1", "- gone 1"]
+
+
+# ---- what `dlenv check --network` tries for the build
+
+
+def test_build_endpoints_are_the_hosts_the_build_uses() -> None:
+    from dlenv_tui.image import build_endpoints
+
+    p = Profile(
+        name="t",
+        image=ImageOptions(
+            cuda="13.0",
+            apt_mirror="http://u:pw@mirror.example/ubuntu",
+            pip_index="https://pypi.mirror.example/simple",
+        ),
+    )
+    assert build_endpoints(p) == (
+        "https://registry-1.docker.io",
+        "http://mirror.example/ubuntu",
+        "https://pypi.mirror.example/simple",
+        "https://download.pytorch.org/whl/cu130",
+    )
+    local = Profile(
+        name="t",
+        image=ImageOptions(base_override="localhost/base:1", python_packages=(), jupyter=False),
+    )
+    assert build_endpoints(local) == ()
+    pip_torch = Profile(
+        name="t", image=ImageOptions(base_override="registry.corp:5000/cuda:13", torch_index="pip")
+    )
+    assert build_endpoints(pip_torch) == ("https://registry.corp:5000", "https://pypi.org")
