@@ -21,6 +21,8 @@ RUN_KEYS = (
     "keep_home",
     "ports",
     "mounts",
+    "env",
+    "secrets",
 )
 IMAGE_KEYS = (
     "apt_mirror",
@@ -108,6 +110,9 @@ def _convert(cls: type, name: str, value: str) -> Any:
         except ValueError:
             choices = ", ".join(str(m.value) for m in tp)  # type: ignore[var-annotated]
             raise UsageError(f"{name}={value!r}: choose one of {choices}.") from None
+    if name in ("env", "secrets"):
+        # values may hold commas: these two are separated by spaces (quote the whole setting)
+        return tuple(v for v in value.split() if v)
     if tp == tuple[str, ...]:
         return tuple(v.strip() for v in value.split(",") if v.strip())
     return value

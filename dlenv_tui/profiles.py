@@ -425,6 +425,10 @@ def profile_errors(profile: Profile) -> Iterator[str]:
     yield from field("run.shm_size", v.shm_size_error(run.shm_size))
     yield from field("run.name", v.container_name_error(run.name))
     yield from field("run.restart", v.restart_policy_error(run.restart))
+    for i, item in enumerate(run.env):
+        yield from field(f"run.env[{i}]", v.env_var_error(item))
+    for i, item in enumerate(run.secrets):
+        yield from field(f"run.secrets[{i}]", v.env_var_error(item, secret=True))
     for i, m in enumerate(run.mounts):
         yield from field(f"run.mounts[{i}].source", v.abs_path_error(m.source, "mount source"))
         yield from field(f"run.mounts[{i}].target", v.container_path_error(m.target))

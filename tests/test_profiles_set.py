@@ -96,3 +96,41 @@ def test_new_profile_on_a_host_without_gpus_starts_containers_without_gpus(
     assert main(["profiles", "new", "gpu", "--facts", str(UBUNTU)]) == 0
     assert "No NVIDIA GPU" not in capsys.readouterr().out
     assert ProfileStore().load("gpu").run.gpus == "all"
+
+
+def test_env_and_secrets_are_set_checked_and_read_at_launch(
+    store: ProfileStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlenv_tui.engine import EngineError
+    from dlenv_tui.engine.run import run_environment
+
+    token = tmp_path / "hf-token"
+    token.write_text("hf_secret_value\n")
+    assert (
+        main(
+            [
+                "profiles",
+                "set",
+                "box",
+                "env=HF_HOME=/workspace/.hf OMP_NUM_THREADS=4",
+                f"secrets=HF_TOKEN=@{token} WANDB_API_KEY",
+            ]
+        )
+        == 0
+    )
+    p = store.load("box")
+    assert p.run.env == ("HF_HOME=/workspace/.hf", "OMP_NUM_THREADS=4")
+    # the profile names where a secret comes from, never its value
+    assert "hf_secret_value" not in (store.directory / "box.toml").read_text()
+    monkeypatch.setenv("WANDB_API_KEY", "wb-123")
+    assert run_environment(p) == {
+        "HF_HOME": "/workspace/.hf",
+        "OMP_NUM_THREADS": "4",
+        "HF_TOKEN": "hf_secret_value",
+        "WANDB_API_KEY": "wb-123",
+    }
+    monkeypatch.delenv("WANDB_API_KEY")
+    with pytest.raises(EngineError, match="WANDB_API_KEY, which is not set"):
+        run_environment(p)
+    assert main(["profiles", "set", "box", "env=1BAD=x"]) == 2
+    assert main(["profiles", "set", "box", "secrets=X=@relative"]) == 2

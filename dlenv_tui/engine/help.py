@@ -40,12 +40,15 @@ def connection_help(profile: Profile, info: RunInfo) -> list[str]:
     if 22 in ports:
         user = "root" if info.user.startswith("0:") else info.user_name or _image_user_name(profile)
         lines.append(f"SSH into the container: ssh -p {ports[22].host} {user}@127.0.0.1")
-    lines.append(f"Shell in the container: {info.engine.value} exec -it {info.name} bash")
+    # under sudo the engine needed root: so do the commands the user types next
+    sudo = "sudo " if os.environ.get("SUDO_USER") else ""
+    lines.append(f"Shell in the container: {sudo}{info.engine.value} exec -it {info.name} bash")
     lines.append(
         f"VS Code: Dev Containers: Attach to Running Container… and pick {info.name}"
         + (" (or Remote-SSH through the tunnel above)." if 22 in ports else ".")
     )
-    lines.append(f"Stop it: dlenv stop {profile.name}")
+    lines.append(f"Show this again: {sudo}dlenv info {profile.name}")
+    lines.append(f"Stop it: {sudo}dlenv stop {profile.name}")
     return lines
 
 

@@ -82,7 +82,7 @@ class RunMixin:
         for port in opts.ports:
             _check_port_free(port)
         _make_mount_sources(profile)
-        environment = dict(env or {})
+        environment = {**run_environment(profile), **(env or {})}
         if opts.proxy:
             from dlenv_tui.image import proxy_settings
 
@@ -513,3 +513,31 @@ def _run_failure(message: str, engine: EngineName, name: str) -> str:
             "--output=/etc/cdi/nvidia.yaml`, or choose no GPUs."
         )
     return f"{engine.value.capitalize()} could not start {name}: {text[:300].rstrip('.')}."
+
+
+def run_environment(profile: Profile) -> dict[str, str]:
+    """The run options' variables and secrets; a secret is read now (environment or file), never stored."""
+    out: dict[str, str] = {}
+    for item in profile.run.env:
+        key, _, value = item.partition("=")
+        out[key] = value
+    for item in profile.run.secrets:
+        name, sep, source = item.partition("=")
+        if sep and source.startswith("@"):
+            path = Path(source[1:])
+            try:
+                out[name] = path.read_text().rstrip("\n")
+            except OSError as exc:
+                raise EngineError(
+                    f"Cannot read the secret {name} from {path}: {exc.strerror or exc}; fix the "
+                    "path with `dlenv profiles set` or create the file."
+                ) from None
+        else:
+            found = os.environ.get(source or name)
+            if found is None:
+                raise EngineError(
+                    f"The secret {name} comes from the environment variable {source or name}, "
+                    "which is not set: export it before `dlenv run`."
+                )
+            out[name] = found
+    return out

@@ -120,6 +120,11 @@ class RunOptions:
     """``no``, ``unless-stopped``, ``always``, ``on-failure``."""
     proxy: bool = False
     """Pass the host's HTTP(S)_PROXY / NO_PROXY into the container as well."""
+    env: tuple[str, ...] = ()
+    """``KEY=VALUE`` environment variables for the container."""
+    secrets: tuple[str, ...] = ()
+    """Secrets read at launch, never stored: ``NAME`` (from the host's environment variable NAME)
+    or ``NAME=@/path/file`` (the file's content); they reach the container as variables."""
     keep_home: bool = True
     """The user's home inside the container (pip installs, ~/.cache) lives in a named volume per
     profile, so a relaunch keeps it; the SSH host keys live in another."""
