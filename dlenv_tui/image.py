@@ -255,7 +255,6 @@ def render_dockerfile(
             f"PIP_CERT={CA_BUNDLE}",
             f"REQUESTS_CA_BUNDLE={CA_BUNDLE}",
             f"SSL_CERT_FILE={CA_BUNDLE}",
-            "UV_NATIVE_TLS=1",
         ]
         for name, data in ca_files.items():
             files[f"ca-certificates/{name}"] = data
@@ -264,7 +263,15 @@ def render_dockerfile(
             "first download."
         )
     if wants_python:
-        env += [f"VIRTUAL_ENV={VENV}", f"PATH={VENV}/bin:$PATH", "UV_LINK_MODE=copy"]
+        # uv trusts its own bundled roots unless told: the system store (the base's CAs, and
+        # any extra ones) is what a corporate network needs
+        env += [
+            f"VIRTUAL_ENV={VENV}",
+            f"PATH={VENV}/bin:$PATH",
+            "UV_LINK_MODE=copy",
+            "UV_NATIVE_TLS=1",
+            "UV_SYSTEM_CERTS=1",
+        ]
     lock = opts.lock if wants_python and not upgrade else ()
     if lock:
         files["requirements.lock"] = "".join(f"{line}\n" for line in lock).encode()
