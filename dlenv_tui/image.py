@@ -649,10 +649,12 @@ def _read_ca_files(paths: Sequence[str], reasons: list[str] | None = None) -> di
     """The certificate blocks of each file (a private key or anything else beside them stays out)."""
     out: dict[str, bytes] = {}
     for i, path in enumerate(paths):
+        from dlenv_tui.fsutil import ReadError, read_bounded_bytes
+
         try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise ImageError(f"Cannot read the CA certificate {path}: {exc.strerror}.") from None
+            data = read_bounded_bytes(path, 1 << 20, "CA certificate")
+        except ReadError as exc:
+            raise ImageError(str(exc)) from None
         blocks = _CERT_BLOCK.findall(data)
         if not blocks:
             raise ImageError(

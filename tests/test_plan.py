@@ -88,6 +88,7 @@ EXPECTED = {
         ),
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "nvidia-open")),
+        ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.8.0-45-generic")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -388,6 +389,7 @@ EXPECTED = {
         ),
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "cuda-drivers-580")),
+        ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.1.0-26-amd64")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",

@@ -185,6 +185,9 @@ class FakeHost:
             return p.NVIDIA_CTK in self.files
         if prog == p.GETENT:
             return args[1] in self.groups
+        if prog == p.MODINFO:
+            assert args[0] == "-k" and args[2] == "nvidia"
+            return f"/lib/modules/{args[1]}/updates/dkms/nvidia.ko" in self.files
         raise AssertionError(f"the model host cannot evaluate {argv}")
 
     # ---- steps (changes)
@@ -244,6 +247,8 @@ class FakeHost:
             self.touch(f"/etc/zypp/repos.d/{words[-1]}.repo")
         elif prog == p.GROUPADD:
             self.groups.add(args[-1])
+        elif prog == p.DKMS and args[:2] == ["autoinstall", "-k"]:
+            self.touch(f"/lib/modules/{args[2]}/updates/dkms/nvidia.ko")
         elif prog == p.RM:
             self.files.pop(args[-1], None)
         elif prog == p.UBUNTU_DRIVERS:

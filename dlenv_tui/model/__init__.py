@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from dlenv_tui.model.plans import Event as Event
     from dlenv_tui.model.plans import FileSpec as FileSpec
     from dlenv_tui.model.plans import Plan as Plan
+    from dlenv_tui.model.plans import PlanInputs as PlanInputs
     from dlenv_tui.model.plans import Step as Step
     from dlenv_tui.model.profile import BuiltImage as BuiltImage
     from dlenv_tui.model.profile import DriverChoice as DriverChoice
@@ -66,6 +67,7 @@ _LAZY: dict[str, str] = {
     "DownloadSpec": "plans",
     "Step": "plans",
     "Plan": "plans",
+    "PlanInputs": "plans",
     "Event": "plans",
     "DriverChoice": "profile",
     "EngineChoice": "profile",

@@ -5,6 +5,7 @@ from __future__ import annotations
 # Absolute paths: the root worker runs argv without a shell or PATH lookup. These are the
 # usr-merged locations every supported distribution release uses.
 APT_GET = "/usr/bin/apt-get"
+APT_MARK = "/usr/bin/apt-mark"
 DPKG = "/usr/bin/dpkg"
 DPKG_QUERY = "/usr/bin/dpkg-query"
 DNF = "/usr/bin/dnf"
@@ -26,6 +27,7 @@ KMODGENCA = "/usr/sbin/kmodgenca"
 DKMS = "/usr/sbin/dkms"
 NVIDIA_CTK = "/usr/bin/nvidia-ctk"
 NVIDIA_SMI = "/usr/bin/nvidia-smi"
+MODINFO = "/usr/sbin/modinfo"
 DOCKER = "/usr/bin/docker"
 PODMAN = "/usr/bin/podman"
 
@@ -33,6 +35,7 @@ PODMAN = "/usr/bin/podman"
 PROGRAMS: frozenset[str] = frozenset(
     {
         APT_GET,
+        APT_MARK,
         DPKG,
         DNF,
         RPM,
@@ -56,7 +59,7 @@ PROGRAMS: frozenset[str] = frozenset(
 
 #: Programs a step's read-only ``check`` may run.
 CHECK_PROGRAMS: frozenset[str] = frozenset(
-    {DPKG_QUERY, RPM, SYSTEMCTL, TEST, GREP, GETENT, MOKUTIL, NVIDIA_CTK, NVIDIA_SMI}
+    {DPKG_QUERY, RPM, SYSTEMCTL, TEST, GREP, GETENT, MOKUTIL, NVIDIA_CTK, NVIDIA_SMI, MODINFO}
 )
 
 #: Directories that write_file and download steps write into (the file's parent must be one of
@@ -70,9 +73,8 @@ WRITE_DIRS: frozenset[str] = frozenset(
         "/etc/pki/rpm-gpg",
         "/etc/zypp/repos.d",
         "/etc/modprobe.d",
-        "/etc/docker",
-        "/etc/containers",
-        "/etc/cdi",
+        "/etc/apt/preferences.d",
+        "/etc/apt/apt.conf.d",
         "/var/cache/dlenv",
     }
 )

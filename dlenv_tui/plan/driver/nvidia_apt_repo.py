@@ -100,5 +100,19 @@ def plan(ctx: DriverContext, *, dkms_cert: str, dkms_key_step: Step | None = Non
                 note="DKMS builds the kernel module for the running kernel.",
             )
         )
+    kernel = ctx.facts.kernel
+    if kernel:
+        # A DKMS build cut off half-way (power loss, OOM) leaves the packages installed and no
+        # module: the stage is done only once the module exists for the running kernel.
+        ctx.steps.append(
+            s.run(
+                "driver.dkms-module",
+                f"Build the NVIDIA kernel module for kernel {kernel}",
+                (p.DKMS, "autoinstall", "-k", kernel),
+                check=(p.MODINFO, "-k", kernel, "nvidia"),
+                note="Skipped when DKMS already built it during the install.",
+                timeout_s=1800,
+            )
+        )
     if ctx.secure_boot:
         enrol_key(ctx, dkms_cert)
