@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -126,8 +127,11 @@ def measure(engine: EngineName, base: str, kind: str) -> dict[str, Any]:
             profile, image=dataclasses.replace(profile.image, extra_pip=(*extra, ADDED))
         )
         rebuild_s, tag2 = build(client, more)
-        for t in (tag, tag2):
-            client.client.images.remove(t, force=True)
+        import docker.errors
+
+        for t in {tag, tag2}:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.client.images.remove(t, force=True)
     packages = sum(sizes.values())
     cuda = sum(v for k, v in sizes.items() if k.lower().startswith("nvidia-"))
     return {
