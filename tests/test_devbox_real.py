@@ -153,3 +153,30 @@ def test_same_name_and_profile_but_another_owner_is_not_ours(
             client.stop(profile)
     finally:
         client.client.containers.get(name).remove(force=True)
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_cli_build_failure_shows_command_status_and_last_lines_under_quiet(
+    engine: str,
+    engines_up: None,
+    busybox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dlenv_tui.cli import main
+    from dlenv_tui.model import EngineName
+    from dlenv_tui.profiles import ProfileStore
+
+    monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path / "config"))
+    p = small_profile(f"fail-{engine}", EngineName(engine), busybox)
+    # busybox has no apt-get: the system-package step fails with exit status 127
+    ProfileStore().save(
+        dataclasses.replace(p, image=dataclasses.replace(p.image, extra_apt=("git",)))
+    )
+    assert main(["build", p.name, "-q", "--engine", engine]) == 1
+    err = capsys.readouterr().err
+    first, *rest = err.strip().splitlines()
+    assert "The image build failed at step" in first and "exit status 127" in first, err
+    assert any(line.startswith("Step ") and "apt-get update" in line for line in rest), err
+    assert any("apt-get" in line and "not found" in line for line in rest), err
