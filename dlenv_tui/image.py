@@ -8,21 +8,33 @@ import re
 import shlex
 import string
 import tarfile
-from collections.abc import Sequence
+import textwrap
+import urllib.parse
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlenv_tui import locations
 from dlenv_tui.errors import DlenvError
-from dlenv_tui.model import EngineName, Gpu, HostFacts, ImageOptions, Profile
+from dlenv_tui.model import EngineName, Gpu, HostFacts, ImageOptions, ImageVariant, Profile
 
 VENV = "/opt/venv"
 NVIDIA_PYPI = "https://pypi.nvidia.com"
 CA_DIR = "/usr/local/share/ca-certificates/dlenv"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+LIB = "/usr/local/lib/dlenv"
+#: Build-context file with mirror credentials (netrc format); reaches RUN steps only as a build mount.
+NETRC_FILE = ".dlenv-secrets/netrc"
+NETRC_PATH = "/run/dlenv-netrc"
+#: The lock a rebuild installs from (copied in), and the one every build writes (`uv pip freeze`).
+LOCK_PATH = "/usr/local/lib/dlenv/requirements.lock"
+FREEZE_PATH = "/opt/venv/dlenv-installed.lock"
+#: Host environment variables a build (and, when asked, a container) gets: Docker and buildah
+#: treat these names as predefined build arguments and leave them out of the image's history.
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 #: Context files that must stay executable inside the image.
-EXECUTABLE = frozenset({"entrypoint.sh", "setup-user.sh"})
+EXECUTABLE = frozenset({"entrypoint.sh", "setup-user.sh", "apt-mirror.sh"})
 
 
 class ImageError(DlenvError):
@@ -104,6 +116,10 @@ class RenderedImage:
     """Whether the Dockerfile uses ``RUN --mount=type=cache`` (BuildKit / buildah only)."""
     user: ImageUser | None = None
     """None: the image runs as root."""
+    build_args: dict[str, str] = field(default_factory=dict)
+    """The host's proxy variables for the build (predefined build arguments, not in the image)."""
+    network: str = ""
+    """``host`` when the build must share the host's network (a proxy on 127.0.0.1)."""
 
     def context_tar(self) -> bytes:
         """The build context as an uncompressed tar (what the engine's build API takes)."""
@@ -116,6 +132,9 @@ class RenderedImage:
                 info.mode = 0o755 if name in EXECUTABLE else 0o644
                 if name == "authorized_keys":
                     info.mode = 0o600
+                if name == NETRC_FILE:
+                    # read by the build's non-root user through a bind mount, never copied
+                    info.mode = 0o644
                 info.mtime = 0  # identical context bytes for identical inputs keep COPY cached
                 tar.addfile(info, io.BytesIO(data))
         return buf.getvalue()
@@ -165,12 +184,16 @@ def render_dockerfile(
     user: ImageUser | None = None,
     ssh_keys: str | None = None,
     ca_files: dict[str, bytes] | None = None,
+    proxy_env: Mapping[str, str] | None = None,
+    upgrade: bool = False,
 ) -> RenderedImage:
     """Render the profile's image: the Dockerfile, the context files and the reasons behind them.
 
     ``buildkit`` None: cache mounts for Podman (buildah has them) and not for Docker, whose SDK
     build endpoint is the classic builder. ``user`` defaults to the host user, ``ssh_keys`` to the
-    host user's public keys, ``ca_files`` to the files named in ``image.ca_certs``.
+    host user's public keys, ``ca_files`` to the files named in ``image.ca_certs``, ``proxy_env``
+    to this process's environment (read only when ``image.build_proxy`` is on). ``upgrade``:
+    resolve the Python packages afresh instead of installing ``image.lock``'s versions.
     """
     opts = profile.image
     engine = engine or profile.engine.engine
@@ -188,6 +211,7 @@ def render_dockerfile(
         else opts.cuda
     )
     base = _base_image(opts, cuda, reasons)
+    why = _flavour_reasons(opts, cuda, reasons)
 
     if opts.create_user:
         image_user = user or host_user(facts)
@@ -201,16 +225,34 @@ def render_dockerfile(
     u = image_user_or_none
     home = f"/home/{u.name}" if u else "/root"
 
+    # credentials never go into a line of the Dockerfile: the URLs lose them, a netrc file that
+    # only build mounts see carries them (apt's auth.conf.d and uv/pip read that format)
+    apt_mirror, apt_cred = split_credentials(opts.apt_mirror)
+    pip_index, pip_cred = split_credentials(opts.pip_index)
+    torch_url, torch_cred = split_credentials(opts.torch_index)
+    netrc = "".join(c for c in (apt_cred, pip_cred, torch_cred) if c)
+    if netrc and not buildkit:
+        raise ImageError(
+            "Credentials in the apt mirror, pip index or torch index URL would stay in an image "
+            "built without build mounts: build with Podman (or `docker build` with BuildKit from "
+            "`dlenv dockerfile --buildkit --output DIR`), or use a mirror that needs no login."
+        )
+
     files: dict[str, bytes] = {
         "entrypoint.sh": _template("entrypoint.sh").encode(),
     }
+    if netrc:
+        files[NETRC_FILE] = netrc.encode()
+        reasons.append(
+            "The mirror credentials reach the build through a build mount only: they are in no "
+            "layer, no history line and no environment variable of the image."
+        )
     env: list[str] = []
-    if opts.pip_index:
-        env.append(f"PIP_INDEX_URL={opts.pip_index}")
     if ca_files is None:
-        ca_files = _read_ca_files(opts.ca_certs)
+        ca_files = _read_ca_files(opts.ca_certs, reasons)
     if ca_files:
-        # pip in a venv trusts only its bundled certifi: point it (and requests, OpenSSL) at the system store
+        # pip in a venv trusts only its bundled certifi, uv its own roots: point them (and
+        # requests, OpenSSL) at the system store that now holds the extra CAs
         env += [
             f"PIP_CERT={CA_BUNDLE}",
             f"REQUESTS_CA_BUNDLE={CA_BUNDLE}",
@@ -218,27 +260,67 @@ def render_dockerfile(
         ]
         for name, data in ca_files.items():
             files[f"ca-certificates/{name}"] = data
-        reasons.append(f"Trusts {len(ca_files)} extra CA certificate(s) from the host.")
+        reasons.append(
+            f"Trusts {len(ca_files)} extra CA certificate(s) from the host, installed before the "
+            "first download."
+        )
     if wants_python:
-        env += [f"VIRTUAL_ENV={VENV}", f"PATH={VENV}/bin:$PATH"]
+        # uv trusts its own bundled roots unless told: the system store (the base's CAs, and
+        # any extra ones) is what a corporate network needs
+        env += [
+            f"VIRTUAL_ENV={VENV}",
+            f"PATH={VENV}/bin:$PATH",
+            "UV_LINK_MODE=copy",
+            "UV_NATIVE_TLS=1",
+            "UV_SYSTEM_CERTS=1",
+        ]
+    lock = opts.lock if wants_python and not upgrade else ()
+    if lock:
+        files["requirements.lock"] = "".join(f"{line}\n" for line in lock).encode()
+        reasons.append(
+            f"Installs the {len(lock)} exact package versions of the last build (the lock); "
+            "`dlenv build --upgrade` resolves them afresh."
+        )
+
+    build_args: dict[str, str] = {}
+    network = ""
+    if opts.build_proxy:
+        build_args = proxy_settings(os.environ if proxy_env is None else proxy_env)
+        if build_args:
+            reasons.append(
+                "The host's proxy settings go to the build as build arguments (not stored in the image)."
+            )
+            if any(_loopback(v) for k, v in build_args.items() if "no_proxy" not in k.lower()):
+                network = "host"
+                reasons.append(
+                    "The proxy listens on this host's loopback address, so the build uses the host's network."
+                )
 
     apt = _apt_packages(opts, wants_python, bool(ca_files))
     # sharing=locked serialises concurrent BuildKit builds on one cache; buildah 1.28 (Podman 4.3)
     # never releases that lock inside a long-running `podman system service`, so the second build
     # through the same service hangs: Podman gets the default (shared) cache instead.
-    lock = ",sharing=locked" if engine == EngineName.DOCKER else ""
-    system = _system_section(opts, apt, bool(ca_files), buildkit, lock)
-    user_section = ""
+    sharing = ",sharing=locked" if engine == EngineName.DOCKER else ""
+    if apt_mirror:
+        files["apt-mirror.sh"] = _template("apt-mirror.sh").encode()
+    system = _system_section(apt, apt_mirror, bool(ca_files), bool(apt_cred), buildkit, sharing)
+    user_section = _fragment("user", name=u.name, uid=u.uid, gid=u.gid) if u else ""
     if u:
         files["setup-user.sh"] = _template("setup-user.sh").encode()
-        user_section = (
-            "\n# The user with the host's UID/GID, so files written to mounts belong to the host user.\n"
-            "COPY setup-user.sh /usr/local/lib/dlenv/setup-user.sh\n"
-            f"RUN sh /usr/local/lib/dlenv/setup-user.sh {u.name} {u.uid} {u.gid}\n"
-        )
     python = (
         _python_section(
-            opts, python_reqs, cuda, facts.gpus if facts else (), u, home, buildkit, lock, reasons
+            opts,
+            cuda,
+            facts.gpus if facts else (),
+            u,
+            home,
+            buildkit,
+            sharing,
+            reasons,
+            pip_index=pip_index,
+            torch_url=torch_url,
+            netrc=bool(pip_cred or torch_cred),
+            locked=bool(lock),
         )
         if wants_python
         else ""
@@ -263,10 +345,11 @@ def render_dockerfile(
     config = _config_section(opts, u, home, switched=bool(python))
 
     if buildkit:
-        reasons.append("apt and pip downloads are kept in build cache mounts between builds.")
+        reasons.append("apt and uv downloads are kept in build cache mounts between builds.")
     text = string.Template(_template("Dockerfile.tmpl")).substitute(
         profile=profile.name,
         title=f"dlenv {profile.name}",
+        why="".join(f"# {line}\n" for text in why for line in textwrap.wrap(text, 96)),
         base=base,
         user_label=f"{u.uid}:{u.gid}" if u else "0:0",
         user_name=u.name if u else "root",
@@ -287,6 +370,8 @@ def render_dockerfile(
         tag=default_tag(profile),
         buildkit=buildkit,
         user=u,
+        build_args=build_args,
+        network=network,
     )
 
 
@@ -294,15 +379,54 @@ def render_dockerfile(
 # sections
 
 
+def flavour_reasons(opts: ImageOptions, cuda: str = "") -> tuple[str, ...]:
+    """Why the chosen base flavour suits (or does not suit) the Python packages: for the Image screen."""
+    return tuple(_flavour_reasons(opts, cuda or opts.cuda, []))
+
+
+def _flavour_reasons(opts: ImageOptions, cuda: str, reasons: list[str]) -> list[str]:
+    """Why this base flavour: the lines of the Dockerfile's header, also added to ``reasons``."""
+    if opts.base_override:
+        return []
+    torch = "torch" in opts.python_packages
+    out: list[str] = []
+    if opts.variant is ImageVariant.BASE:
+        out.append(
+            "Base flavour 'base': the CUDA libraries (runtime, cuDNN, cuBLAS, NCCL) come with the "
+            "Python packages' wheels, so the image carries them once, not twice."
+        )
+    elif opts.variant is ImageVariant.DEVEL:
+        out.append(
+            f"Base flavour 'devel': nvcc and the CUDA {cuda} headers for compiling extensions"
+            + (f"; PyTorch comes from the CUDA {cuda} wheel index to match." if torch else ".")
+        )
+    elif torch:
+        out.append(
+            "Base flavour 'runtime': PyTorch's wheels bring their own CUDA libraries, so CUDA is "
+            "in this image twice (about 3 GB); choose 'base' unless something outside Python needs it."
+        )
+    reasons.extend(out)
+    return out
+
+
 def _system_section(
-    opts: ImageOptions, apt: Sequence[str], ca: bool, buildkit: bool, lock: str
+    apt: Sequence[str], mirror: str, ca: bool, auth: bool, buildkit: bool, lock: str
 ) -> str:
     out = ""
+    copies = []
     if ca:
-        out += f"\n# Extra CA certificates from the host (a TLS-intercepting proxy, an internal mirror).\nCOPY ca-certificates/ {CA_DIR}/\n"
-    if not apt:
-        return out
+        out += _fragment("ca", ca_dir=CA_DIR)
+    if mirror:
+        copies.append(f"COPY apt-mirror.sh {LIB}/apt-mirror.sh\n")
+    out += "".join(copies)
     lines: list[str] = []
+    if ca:
+        # into the bundle now (no package needed), so apt over https and every later download trust it
+        lines.append(f"mkdir -p /etc/ssl/certs && cat {CA_DIR}/*.crt >> {CA_BUNDLE}")
+    if not apt:
+        if lines:
+            out += "RUN " + lines[0] + "\n"
+        return out
     if buildkit:
         # the base image's docker-clean hook would empty the cache mount after every install
         lines.append(
@@ -310,14 +434,8 @@ def _system_section(
             " && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";'"
             " > /etc/apt/apt.conf.d/keep-cache"
         )
-    if opts.apt_mirror:
-        mirror = opts.apt_mirror.rstrip("/")
-        lines.append(
-            "for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources;"
-            ' do if [ -f "$f" ]; then sed -i -E'
-            f" 's#https?://(archive|security|ports)\\.ubuntu\\.com/ubuntu(-ports)?/?#{mirror}/#g;"
-            f' s#https?://deb\\.debian\\.org/debian/?#{mirror}/#g\' "$f"; fi; done'
-        )
+    if mirror:
+        lines.append(f"sh {LIB}/apt-mirror.sh {shlex.quote(mirror)}")
     lines.append("apt-get update")
     lines.append(
         "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n"
@@ -327,24 +445,21 @@ def _system_section(
         lines.append("update-ca-certificates")
     if not buildkit:
         lines.append("rm -rf /var/lib/apt/lists/*")
-    mounts = (
-        f"--mount=type=cache,target=/var/cache/apt{lock} \\\n"
-        f"    --mount=type=cache,target=/var/lib/apt{lock} \\\n    "
-        if buildkit
-        else ""
-    )
-    return (
-        out
-        + "\n# System packages (change least often).\nRUN "
-        + mounts
-        + " \\\n && ".join(lines)
-        + "\n"
-    )
+    mounts = ""
+    if buildkit:
+        mounts = (
+            f"--mount=type=cache,target=/var/cache/apt{lock} \\\n"
+            f"    --mount=type=cache,target=/var/lib/apt{lock} \\\n    "
+        )
+    if auth:
+        mounts += (
+            f"--mount=type=bind,source={NETRC_FILE},target=/etc/apt/auth.conf.d/dlenv.conf \\\n    "
+        )
+    return out + _fragment("system", mounts=mounts, lines=" \\\n && ".join(lines))
 
 
 def _python_section(
     opts: ImageOptions,
-    reqs: Sequence[str],
     cuda: str,
     gpus: Sequence[Gpu],
     u: ImageUser | None,
@@ -352,6 +467,11 @@ def _python_section(
     buildkit: bool,
     lock: str,
     reasons: list[str],
+    *,
+    pip_index: str,
+    torch_url: str,
+    netrc: bool,
+    locked: bool = False,
 ) -> str:
     major = cuda.split(".")[0] if cuda else ""
     torch: list[str] = []
@@ -369,52 +489,81 @@ def _python_section(
             stack += names
             nvidia_index = nvidia_index or preset.index == "nvidia"
 
+    owner = f",uid={u.uid},gid={u.gid}" if u else ""
+    mounts = ""
+    pip_mounts = ""
     if buildkit:
-        owner = f",uid={u.uid},gid={u.gid}" if u else ""
-        cache = f"--mount=type=cache,target={home}/.cache/pip{owner}{lock} \\\n    "
-        pip = "pip install"
+        mounts = f"--mount=type=cache,target={home}/.cache/uv{owner}{lock} \\\n    "
+        pip_mounts = f"--mount=type=cache,target={home}/.cache/pip{owner}{lock} \\\n    "
+        uv = "uv pip install"
     else:
-        cache = ""
-        pip = "pip install --no-cache-dir"
+        uv = "uv pip install --no-cache"
+    if netrc:
+        bind = f"--mount=type=bind,source={NETRC_FILE},target={NETRC_PATH} \\\n    "
+        mounts += bind
+        pip_mounts += bind
+        uv = f"NETRC={NETRC_PATH} {uv}"
 
-    out = "\n# Python packages in a venv"
-    out += f", installed as {u.name} (not root).\n" if u else ".\n"
-    if u:
-        out += f"USER {u.uid}:{u.gid}\n"
-    out += f"RUN python3 -m venv {VENV}\n"
+    index = f"--index-url {pip_index} " if pip_index else ""
+    pip_args = index
+    if locked:
+        # every install takes the last build's exact versions as constraints
+        uv = f"{uv} -c {LOCK_PATH}"
+        pip_args += f"-c {LOCK_PATH} "
+    if pip_index.startswith("http://"):
+        # pip refuses plain http unless told; uv accepts it. The user chose an http index.
+        pip_args += f"--trusted-host {urllib.parse.urlsplit(pip_index).hostname} "
+        reasons.append("The pip index is plain http: packages are not protected in transit.")
+    if not buildkit:
+        pip_args = "--no-cache-dir " + pip_args
+
+    steps = ""
     if torch:
-        from dlenv_tui import compat
+        if opts.torch_index == "pip":
+            reasons.append(
+                "PyTorch comes from the pip index like every other package (its Linux wheels "
+                "bring CUDA libraries of PyTorch's choice)."
+            )
+            steps += f"RUN {mounts}{uv} {index}{' '.join(torch)}\n"
+        else:
+            if torch_url:
+                url = torch_url
+                reasons.append(f"PyTorch comes from {url} (your torch index).")
+            else:
+                from dlenv_tui import compat
 
-        # a host with a GPU older than Turing stays on cu126, the last index with its kernels
-        decision = compat.pytorch_index(cuda, gpus)
-        reasons.extend(decision.reasons)
-        out += f"RUN {cache}{pip} --index-url {decision.value} {' '.join(torch)}\n"
+                # a host with a GPU older than Turing stays on cu126, the last index with its kernels
+                decision = compat.pytorch_index(cuda, gpus)
+                reasons.extend(decision.reasons)
+                url = decision.value
+            # the torch index first for torch itself; its dependencies from the pip index too
+            steps += f"RUN {mounts}{uv} {index}--extra-index-url {url} {' '.join(torch)}\n"
     if stack:
         extra = f"--extra-index-url {NVIDIA_PYPI} " if nvidia_index else ""
-        out += f"RUN {cache}{pip} {extra}{_quote(stack)}\n"
+        steps += f"RUN {mounts}{uv} {index}{extra}{_quote(stack)}\n"
     if opts.jupyter:
-        out += f"RUN {cache}{pip} jupyterlab\n"
+        steps += f"RUN {mounts}{uv} {index}jupyterlab\n"
     if opts.extra_pip:
-        out += f"RUN {cache}{pip} {_quote(opts.extra_pip)}\n"
-    return out
+        steps += f"RUN {mounts}{uv} {index}{_quote(opts.extra_pip)}\n"
+    # the exact versions installed: read back into the profile's lock after the build
+    steps += f"RUN uv pip freeze > {FREEZE_PATH}\n"
+    return _fragment(
+        "python",
+        as_user=f" as {u.name} (not root)" if u else "",
+        user_line=(f"USER {u.uid}:{u.gid}\n" if u else "")
+        + (f"COPY requirements.lock {LOCK_PATH}\n" if locked else ""),
+        pip_mounts=pip_mounts,
+        pip_env=f"NETRC={NETRC_PATH} " if netrc else "",
+        venv=VENV,
+        pip_args=pip_args,
+        steps=steps,
+    )
 
 
 def _config_section(opts: ImageOptions, u: ImageUser | None, home: str, switched: bool) -> str:
-    out = "\n# Configuration (changes most often).\n"
-    if u and switched:
-        out += "USER 0\n"
-    out += "COPY entrypoint.sh /usr/local/bin/dlenv-entrypoint\n"
-    if opts.ssh:
-        owner = f"{u.uid}:{u.gid}" if u else "0:0"
-        out += "COPY sshd_config /etc/dlenv/sshd_config\n"
-        out += "COPY profile.sh /etc/profile.d/dlenv.sh\n"
-        out += f"COPY --chown={owner} authorized_keys {home}/.ssh/authorized_keys\n"
-        # host keys are generated at first start by whoever runs sshd: the user, or root
-        out += (
-            f"RUN mkdir -p /etc/dlenv/ssh /run/sshd && chown {owner} /etc/dlenv/ssh {home}/.ssh"
-            f" && chmod 700 /etc/dlenv/ssh {home}/.ssh\n"
-        )
-    return out
+    owner = f"{u.uid}:{u.gid}" if u else "0:0"
+    ssh = _fragment("ssh", owner=owner, home=home) if opts.ssh else ""
+    return _fragment("config", root_line="USER 0\n" if u and switched else "", ssh=ssh)
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,7 +633,12 @@ def _validate(opts: ImageOptions) -> None:
     for req in (*opts.python_packages, *opts.extra_pip):
         if req not in PRESETS and not _PIP_REQ.fullmatch(req):
             raise ImageError(f"{req!r} is neither a preset nor a pip requirement like 'name>=1.0'.")
-    for label, url in (("apt mirror", opts.apt_mirror), ("pip index", opts.pip_index)):
+    torch = "" if opts.torch_index == "pip" else opts.torch_index
+    for label, url in (
+        ("apt mirror", opts.apt_mirror),
+        ("pip index", opts.pip_index),
+        ("torch index", torch),
+    ):
         if url and (not _URL.fullmatch(url) or "#" in url or "'" in url):
             raise ImageError(f"The {label} {url!r} is not an http(s) URL.")
     if opts.base_override and not _IMAGE_REF.fullmatch(opts.base_override):
@@ -493,7 +647,13 @@ def _validate(opts: ImageOptions) -> None:
         raise ImageError(f"{opts.tag!r} is not an image tag.")
 
 
-def _read_ca_files(paths: Sequence[str]) -> dict[str, bytes]:
+_CERT_BLOCK = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----"
+)
+
+
+def _read_ca_files(paths: Sequence[str], reasons: list[str] | None = None) -> dict[str, bytes]:
+    """The certificate blocks of each file (a private key or anything else beside them stays out)."""
     out: dict[str, bytes] = {}
     for i, path in enumerate(paths):
         from dlenv_tui.fsutil import ReadError, read_bounded_bytes
@@ -502,12 +662,91 @@ def _read_ca_files(paths: Sequence[str]) -> dict[str, bytes]:
             data = read_bounded_bytes(path, 1 << 20, "CA certificate")
         except ReadError as exc:
             raise ImageError(str(exc)) from None
-        if b"-----BEGIN CERTIFICATE-----" not in data:
-            raise ImageError(f"{path} is not a PEM certificate.")
+        blocks = _CERT_BLOCK.findall(data)
+        if not blocks:
+            raise ImageError(
+                f"{path} is not a PEM certificate (no '-----BEGIN CERTIFICATE-----' block); "
+                "give the CA's certificate in PEM form."
+            )
+        if b"PRIVATE KEY" in data and reasons is not None:
+            reasons.append(
+                f"{path} also holds a private key: only its certificate goes into the image."
+            )
         stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(path).stem) or "ca"
         # update-ca-certificates only picks up *.crt
-        out[f"{i:02d}-{stem}.crt"] = data
+        out[f"{i:02d}-{stem}.crt"] = b"\n".join(blocks) + b"\n"
     return out
+
+
+def build_endpoints(profile: Profile, facts: HostFacts | None = None) -> tuple[str, ...]:
+    """The origins a build of ``profile`` contacts, for `dlenv check --network`: the base image's
+    registry, the apt mirror (or the base's own archive), the pip index (or PyPI) and the torch
+    index. Credentials are dropped; a local base (``localhost/…``) needs no registry."""
+    opts = profile.image
+    out: list[str] = []
+    base = opts.base_override
+    if not base:
+        out.append("https://registry-1.docker.io")  # nvidia/cuda lives on Docker Hub
+    else:
+        first = base.split("/", 1)[0]
+        if "/" not in base or not ("." in first or ":" in first or first == "localhost"):
+            out.append("https://registry-1.docker.io")
+        elif first != "localhost":
+            out.append(f"https://{first}")
+    mirror = split_credentials(opts.apt_mirror)[0]
+    if mirror:
+        out.append(mirror)
+    elif not base:
+        out.append("http://archive.ubuntu.com")
+    python = bool(opts.python_packages or opts.extra_pip or opts.jupyter)
+    pip = split_credentials(opts.pip_index)[0]
+    if python:
+        out.append(pip or "https://pypi.org")
+    if "torch" in opts.python_packages and opts.torch_index != "pip":
+        torch = split_credentials(opts.torch_index)[0]
+        if not torch:
+            from dlenv_tui import compat
+
+            try:
+                cuda = (
+                    opts.cuda or compat.usable_cuda_versions(facts.gpus if facts else ()).value[0]
+                )
+                torch = compat.pytorch_index(cuda, facts.gpus if facts else ()).value
+            except (ValueError, IndexError):
+                torch = "https://download.pytorch.org"
+        out.append(torch)
+    return tuple(out)
+
+
+def split_credentials(url: str) -> tuple[str, str]:
+    """``https://user:pw@host/path`` -> (``https://host/path``, a netrc line for host); no
+    credentials: (url, "")."""
+    if not url or "@" not in url or url == "pip":
+        return ("" if url == "pip" else url), ""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, ""
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    clean = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    login = urllib.parse.unquote(parts.username)
+    password = urllib.parse.unquote(parts.password or "")
+    return clean, f"machine {host} login {login} password {password}\n"
+
+
+def proxy_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The proxy variables set in ``environ``, both spellings filled in (tools read one or the other)."""
+    out: dict[str, str] = {}
+    for upper in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        value = environ.get(upper) or environ.get(upper.lower()) or ""
+        if value:
+            out[upper] = out[upper.lower()] = value
+    return out
+
+
+def _loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url if "//" in url else f"//{url}").hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _host_home(facts: HostFacts | None) -> Path:
@@ -530,3 +769,9 @@ def _quote(items: Sequence[str]) -> str:
 
 def _template(name: str) -> str:
     return locations.asset("templates", name).read_text()
+
+
+def _fragment(fragment: str, /, **values: object) -> str:
+    """One Dockerfile fragment from assets/templates/dockerfile/, filled in."""
+    text = locations.asset("templates", "dockerfile", f"{fragment}.tmpl").read_text()
+    return string.Template(text).substitute(values)

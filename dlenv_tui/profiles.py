@@ -349,6 +349,10 @@ def recommended_profile(
     elif usable.versions:
         cuda = usable.versions[0]
     image = replace(image, cuda=cuda)
+    from dlenv_tui.model import RunOptions
+
+    # no GPU on the host: containers start without one (`gpus = "all"` would fail every launch)
+    run = RunOptions() if facts.gpus else RunOptions(gpus="none")
     stamp = now()
     return Profile(
         name=name,
@@ -357,6 +361,7 @@ def recommended_profile(
         driver=driver,
         engine=EngineChoice(engine=engine, source=source),
         image=image,
+        run=run,
         host=facts,
     )
 
@@ -428,8 +433,9 @@ def profile_errors(profile: Profile) -> Iterator[str]:
         yield from field(f"image.extra_pip[{i}]", v.pip_requirement_error(pkg))
     for i, pkg in enumerate(img.extra_apt):
         yield from field(f"image.extra_apt[{i}]", v.apt_package_error(pkg))
-    yield from field("image.apt_mirror", v.https_url_error(img.apt_mirror, "apt mirror"))
-    yield from field("image.pip_index", v.https_url_error(img.pip_index, "pip index"))
+    yield from field("image.apt_mirror", v.mirror_url_error(img.apt_mirror, "apt mirror"))
+    yield from field("image.pip_index", v.mirror_url_error(img.pip_index, "pip index"))
+    yield from field("image.torch_index", v.torch_index_error(img.torch_index))
     for i, cert in enumerate(img.ca_certs):
         yield from field(f"image.ca_certs[{i}]", v.abs_path_error(cert, "CA certificate path"))
     run = profile.run
@@ -437,6 +443,10 @@ def profile_errors(profile: Profile) -> Iterator[str]:
     yield from field("run.shm_size", v.shm_size_error(run.shm_size))
     yield from field("run.name", v.container_name_error(run.name))
     yield from field("run.restart", v.restart_policy_error(run.restart))
+    for i, item in enumerate(run.env):
+        yield from field(f"run.env[{i}]", v.env_var_error(item))
+    for i, item in enumerate(run.secrets):
+        yield from field(f"run.secrets[{i}]", v.env_var_error(item, secret=True))
     for i, m in enumerate(run.mounts):
         yield from field(f"run.mounts[{i}].source", v.abs_path_error(m.source, "mount source"))
         yield from field(f"run.mounts[{i}].target", v.container_path_error(m.target))

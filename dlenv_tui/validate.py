@@ -196,6 +196,45 @@ def https_url_error(url: str, what: str = "URL") -> str:
     return ""
 
 
+def mirror_url_error(url: str, what: str = "URL") -> str:
+    """An http or https URL (apt verifies signatures itself; an http pip index is the user's
+    explicit choice); empty means "not set"."""
+    if not url:
+        return ""
+    if url.startswith("http://"):
+        err = https_url_error("https://" + url.removeprefix("http://"), what)
+        return err.replace("https://" + url.removeprefix("http://"), url) if err else ""
+    err = https_url_error(url, what)
+    return (
+        err.replace("must be an https:// URL", "must be an http:// or https:// URL") if err else ""
+    )
+
+
+def torch_index_error(url: str) -> str:
+    """``pip`` (torch from the pip index), empty (PyTorch's own index) or an http(s) URL."""
+    return "" if url == "pip" else mirror_url_error(url, "torch index")
+
+
+def env_var_error(item: str, secret: bool = False) -> str:
+    """``KEY=VALUE`` (run.env) or ``NAME`` / ``NAME=VAR`` / ``NAME=@/path`` (run.secrets)."""
+    import re
+
+    key, sep, value = item.partition("=")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        return f"{_show(key)} is not an environment variable name (letters, digits, '_')."
+    if secret:
+        if sep and not value.startswith("@") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            return f"secret {_show(item)}: give NAME, NAME=HOST_VARIABLE or NAME=@/path/to/file."
+        if sep and value.startswith("@"):
+            return abs_path_error(value[1:], "secret file")
+        return ""
+    if not sep:
+        return f"{_show(item)} is not KEY=VALUE."
+    if "\n" in value or "\x00" in value:
+        return f"the value of {key} holds a line break or NUL."
+    return ""
+
+
 def port_error(port: int, what: str = "port") -> str:
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         return f"{what} {port!r} must be a whole number from 1 to 65535."

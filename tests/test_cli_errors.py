@@ -227,7 +227,9 @@ def _cases() -> list[Case]:
         "CONTAINER_HOST": "unix://{tmp}/no-podman.sock",
         "XDG_RUNTIME_DIR": "{tmp}/xdg",
     }
-    root_socket = "import dlenv_tui.engine as e; e.PODMAN_ROOT_SOCKET = '{tmp}/xdg/podman.sock'"
+    root_socket = (
+        "import dlenv_tui.engine.connection as e; e.PODMAN_ROOT_SOCKET = '{tmp}/xdg/podman.sock'"
+    )
     for cmd in ("build", "run", "stop"):
         add(
             f"podman-service-dies-{cmd}",

@@ -32,14 +32,14 @@ HADOLINT_CONFIG = locations.asset("templates", "hadolint.yaml")
 
 def _has_image(cuda: str) -> bool:
     try:
-        compat.image_tag(cuda, ImageVariant.RUNTIME, True, compat.ubuntu_releases_for(cuda)[0])
+        compat.image_tag(cuda, ImageVariant.BASE, False, compat.ubuntu_releases_for(cuda)[0])
     except compat.CompatError:
         return False
     return True
 
 
 def newest(major: str) -> str:
-    """The newest CUDA of this major that has a cuDNN runtime image (what a default profile gets)."""
+    """The newest CUDA of this major that has a base image (what a default profile gets)."""
     versions = compat.usable_cuda_versions(()).value
     return next(v for v in versions if v.split(".")[0] == major and _has_image(v))
 
@@ -120,7 +120,7 @@ def test_preset_renders_its_packages_on_the_matching_base(
 ) -> None:
     r = rendered_matrix[(preset, cuda, ubuntu, engine)]
     major = cuda.split(".")[0]
-    assert r.base == compat.image_tag(cuda, ImageVariant.RUNTIME, True, ubuntu).value
+    assert r.base == compat.image_tag(cuda, ImageVariant.BASE, False, ubuntu).value
     assert f"FROM {r.base}\n" in r.dockerfile
     pip_lines = [line for line in r.dockerfile.splitlines() if "pip install" in line]
     for req in PRESETS[preset].requirements:
@@ -129,7 +129,10 @@ def test_preset_renders_its_packages_on_the_matching_base(
             name
         )
     if preset == "torch":
-        assert f"--index-url {compat.pytorch_index(cuda).value} torch torchvision" in r.dockerfile
+        assert (
+            f"--extra-index-url {compat.pytorch_index(cuda).value} torch torchvision"
+            in r.dockerfile
+        )
     if PRESETS[preset].index == "nvidia":
         assert "--extra-index-url https://pypi.nvidia.com" in r.dockerfile
     # BuildKit cache mounts only where the build goes through buildah (Podman) by default
@@ -160,10 +163,10 @@ def test_layers_go_system_then_user_then_python_then_configuration() -> None:
         text.index("apt-get install"),
         text.index("setup-user.sh dev 1234 1234"),
         text.index("python3 -m venv"),
-        text.index("--index-url https://download.pytorch.org"),
-        text.index("pip install --no-cache-dir numpy"),
-        text.index("pip install --no-cache-dir jupyterlab"),
-        text.index("pip install --no-cache-dir six"),
+        text.index("--extra-index-url https://download.pytorch.org"),
+        text.index("uv pip install --no-cache numpy"),
+        text.index("uv pip install --no-cache jupyterlab"),
+        text.index("uv pip install --no-cache six"),
         text.index("COPY entrypoint.sh"),
         text.index("ENTRYPOINT"),
     ]
@@ -229,7 +232,7 @@ def test_pytorch_wheel_index_follows_the_hosts_gpus(scenario: str, index: str) -
 
     facts = load_scenario(scenario).facts
     r = render(profile(cuda="12.8", python_packages=("torch",)), facts=facts)
-    assert f"--index-url https://download.pytorch.org/whl/{index} torch" in r.dockerfile
+    assert f"--extra-index-url https://download.pytorch.org/whl/{index} torch" in r.dockerfile
     if index == "cu126":
         assert any("cu126" in reason for reason in r.reasons)
 
@@ -287,7 +290,7 @@ def test_cache_mounts_follow_the_buildkit_switch() -> None:
     p = profile(cuda="12.8")
     with_cache = render(p, EngineName.DOCKER, buildkit=True).dockerfile
     assert "--mount=type=cache,target=/var/cache/apt,sharing=locked" in with_cache
-    assert "--mount=type=cache,target=/home/dev/.cache/pip,uid=1234,gid=1234" in with_cache
+    assert "--mount=type=cache,target=/home/dev/.cache/uv,uid=1234,gid=1234" in with_cache
     assert "rm -f /etc/apt/apt.conf.d/docker-clean" in with_cache
     assert "--no-cache-dir" not in with_cache
     classic = render(p, EngineName.DOCKER, buildkit=False).dockerfile
@@ -314,10 +317,16 @@ def test_mirrors_and_ca_certificates(tmp_path: Path) -> None:
     assert "COPY ca-certificates/ /usr/local/share/ca-certificates/dlenv/" in r.dockerfile
     assert "update-ca-certificates" in r.dockerfile
     assert "PIP_CERT=/etc/ssl/certs/ca-certificates.crt" in r.dockerfile
-    assert "PIP_INDEX_URL=https://pip.example/simple" in r.dockerfile
-    assert "#http://mirror.example/ubuntu/#g" in r.dockerfile
-    # the CA is in place before the first apt-get and pip
-    assert r.dockerfile.index("COPY ca-certificates/") < r.dockerfile.index("apt-get update")
+    # the pip index applies to every Python package, torch included
+    uv_lines = [li for li in r.dockerfile.splitlines() if "uv pip install" in li]
+    assert uv_lines and all("--index-url https://pip.example/simple" in li for li in uv_lines)
+    assert "--index-url https://pip.example/simple uv" in r.dockerfile
+    assert "sh /usr/local/lib/dlenv/apt-mirror.sh http://mirror.example/ubuntu/" in r.dockerfile
+    assert "apt-mirror.sh" in r.files
+    # the CA is in the system bundle before the first apt-get and pip
+    text = r.dockerfile
+    assert text.index("COPY ca-certificates/") < text.index(">> /etc/ssl/certs/ca-certificates.crt")
+    assert text.index(">> /etc/ssl/certs/ca-certificates.crt") < text.index("apt-get update")
 
 
 def test_unreadable_or_non_pem_ca_is_one_sentence(tmp_path: Path) -> None:
@@ -356,7 +365,7 @@ _SPECS = st.from_regex(r"(==|>=|<=|~=|<|>)[0-9]{1,3}(\.[0-9]{1,3}){0,2}", fullma
 def test_any_accepted_requirement_lands_shell_quoted(name: str, spec: str) -> None:
     req = name + spec
     text = render(profile(python_packages=(), jupyter=False, extra_pip=(req,))).dockerfile
-    line = next(li for li in text.splitlines() if li.startswith("RUN pip install"))
+    line = next(li for li in text.splitlines() if li.startswith("RUN uv pip install"))
     assert shlex.split(line)[-1] == req
 
 

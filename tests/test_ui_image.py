@@ -45,8 +45,16 @@ async def test_cuda_and_ubuntu_follow_the_flavour_and_next_waits_for_an_image(
         ubuntu = screen.query_one("#ubuntu", Select)
         error = screen.query_one("#image-error", Static)
 
-        # runtime + cuDNN (the default): 13.1 / 13.2 come only as cuDNN devel images
-        assert screen.query_one("#cudnn", Checkbox).value
+        # the default is base without cuDNN: PyTorch's wheels bring CUDA's libraries themselves
+        assert not screen.query_one("#cudnn", Checkbox).value
+        assert variant.value == ImageVariant.BASE.value
+        flavour = screen.query_one("#flavour-reasons", Static)
+        assert "once, not twice" in " ".join(str(flavour.render()).split())
+        # runtime + cuDNN: 13.1 / 13.2 come only as cuDNN devel images
+        variant.value = ImageVariant.RUNTIME.value
+        screen.query_one("#cudnn", Checkbox).value = True
+        await pilot.pause(0.2)
+        assert "twice" in " ".join(str(flavour.render()).split())
         assert "13.2" not in options(cuda) and "13.0" in options(cuda)
         assert not error.display
         assert "13.2" in str(screen.query_one("#cuda-reasons", Static).render())

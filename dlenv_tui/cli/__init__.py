@@ -139,8 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         message = str(exc).strip()
-        if not message.endswith((".", "?", "!")):
-            message += "."  # one sentence, whoever raised it
+        if "\n" not in message and not message.endswith((".", "?", "!")):
+            message += "."  # one sentence, whoever raised it (a build failure adds its log below)
         print(f"dlenv: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

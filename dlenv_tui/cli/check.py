@@ -109,11 +109,24 @@ def network_checks(facts: HostFacts, profile_name: str | None) -> tuple[Check, .
         profile = ProfileStore().load(profile_name)
     else:
         profile = recommended_profile("check", facts)
+    from dlenv_tui.image import build_endpoints
+
     title = "Package repositories"
     try:
         endpoints = plan_endpoints(plan_all(facts, profile))
     except PlanError as exc:
-        return (Check("reach", title, Status.SKIPPED, f"nothing to reach: no plan ({exc})"),)
+        endpoints = ()
+        if not build_endpoints(profile, facts):
+            return (Check("reach", title, Status.SKIPPED, f"nothing to reach: no plan ({exc})"),)
+    # and exactly the hosts the image build uses: registry, apt mirror, pip index, torch index
+    from dlenv_tui.probe.reach import url_origin
+
+    seen = set(endpoints)
+    for url in build_endpoints(profile, facts):
+        o = url_origin(url)
+        if o and o not in seen:
+            seen.add(o)
+            endpoints = (*endpoints, o)
     if not endpoints:
         detail = "nothing to reach: the plans download nothing on this host"
         return (Check("reach", title, Status.SKIPPED, detail),)

@@ -46,14 +46,21 @@ def register(sub: Any) -> None:
     p.add_argument("name", metavar="PROFILE")
     p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
     p.add_argument("--quiet", "-q", action="store_true", help="show steps only, not every log line")
+    p.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="resolve the Python packages afresh instead of the lock, and show what changed",
+    )
     p.set_defaults(func=run_build)
 
     p = sub.add_parser(
         "run",
         help="start (or replace) a profile's container and say how to connect",
         description=(
-            "Start PROFILE's container with its GPUs, mounts and ports, replacing the one dlenv "
-            "started before under the same name, then print how to connect."
+            "Start PROFILE's container with its GPUs, mounts and ports, then print how to "
+            "connect. A stopped container of the profile is replaced; a running one only with "
+            "--replace. The home inside the container and the SSH host keys live in named "
+            "volumes that a relaunch keeps."
         ),
     )
     p.add_argument("name", metavar="PROFILE")
@@ -65,7 +72,24 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="wait this long for JupyterLab to come up (0: don't wait)",
     )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the profile's container when it is running (its home volume stays)",
+    )
     p.set_defaults(func=run_run)
+
+    p = sub.add_parser(
+        "info",
+        help="show how to connect to a profile's running container, Jupyter URL included",
+        description=(
+            "Print the connection lines of PROFILE's running container again: the Jupyter URL "
+            "with its token, ssh, exec and VS Code."
+        ),
+    )
+    p.add_argument("name", metavar="PROFILE")
+    p.add_argument("--engine", choices=[e.value for e in EngineName], help=engine_help)
+    p.set_defaults(func=run_info)
 
     p = sub.add_parser(
         "stop",
@@ -107,11 +131,15 @@ def _engine(args: argparse.Namespace, profile: Profile) -> EngineName:
     return profile.engine.engine
 
 
-def _render(profile: Profile, engine: EngineName, buildkit: bool | None = None) -> RenderedImage:
+def _render(
+    profile: Profile, engine: EngineName, buildkit: bool | None = None, upgrade: bool = False
+) -> RenderedImage:
     from dlenv_tui.image import host_user, render_dockerfile
 
     # GPUs from the profile's host snapshot; the user is whoever runs this command now
-    return render_dockerfile(profile, profile.host, engine, buildkit=buildkit, user=host_user(None))
+    return render_dockerfile(
+        profile, profile.host, engine, buildkit=buildkit, user=host_user(None), upgrade=upgrade
+    )
 
 
 def _connect(engine: EngineName) -> EngineClient:
@@ -182,7 +210,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     profile = _load(args.name)
     engine = EngineName(args.engine) if args.engine else profile.engine.engine
-    rendered = _render(profile, engine)
+    rendered = _render(profile, engine, upgrade=args.upgrade)
     last_step = [0]
 
     def show(p: BuildProgress) -> None:
@@ -202,10 +230,23 @@ def run_build(args: argparse.Namespace) -> int:
         if check is not None:
             built = replace(built, gpu_check=check)
             print(f"In-image GPU check: {'ok' if check.ok else 'FAILED'}; {check.gpu}")
+    from dlenv_tui.engine import lock_changes
+
+    old_lock = profile.image.lock
+    image = replace(profile.image, lock=built.lock or old_lock)
     profile = mark_stage(
-        replace(profile, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
+        replace(profile, image=image, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
     )
     ProfileStore().save(profile)
+    if built.lock and old_lock and built.lock != old_lock:
+        changes = lock_changes(old_lock, built.lock)
+        print(f"Package versions changed ({len(changes)}):")
+        for change in changes:
+            print(f"  {change}")
+    elif built.lock and old_lock:
+        print(f"Same {len(built.lock)} package versions as the lock.")
+    elif built.lock:
+        print(f"Locked {len(built.lock)} package versions in profile {profile.name}.")
     print(
         f"Built {built.tag} ({built.id[:19]}) with {engine.value}; recorded in profile {profile.name}."
     )
@@ -220,7 +261,7 @@ def run_run(args: argparse.Namespace) -> int:
     profile = _load(args.name)
     engine = _engine(args, profile)
     with _connect(engine) as client:
-        info = client.run(profile)
+        info = client.run(profile, replace=args.replace)
         print(f"Started {info.name} from {info.image} with {engine.value} (user {info.user}).")
         if info.jupyter_token and args.wait > 0:
             print("Waiting for JupyterLab…", flush=True)
@@ -246,3 +287,23 @@ def run_stop(args: argparse.Namespace) -> int:
     name = container_name(profile)
     print(f"Stopped and removed {name}." if stopped else f"{name} is not running; nothing to stop.")
     return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from dlenv_tui.engine import connection_help, container_name
+
+    profile = _load(args.name)
+    engine = _engine(args, profile)
+    with _connect(engine) as client:
+        info = client.info(profile)
+        status = client.status(profile)
+    if info is None:
+        print(
+            f"{container_name(profile)} does not exist; start it with `dlenv run {profile.name}`.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{info.name} ({status}) from {info.image} with {engine.value} (user {info.user}).")
+    for line in connection_help(profile, info):
+        print(line)
+    return 0 if status == "running" else 1

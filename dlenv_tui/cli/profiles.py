@@ -40,6 +40,23 @@ def register(sub: Any) -> None:
     p_rm.add_argument("name", metavar="NAME")
     p_rm.set_defaults(func=run_rm)
 
+    p_set = actions.add_parser(
+        "set",
+        help="change a profile's run or image options: KEY=VALUE ...",
+        description=(
+            "Change options of NAME, checked by the same rules as the wizard, then save it. "
+            "Run options: gpus, shm_size, name, restart, as_root, proxy, keep_home, "
+            "ports (HOST:CONTAINER or IP:HOST:CONTAINER, comma-separated), mounts "
+            "(SOURCE:TARGET[:ro], comma-separated). Image options: apt_mirror, pip_index, "
+            "torch_index, ca_certs (comma-separated paths), build_proxy, cuda, variant, cudnn, "
+            "ubuntu, base_override, tag, extra_apt, extra_pip (comma-separated). Prefix with "
+            "run. or image. when a key is ambiguous; an empty VALUE resets a text option."
+        ),
+    )
+    p_set.add_argument("name", metavar="NAME")
+    p_set.add_argument("settings", metavar="KEY=VALUE", nargs="+")
+    p_set.set_defaults(func=run_set)
+
     p_new = actions.add_parser(
         "new",
         help="create a profile with the recommended choices for this host, asking nothing",
@@ -134,4 +151,22 @@ def run_new(args: argparse.Namespace) -> int:
         f"{profile.engine.engine.value} ({profile.engine.source.value}), "
         f"CUDA {profile.image.cuda or 'newest usable'}."
     )
+    if not facts.gpus:
+        print(
+            "No NVIDIA GPU was found on this host, so its containers start without GPUs "
+            f"(`dlenv profiles set {args.name} gpus=all` once one is there)."
+        )
+    return 0
+
+
+def run_set(args: argparse.Namespace) -> int:
+    from dlenv_tui.profile_settings import apply_settings
+    from dlenv_tui.profiles import ProfileStore
+
+    store = ProfileStore()
+    profile = store.load(args.name)
+    updated, changes = apply_settings(profile, args.settings)
+    store.save(updated)
+    for change in changes:
+        print(f"{args.name}: {change}")
     return 0

@@ -41,8 +41,10 @@ class ImageOptions:
 
     cuda: str = ""
     """``12.8`` / ``13.0``; empty: newest the GPUs and driver allow."""
-    variant: ImageVariant = ImageVariant.RUNTIME
-    cudnn: bool = True
+    variant: ImageVariant = ImageVariant.BASE
+    """``base`` by default: PyTorch's wheels bring their own CUDA runtime, cuDNN, cuBLAS and NCCL, so
+    a runtime/cuDNN base would carry CUDA twice; ``devel`` when nvcc is wanted (compiling extensions)."""
+    cudnn: bool = False
     ubuntu: str = "24.04"
     base_override: str = ""
     """Use this image instead of nvidia/cuda (NGC, a mirror, a local image)."""
@@ -65,11 +67,21 @@ class ImageOptions:
     create_user: bool = True
     """A non-root user with the host UID/GID."""
     apt_mirror: str = ""
+    """The distribution archive's mirror (``http://mirror/debian``, ``https://mirror/ubuntu``)."""
     pip_index: str = ""
+    """The index every Python package comes from (PyPI or a mirror of it); empty: PyPI."""
+    torch_index: str = ""
+    """Where PyTorch comes from: empty: PyTorch's own index for the CUDA version; ``pip``: the pip
+    index like every other package (PyPI's torch is a CUDA build); or an index URL."""
     ca_certs: tuple[str, ...] = ()
-    """Host paths of extra CA certificates (PEM) to trust inside the image."""
+    """Host paths of extra CA certificates (PEM) to trust inside the image, before any download."""
+    build_proxy: bool = True
+    """Pass the host's HTTP(S)_PROXY / NO_PROXY to the build (as build arguments, never stored)."""
     tag: str = ""
     """Image tag; empty: ``dlenv/<profile>:latest``."""
+    lock: tuple[str, ...] = ()
+    """``name==version`` of every Python package the last build installed (`uv pip freeze`):
+    rebuilds install exactly these; `dlenv build --upgrade` resolves afresh and shows what changed."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,16 @@ class RunOptions:
     as_root: bool = False
     restart: str = "no"
     """``no``, ``unless-stopped``, ``always``, ``on-failure``."""
+    proxy: bool = False
+    """Pass the host's HTTP(S)_PROXY / NO_PROXY into the container as well."""
+    env: tuple[str, ...] = ()
+    """``KEY=VALUE`` environment variables for the container."""
+    secrets: tuple[str, ...] = ()
+    """Secrets read at launch, never stored: ``NAME`` (from the host's environment variable NAME)
+    or ``NAME=@/path/file`` (the file's content); they reach the container as variables."""
+    keep_home: bool = True
+    """The user's home inside the container (pip installs, ~/.cache) lives in a named volume per
+    profile, so a relaunch keeps it; the SSH host keys live in another."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,8 @@ class BuiltImage:
     engine: str = ""
     gpu_check: GpuCheck | None = None
     """The last in-image GPU check of this image; None: never run."""
+    lock: tuple[str, ...] = ()
+    """``name==version`` of the Python packages the build installed (read back from the image)."""
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,10 @@ class BuildScreen(StageScreen):
             if not built.built_at:
                 built = dataclasses.replace(built, built_at=self.ctx.now())
             self.built = built
-            self.profile = dataclasses.replace(self.profile, last_image=built)
+            image = dataclasses.replace(
+                self.profile.image, lock=built.lock or self.profile.image.lock
+            )
+            self.profile = dataclasses.replace(self.profile, image=image, last_image=built)
             bar = self.query_one(ProgressBar)
             bar.update(progress=bar.total or 1)
             state.update(

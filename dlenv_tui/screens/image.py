@@ -62,6 +62,7 @@ class ImageScreen(StageScreen):
                     id="cuda-reasons",
                     classes="hint",
                 )
+                yield Static(self._flavour_text(o), id="flavour-reasons", classes="hint")
                 with Horizontal(classes="row"):
                     with Vertical(classes="col"):
                         yield Label("CUDA")
@@ -131,16 +132,36 @@ class ImageScreen(StageScreen):
                 yield Field(
                     "apt mirror",
                     o.apt_mirror,
-                    lambda v: services.validate_field("url", v),
+                    lambda v: services.validate_field("mirror_url", v),
                     id="apt-mirror",
-                    placeholder="empty: the Ubuntu archive",
+                    placeholder="empty: the distribution's archive; http or https",
                 )
                 yield Field(
                     "pip index",
                     o.pip_index,
-                    lambda v: services.validate_field("url", v),
+                    lambda v: services.validate_field("mirror_url", v),
                     id="pip-index",
-                    placeholder="empty: PyPI",
+                    placeholder="empty: PyPI; every Python package, torch included",
+                )
+                yield Field(
+                    "torch index",
+                    o.torch_index,
+                    lambda v: services.validate_field("torch_index", v),
+                    id="torch-index",
+                    placeholder="empty: PyTorch's index for the CUDA; 'pip': the pip index",
+                )
+                yield Field(
+                    "CA certificates",
+                    " ".join(o.ca_certs),
+                    lambda v: services.validate_field("host_paths", v),
+                    id="ca-certs",
+                    placeholder="PEM files of a proxy's or mirror's CA, e.g. /etc/ssl/corp.crt",
+                )
+                yield Checkbox(
+                    "Pass this host's HTTP(S)_PROXY / NO_PROXY to the build",
+                    o.build_proxy,
+                    id="build-proxy",
+                    compact=True,
                 )
             with TabPane("Dockerfile", id="dockerfile"), VerticalScroll(id="preview-scroll"):
                 yield Static("", id="preview")
@@ -218,7 +239,9 @@ class ImageScreen(StageScreen):
                 "base_override": self.query_one("#base", Field).value.strip(),
                 "apt_mirror": self.query_one("#apt-mirror", Field).value.strip(),
                 "pip_index": self.query_one("#pip-index", Field).value.strip(),
-                "ca_certs": o.ca_certs,
+                "torch_index": self.query_one("#torch-index", Field).value.strip(),
+                "ca_certs": words("ca-certs"),
+                "build_proxy": checked("build-proxy"),
             }
         )
         return dataclasses.replace(self.profile, image=image)
@@ -262,6 +285,14 @@ class ImageScreen(StageScreen):
             ubuntu.set_options([(u, u) for u in options])
         ubuntu.value = current if current in options else options[0]
 
+    def _flavour_text(self, options: ImageOptions) -> str:
+        return "[$text-muted]" + escape(" ".join(services.flavour_reasons(options))) + "[/]"
+
+    def show_flavour_reasons(self) -> None:
+        variant, cudnn = self._flavour()
+        options = dataclasses.replace(self.profile.image, variant=variant, cudnn=cudnn)
+        self.query_one("#flavour-reasons", Static).update(self._flavour_text(options))
+
     def show_image_error(self) -> None:
         error = self.image_error()
         box = self.query_one("#image-error", Static)
@@ -271,6 +302,7 @@ class ImageScreen(StageScreen):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "variant":
             self.refresh_cudas()
+            self.show_flavour_reasons()
         elif event.select.id == "cuda":
             self.refresh_ubuntus()
         self.show_image_error()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
-    from dlenv_tui.model import Check, Gpu, HostFacts, Plan, Profile
+    from dlenv_tui.model import Check, Gpu, HostFacts, ImageOptions, Plan, Profile
 
 
 def utc_now() -> str:
@@ -262,6 +262,13 @@ def rendered_image(profile: Profile, facts: HostFacts | None, *, demo: bool = Fa
     return image.render_dockerfile(profile, facts, profile.engine.engine)
 
 
+def flavour_reasons(options: ImageOptions) -> tuple[str, ...]:
+    """Why the base flavour fits the Python packages (CUDA once, not twice), for the Image stage."""
+    from dlenv_tui.image import flavour_reasons as reasons
+
+    return reasons(options)
+
+
 def render_dockerfile(profile: Profile, facts: HostFacts | None, *, demo: bool = False) -> str:
     return str(rendered_image(profile, facts, demo=demo).dockerfile)
 
@@ -283,7 +290,12 @@ def validate_field(kind: str, value: str) -> str:
         return next((e for e in map(v.apt_package_error, value.split()) if e), "")
     if kind == "pip_packages":
         return next((e for e in map(v.pip_requirement_error, value.split()) if e), "")
-    if kind in ("image", "url", "host_path") and not value:
+    if kind == "host_paths":
+        return next(
+            (e for e in (v.abs_path_error(p, "CA certificate path") for p in value.split()) if e),
+            "",
+        )
+    if kind in ("image", "url", "mirror_url", "torch_index", "host_path") and not value:
         return ""
     checks: dict[str, Callable[[str], str]] = {
         "profile_name": v.profile_name_error,
@@ -294,6 +306,8 @@ def validate_field(kind: str, value: str) -> str:
         "container_path": v.container_path_error,
         "image": v.image_ref_error,
         "url": v.https_url_error,
+        "mirror_url": v.mirror_url_error,
+        "torch_index": v.torch_index_error,
         "host_ip": v.host_ip_error,
     }
     return checks[kind](value)
