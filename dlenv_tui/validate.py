@@ -70,6 +70,8 @@ def container_name_error(name: str) -> str:
         return ""
     if bad := _bad_chars(name):
         return f"container name {_show(name)}: {bad}"
+    if ".." in name:
+        return f"container name {_show(name)} contains '..'; use letters, digits, '_', '.' or '-'."
     if not _CONTAINER_NAME.fullmatch(name):
         return f"container name {_show(name)} may only hold letters, digits, '_', '.' and '-', starting with a letter or digit."
     return ""
