@@ -184,10 +184,11 @@ def run_build(args: argparse.Namespace) -> int:
         # after connecting: an engine that does not answer is one line, not the notes and a line
         _print_reasons(rendered, "dlenv: ")
         built = client.build(profile, rendered, show)
-    profile = mark_stage(
-        replace(profile, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
+    # re-read under the profile's lock: an edit made during the build is kept
+    profile = ProfileStore().update(
+        profile.name,
+        lambda p: mark_stage(replace(p, last_image=built), Stage.IMAGE, StageState.DONE, built.tag),
     )
-    ProfileStore().save(profile)
     print(
         f"Built {built.tag} ({built.id[:19]}) with {engine.value}; recorded in profile {profile.name}."
     )
@@ -212,7 +213,9 @@ def run_run(args: argparse.Namespace) -> int:
                     f"see `{engine.value} logs {info.name}`.",
                     file=sys.stderr,
                 )
-    ProfileStore().save(mark_stage(profile, Stage.LAUNCH, StageState.DONE, info.name))
+    ProfileStore().update(
+        profile.name, lambda p: mark_stage(p, Stage.LAUNCH, StageState.DONE, info.name)
+    )
     for line in connection_help(profile, info):
         print(line)
     return 0
