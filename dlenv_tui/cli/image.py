@@ -171,6 +171,13 @@ def run_build(args: argparse.Namespace) -> int:
     profile = _load(args.name)
     engine = EngineName(args.engine) if args.engine else profile.engine.engine
     rendered = _render(profile, engine)
+    if args.dry_run:
+        _print_reasons(rendered, "dlenv: ")
+        print(
+            f"Would build {rendered.tag} with {engine.value} and record it in profile "
+            f"{profile.name} (dry run: nothing was built or recorded)."
+        )
+        return 0
     last_step = [0]
 
     def show(p: BuildProgress) -> None:
@@ -196,12 +203,18 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from dlenv_tui.engine import connection_help
+    from dlenv_tui.engine import connection_help, container_name
     from dlenv_tui.model import Stage, StageState
     from dlenv_tui.profiles import ProfileStore, mark_stage
 
     profile = _load(args.name)
     engine = _engine(args, profile)
+    if args.dry_run:
+        print(
+            f"Would start {container_name(profile)} from {profile.last_image.tag if profile.last_image else 'its image (not built yet)'} "
+            f"with {engine.value}, replacing one of the same name (dry run: nothing was started)."
+        )
+        return 0
     with _connect(engine) as client:
         info = client.run(profile)
         print(f"Started {info.name} from {info.image} with {engine.value} (user {info.user}).")
@@ -226,8 +239,11 @@ def run_stop(args: argparse.Namespace) -> int:
 
     profile = _load(args.name)
     engine = _engine(args, profile)
+    name = container_name(profile)
+    if args.dry_run:
+        print(f"Would stop and remove {name} with {engine.value} (dry run: nothing was stopped).")
+        return 0
     with _connect(engine) as client:
         stopped = client.stop(profile)
-    name = container_name(profile)
     print(f"Stopped and removed {name}." if stopped else f"{name} is not running; nothing to stop.")
     return 0
