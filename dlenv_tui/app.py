@@ -391,6 +391,7 @@ def make_app(
     """
     from dlenv_tui.screens.context import Context
     from dlenv_tui.screens.services import make_store
+    from dlenv_tui.session import DEMO, DRY_RUN, REAL
 
     if now is not None:
         ctx_now = now
@@ -408,6 +409,7 @@ def make_app(
             make_engine=engine_factory or _demo_engine(demo_speed),
             load_facts=lambda: _scenario_facts(ctx),
             demo=True,
+            mode=DEMO,
             now=ctx_now,
             store_for_scenario=(lambda _key: store) if store is not None else _demo_store,
         )
@@ -415,8 +417,14 @@ def make_app(
             ctx.use_scenario(scenario)
         return DlenvApp(ctx, choose_scenario=scenario is None, cursor_blink=cursor_blink)
 
+    if dry_run:
+        # a throw-away copy: what a dry run records never reaches the real profiles
+        from dlenv_tui.session import dry_run_store
+
+        store = dry_run_store(store.directory if store is not None else None)
     ctx = Context(
         store=store or make_store(),
+        mode=DRY_RUN if dry_run else REAL,
         make_runner=runner_factory or _real_runner(dry_run),
         make_engine=engine_factory or (_demo_engine(demo_speed) if dry_run else _real_engine),
         load_facts=_real_facts(sysroot, facts_file),

@@ -251,3 +251,75 @@ async def test_delete_asks_first(tmp_path: Path) -> None:
         await pilot.press("y")
         await pilot.pause()
     assert len(store.list()) == 1
+
+
+@run_async
+async def test_quitting_at_the_reboot_prompt_resumes_at_the_driver(tmp_path: Path) -> None:
+    """ "Run dlenv again after the reboot; this profile resumes here": Ctrl+Q there must keep it."""
+    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.phase == "done", "the driver plan")
+        assert "Reboot needed" in str(app.screen.query_one("#failure").render())
+        await pilot.press("ctrl+q")
+    profile = store.load("gpu-dev")
+    assert profile.progress["driver"].state is StageState.NEEDS_REBOOT
+    assert resume_stage(profile) == "driver"
+
+
+@run_async
+async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(tmp_path: Path) -> None:
+    facts = Path(__file__).parent / "fixtures" / "facts" / "ubuntu-24.04-rtx4090-fresh.json"
+    real = ProfileStore(tmp_path / "profiles")
+    app = make_app(
+        dry_run=True,
+        store=real,
+        facts_file=str(facts),
+        now=lambda: FIXED,
+        demo_speed=0,
+        cursor_blink=False,
+    )
+    said: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        for _ in range(40):
+            name = screen_name(app)
+            if name == "StartScreen":
+                break
+            if name == "ApplyScreen":
+                await pilot.press("ctrl+n")
+                await wait_for(pilot, lambda: app.screen.phase in ("done", "failed"), "the plan")
+                said.append(str(app.screen.query_one("#apply-title").render()))
+            elif name == "BuildScreen":
+                await pilot.press("r")
+                await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+                said.append(str(app.screen.query_one("#build-state").render()))
+            elif name == "LaunchScreen":
+                await pilot.press("ctrl+r")
+                await wait_for(pilot, lambda: app.screen.started, "the container")
+                said.append(str(app.screen.query_one("#launch-state").render()))
+            elif name == "SummaryScreen":
+                said.append(str(app.screen.query_one(".summary").render()))
+            await pilot.press("ctrl+n")
+            await wait_for(
+                pilot, lambda n=name: screen_name(app) != n or n == "ApplyScreen", f"leaving {name}"
+            )
+            await pilot.pause()
+    assert not real.directory.exists() or real.list() == []  # nothing reached the real store
+    assert len(said) >= 5, said
+    for text in said:
+        assert "would" in text.lower() or "dry run" in text.lower(), text
+    assert not any("✓ Built" in t or "is running" in t for t in said), said

@@ -134,6 +134,9 @@ class BuildScreen(StageScreen):
             bar = self.query_one(ProgressBar)
             bar.update(progress=bar.total or 1)
             state.update(
-                f"[$success]✓ Built {escape(built.tag)}[/] ({escape(built.id[:19])}). Ctrl+N to launch it."
+                self.ctx.mode.say(
+                    f"[$success]✓ Built {escape(built.tag)}[/] ({escape(built.id[:19])}). Ctrl+N to launch it.",
+                    f"[$warning]Would build {escape(built.tag)}[/] (dry run: nothing was built). Ctrl+N goes on.",
+                )
             )
         self.refresh_bindings()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlenv_tui.model import EngineName
 from dlenv_tui.screens.services import utc_now
+from dlenv_tui.session import REAL, Mode
 
 if TYPE_CHECKING:
     from dlenv_tui.demo import Scenario  # only the demo imports dlenv_tui.demo (json, assets)
@@ -49,6 +50,9 @@ class Context:
     """Engine clients made so far, by engine name (the demo engine remembers its containers)."""
     profile: Profile | None = None
     """The profile the wizard is on (for the command palette's rebuild / relaunch / stop)."""
+
+    mode: Mode = REAL
+    """Real, dry run or demo: how results are worded ("would" in a dry run) and where profiles live."""
 
     store_for_scenario: Callable[[str], Any] | None = None
     """Demo: the profile store of a scenario (each scenario keeps its own demo profiles)."""

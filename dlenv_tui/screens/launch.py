@@ -236,7 +236,10 @@ class LaunchScreen(StageScreen):
         else:
             self.started = True
             state.update(
-                f"[$success]✓ {escape(message.info.name)} is running[/] ({escape(message.info.image)}, GPUs: {escape(message.info.gpus)})."
+                self.ctx.mode.say(
+                    f"[$success]✓ {escape(message.info.name)} is running[/] ({escape(message.info.image)}, GPUs: {escape(message.info.gpus)}).",
+                    f"[$warning]Would start {escape(message.info.name)}[/] ({escape(message.info.image)}, GPUs: {escape(message.info.gpus)}); dry run: nothing was started, so these lines show what you would run.",
+                )
             )
             connect = self.query_one("#connect", OptionList)
             connect.clear_options()
@@ -267,7 +270,9 @@ class LaunchScreen(StageScreen):
         self.busy = False
         self.started = False if message.stopped else self.started
         text = message.error or (
-            "Stopped." if message.stopped else "Nothing of this profile was running."
+            self.ctx.mode.say("Stopped.", "Would stop it (dry run: nothing was stopped).")
+            if message.stopped
+            else "Nothing of this profile was running."
         )
         self.query_one("#launch-state", Static).update(escape(text))
         self.refresh_bindings()

@@ -46,11 +46,7 @@ class SummaryScreen(StageScreen):
             host = f"Host: {escape(facts.hostname)} · {escape(facts.distro.name)} · driver {escape(facts.driver.version or 'none')}\n"
         o = p.image
         stack = ", ".join(o.python_packages) or "none"
-        where = (
-            "a temporary demo directory (your real profiles are untouched)"
-            if self.ctx.demo
-            else "your profiles directory"
-        )
+        where = self.ctx.mode.store_note
         yield Static(
             f"[b]{escape(p.name)}[/b] is saved in {where}.\n{host}\n[b]Stages[/b]\n"
             + "\n".join(lines)
