@@ -24,26 +24,9 @@ if TYPE_CHECKING:
     from dlenv_tui.model import HostFacts, Profile
     from dlenv_tui.screens.start import StartScreen
 
-#: The wizard's screens in order; the first five that are also a ``Stage`` keep progress in the profile.
-ORDER = ("prereq", "driver", "toolkit", "engine", "image", "build", "launch", "summary")
-_FINISHED = (StageState.DONE, StageState.SKIPPED)
+from dlenv_tui.stages import ORDER, resume_stage
 
-
-def resume_stage(profile: Profile) -> str:
-    """Where re-opening ``profile`` lands: the first stage not done yet (a pending reboot: the driver)."""
-    progress = profile.progress
-    if not progress:
-        return "prereq"
-    for stage in (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE, Stage.IMAGE):
-        p = progress.get(stage.value)
-        if p is None or p.state not in _FINISHED:
-            return str(stage.value)
-    if profile.last_image is None or not profile.last_image.tag:
-        return "build"
-    launch = progress.get(Stage.LAUNCH.value)
-    if launch is None or launch.state not in _FINISHED:
-        return "launch"
-    return "summary"
+__all__ = ["ORDER", "DlenvApp", "make_app", "resume_stage", "run_wizard"]
 
 
 class DlenvApp(App[int]):
@@ -192,6 +175,7 @@ class DlenvApp(App[int]):
         refreshed and saved. None when the user went back to the profile list."""
         from dlenv_tui.screens.dialogs import DriftDialog
         from dlenv_tui.screens.services import host_changes
+        from dlenv_tui.stages import undo, undone_by_drift
 
         facts = await self.facts()
         changes = host_changes(profile.host, facts)
@@ -199,6 +183,16 @@ class DlenvApp(App[int]):
             return profile
         if not await self.push_screen_wait(DriftDialog(profile.name, changes)):
             return None
+        # the stages whose facts changed no longer hold: undo them, and resume_stage goes back
+        assert profile.host is not None
+        undone = undone_by_drift(profile.host, facts)
+        profile = undo(profile, undone, "host changed: " + " ".join(changes))
+        if undone:
+            self.notify(
+                "Set up again: " + ", ".join(s.value for s in undone) + f" ({changes[0]})",
+                title="Host changed",
+                timeout=10,
+            )
         profile = dataclasses.replace(profile, host=facts)
         self.save(profile)
         return profile

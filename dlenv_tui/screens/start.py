@@ -59,8 +59,8 @@ def host_summary(facts: HostFacts | None) -> str:
 
 
 def next_stage_label(profile: Profile) -> str:
-    from dlenv_tui.app import resume_stage
-    from dlenv_tui.widgets.stage_bar import STAGE_LABELS
+    from dlenv_tui.stages import LABELS as STAGE_LABELS
+    from dlenv_tui.stages import resume_stage
 
     key = resume_stage(profile)
     if key == "summary":

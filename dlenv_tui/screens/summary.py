@@ -8,7 +8,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from dlenv_tui.screens.base import StageResult, StageScreen
-from dlenv_tui.widgets.stage_bar import STAGE_LABELS
+from dlenv_tui.stages import LABELS as STAGE_LABELS
 
 
 class SummaryScreen(StageScreen):
