@@ -404,6 +404,7 @@ def make_app(
             load_facts=lambda: _scenario_facts(ctx),
             demo=True,
             mode=DEMO,
+            path_exists=lambda _path: True,
             now=ctx_now,
             store_for_scenario=(lambda _key: store) if store is not None else _demo_store,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,14 @@ def test_undo_sets_finished_stages_pending_and_resume_goes_back() -> None:
 def test_a_pending_reboot_resumes_at_the_driver() -> None:
     p = mark_stage(Profile(name="p"), Stage.DRIVER, StageState.NEEDS_REBOOT)
     assert resume_stage(p) == "driver"
+
+
+def test_missing_mount_sources_are_offered_for_creation(tmp_path: Any) -> None:
+    from dlenv_tui.launch_checks import create_dirs, launch_problems
+    from dlenv_tui.model import Mount, RunOptions
+
+    missing = str(tmp_path / "ws")
+    p = Profile(name="p", run=RunOptions(mounts=(Mount(missing, "/workspace"),)))
+    assert launch_problems(p, None).missing_dirs == (missing,)
+    assert create_dirs((missing,)) == ""
+    assert launch_problems(p, None).missing_dirs == ()

@@ -323,3 +323,63 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(tmp_pa
     for text in said:
         assert "would" in text.lower() or "dry run" in text.lower(), text
     assert not any("✓ Built" in t or "is running" in t for t in said), said
+
+
+async def walk_to_launch(pilot: Any) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+    await pilot.press("n", "enter")
+    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+    for _ in range(4):
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+    await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+
+
+@run_async
+async def test_a_port_published_twice_is_shown_inline_and_blocks_start_and_next(
+    tmp_path: Path,
+) -> None:
+    """JupyterLab and SSH both on 2222: said on the form, nothing starts, no setting is lost."""
+    app, store, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        app.screen.query_one("#jupyter-port Input").value = "2222"
+        await pilot.pause()
+        box = app.screen.query_one("#launch-problems")
+        assert box.display and "published twice" in str(box.render())
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.2)
+        assert not app.screen.started
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert screen_name(app) == "LaunchScreen"
+        app.screen.query_one("#jupyter-port Input").value = "8890"
+        await pilot.pause()
+        assert not app.screen.query_one("#launch-problems").display
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "SummaryScreen", "summary")
+    ports = {p.container: p.host for p in store.load("gpu-dev").run.ports}
+    assert ports == {8888: 8890, 22: 2222}
+
+
+@run_async
+async def test_gpu_indices_are_checked_against_the_host(tmp_path: Path) -> None:
+    app, _, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        count = len(app.ctx.facts.gpus)
+        app.screen.query_one("#gpus Input").value = f"device=0,{count}"
+        await pilot.pause()
+        text = str(app.screen.query_one("#launch-problems").render())
+        assert f"GPU {count} does not exist" in text
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.2)
+        assert not app.screen.started

@@ -6,6 +6,7 @@ recording runner and a temporary store.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,8 @@ class Context:
     profile: Profile | None = None
     """The profile the wizard is on (for the command palette's rebuild / relaunch / stop)."""
 
+    path_exists: Callable[[str], bool] = os.path.exists
+    """Whether a path exists on the host (mount sources); the demo's simulated host has them all."""
     mode: Mode = REAL
     """Real, dry run or demo: how results are worded ("would" in a dry run) and where profiles live."""
 
