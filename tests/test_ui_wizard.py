@@ -383,3 +383,32 @@ async def test_gpu_indices_are_checked_against_the_host(tmp_path: Path) -> None:
         await pilot.press("ctrl+r")
         await pilot.pause(0.2)
         assert not app.screen.started
+
+
+@run_async
+async def test_changed_settings_make_rebuild_the_default(tmp_path: Path) -> None:
+    """After the image settings change, Build says so and Ctrl+N rebuilds instead of keeping it."""
+    app, store, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        first = store.load("gpu-dev").last_image
+        assert first is not None and first.context_digest.startswith("sha256:")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "back to build")
+        assert not app.screen.stale  # nothing changed: keeping it is fine
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "back to image")
+        app.screen.query_one("#extra-apt Input").value = "ffmpeg"
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build again")
+        assert app.screen.stale
+        assert "settings changed since the last build" in str(
+            app.screen.query_one("#build-state").render()
+        )
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.built is not None, "the rebuild")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+    last = store.load("gpu-dev").last_image
+    assert last is not None and last.context_digest != first.context_digest

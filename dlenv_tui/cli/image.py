@@ -191,6 +191,9 @@ def run_build(args: argparse.Namespace) -> int:
         # after connecting: an engine that does not answer is one line, not the notes and a line
         _print_reasons(rendered, "dlenv: ")
         built = client.build(profile, rendered, show)
+    from dlenv_tui.operations import stamp_build
+
+    built = stamp_build(built, rendered)
     # re-read under the profile's lock: an edit made during the build is kept
     profile = ProfileStore().update(
         profile.name,

@@ -127,6 +127,9 @@ class BuiltImage:
     id: str = ""
     built_at: str = ""
     engine: str = ""
+    context_digest: str = ""
+    """sha256 of the rendered Dockerfile and build context it was built from ("" = not recorded):
+    when today's settings render another one, the image is out of date."""
 
 
 @dataclass(frozen=True)
