@@ -412,3 +412,33 @@ async def test_changed_settings_make_rebuild_the_default(tmp_path: Path) -> None
         await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
     last = store.load("gpu-dev").last_image
     assert last is not None and last.context_digest != first.context_digest
+
+
+@run_async
+async def test_blocking_problems_block_unless_going_on_anyway_is_recorded(tmp_path: Path) -> None:
+    facts = Path(__file__).parent / "fixtures" / "facts" / "arch-rtx4090.json"  # unsupported
+    store = ProfileStore(tmp_path / "profiles")
+    app = make_app(
+        store=store, facts_file=str(facts), now=lambda: FIXED, demo_speed=0, cursor_blink=False
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        assert "blocking problem" in str(app.screen.query_one("#verdict").render())
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "the question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "still prerequisites")
+        await pilot.pause(0.2)
+        assert screen_name(app) == "PrereqScreen"
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "the question again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await pilot.press("ctrl+q")
+    noted = store.load("gpu-dev").went_on_anyway
+    assert noted and all(n.startswith(FIXED) for n in noted)
+    assert any("Distribution" in n for n in noted)

@@ -149,3 +149,6 @@ class Profile:
     last_image: BuiltImage | None = None
     host: HostFacts | None = None
     """Snapshot of the facts the profile was made on (to warn when the host changed)."""
+    went_on_anyway: tuple[str, ...] = ()
+    """Blocking prerequisite problems the user chose to go on with ("title: detail", with the
+    time), so a later failure can be traced to that choice."""
