@@ -314,17 +314,77 @@ class DlenvApp(App[int]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        from dlenv_tui.screens.base import StageScreen
+        from dlenv_tui.screens.start import StartScreen
+
         yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Rebuild image", "Build this profile's image again", self.action_rebuild
+        # rebuild / relaunch only where they can run: on a stage, or on a selected profile
+        on_profile = isinstance(screen, StageScreen) or (
+            isinstance(screen, StartScreen) and screen.query_one("#profiles").cursor_key is not None  # type: ignore[attr-defined]
         )
-        yield SystemCommand(
-            "Relaunch container",
-            "Replace the running container with a fresh one",
-            self.action_relaunch,
-        )
-        yield SystemCommand("Stop container", "Stop this profile's container", self.action_stop)
+        if on_profile:
+            yield SystemCommand(
+                "Rebuild image", "Build this profile's image again", self.action_rebuild
+            )
+            yield SystemCommand(
+                "Relaunch container",
+                "Replace the running container with a fresh one",
+                self.action_relaunch,
+            )
+        if self.ctx.profile is not None:
+            yield SystemCommand("Stop container", "Stop this profile's container", self.action_stop)
         yield SystemCommand("Help", "Keys and stages", self.action_help)
+
+    async def action_quit(self) -> None:
+        """Quitting while a privileged job runs: say that it goes on as root, and ask."""
+        from dlenv_tui.screens.apply import ApplyScreen
+
+        screen = self.screen
+        if isinstance(screen, ApplyScreen) and screen.phase == "running":
+            self.confirm_quit()
+            return
+        self.exit(0)
+
+    @work(exclusive=True, group="quit")
+    async def confirm_quit(self) -> None:
+        from dlenv_tui.screens.dialogs import ConfirmDialog
+
+        if await self.push_screen_wait(
+            ConfirmDialog(
+                "A job is running as root.",
+                "It goes on after dlenv quits (it runs in the root worker, not in this window); "
+                "run dlenv again to see how it ended.",
+                yes="Quit anyway",
+                no="Stay",
+            )
+        ):
+            self.exit(0)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save under the user's data directory (a headless server has no ~/Downloads), and say where."""
+        from dlenv_tui.locations import screenshots_dir
+
+        directory = Path(path) if path else screenshots_dir()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(directory))
+        except OSError as exc:
+            self.notify(f"Could not save the screenshot: {exc}", severity="error")
+            return
+        self.notify(f"Saved {saved}", title="Screenshot")
+
+    def _fatal_error(self) -> None:
+        """Textual's crash report, without local variables: a frame may hold the sudo password."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
 
     def _jump(self, target: str) -> None:
         from dlenv_tui.screens.base import StageScreen
@@ -527,7 +587,9 @@ def run_wizard(args: argparse.Namespace) -> int:
         facts_file=getattr(args, "facts", None),
     )
     try:
-        return int(app.run() or 0)
+        result = app.run()
+        # a crash is not a success: Textual sets return_code 1 after its report
+        return int(app.return_code or result or 0)
     finally:
         from dlenv_tui.screens.services import kill_probes
 

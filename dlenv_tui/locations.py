@@ -32,6 +32,16 @@ def config_dir() -> Path:
     return user_config_path("dlenv")
 
 
+def screenshots_dir() -> Path:
+    """Where the palette's Screenshot saves: ``$DLENV_DATA_DIR`` or the user data dir / screenshots."""
+    override = os.environ.get("DLENV_DATA_DIR")
+    if override:
+        return Path(override) / "screenshots"
+    from platformdirs import user_data_path
+
+    return user_data_path("dlenv") / "screenshots"
+
+
 def profiles_dir() -> Path:
     return config_dir() / "profiles"
 
