@@ -442,3 +442,51 @@ async def test_blocking_problems_block_unless_going_on_anyway_is_recorded(tmp_pa
     noted = store.load("gpu-dev").went_on_anyway
     assert noted and all(n.startswith(FIXED) for n in noted)
     assert any("Distribution" in n for n in noted)
+
+
+async def walk_to_engine(pilot: Any) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+    await pilot.press("n", "enter")
+    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+    for _ in range(3):
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine")
+
+
+@run_async
+async def test_docker_keeps_its_package_source_after_a_look_at_podman(tmp_path: Path) -> None:
+    app, _, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_engine(pilot)
+        screen = app.screen
+        screen.query_one("#docker").value = True
+        screen.query_one("#docker-ce").value = True
+        await pilot.pause()
+        assert screen.current_profile().engine.source.value == "docker-ce"
+        for engine in ("podman", "docker", "podman", "docker", "podman"):
+            screen.query_one(f"#{engine}").value = True
+            await pilot.pause()
+            # the profile keeps Docker's source while Podman is picked (a later visit reads it)
+            assert screen.current_profile().engine.source.value == "docker-ce", engine
+
+
+@run_async
+async def test_the_comparison_shows_both_engines_side_by_side_at_80_columns(
+    tmp_path: Path,
+) -> None:
+    app, _, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_engine(pilot)
+        table = app.screen.query_one("#comparison")
+        assert table.region.width <= 80
+        lines = [
+            "".join(seg.text for seg in strip)
+            for strip in table.render_lines(table.region.reset_offset)
+        ]
+        header = next(line for line in lines if "Docker" in line)
+        assert "Podman" in header  # one row holds both columns
+        text = "\n".join(lines)
+        assert "podman kube play" in text.replace("\n", " ") or "kube" in text
+        assert "dockerd" in text
