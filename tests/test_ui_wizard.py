@@ -303,6 +303,7 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(tmp_pa
                 await pilot.press("ctrl+n")
                 await wait_for(pilot, lambda: app.screen.phase in ("done", "failed"), "the plan")
                 said.append(str(app.screen.query_one("#apply-title").render()))
+                said.append(str(app.screen.query_one("#failure").render()))
             elif name == "BuildScreen":
                 await pilot.press("r")
                 await wait_for(pilot, lambda: app.screen.built is not None, "the build")
@@ -323,6 +324,8 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(tmp_pa
     for text in said:
         assert "would" in text.lower() or "dry run" in text.lower(), text
     assert not any("✓ Built" in t or "is running" in t for t in said), said
+    summary = said[-1]
+    assert "would be done" in summary and "would build" in summary, summary
 
 
 async def walk_to_launch(pilot: Any) -> None:

@@ -369,7 +369,10 @@ class ApplyScreen(Screen[ApplyOutcome]):
             note = (
                 "Reboot needed: press Ctrl+N. Run dlenv again after the reboot; this profile resumes here."
                 if reboot
-                else "Every step finished. Press Ctrl+N to continue."
+                else self.ctx.mode.say(
+                    "Every step finished. Press Ctrl+N to continue.",
+                    "Every step would run as shown (dry run: nothing ran). Press Ctrl+N to continue.",
+                )
             )
             failure = self.query_one("#failure", Static)
             failure.update(note)
