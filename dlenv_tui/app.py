@@ -333,6 +333,9 @@ class DlenvApp(App[int]):
             )
         if self.ctx.profile is not None:
             yield SystemCommand("Stop container", "Stop this profile's container", self.action_stop)
+        yield SystemCommand(
+            "Doctor", "Diagnose this host: what is wrong, why, and the fix", self.action_doctor
+        )
         yield SystemCommand("Help", "Keys and stages", self.action_help)
 
     async def action_quit(self) -> None:
@@ -405,6 +408,12 @@ class DlenvApp(App[int]):
 
     def action_relaunch(self) -> None:
         self._jump("launch")
+
+    def action_doctor(self) -> None:
+        from dlenv_tui.screens.doctor import DoctorScreen
+
+        if not isinstance(self.screen, DoctorScreen):
+            self.push_screen(DoctorScreen(self.ctx))
 
     def action_stop(self) -> None:
         if self.ctx.profile is None:
@@ -483,6 +492,7 @@ def make_app(
         make_runner=runner_factory or _real_runner(dry_run),
         make_engine=engine_factory or (_demo_engine(demo_speed) if dry_run else _real_engine),
         load_facts=_real_facts(sysroot, facts_file),
+        sysroot=sysroot,
         dry_run=dry_run,
         now=ctx_now,
         password_needed=(lambda: False) if dry_run else _password_needed,

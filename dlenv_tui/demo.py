@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -60,12 +61,44 @@ def list_scenarios() -> list[Scenario]:
 
 
 def demo_profiles_dir(key: str) -> Path:
-    """Where demo profiles of scenario ``key`` live: ``$TMPDIR/dlenv-demo-<uid>/<key>/profiles``.
+    """Where demo profiles of scenario ``key`` live: a private directory of this user's.
 
-    Not created here; the profile store creates it on first save.
+    ``<user cache dir>/demo/<key>/profiles`` (``~/.cache/dlenv/…``), created 0700 here; never a
+    predictable name in a shared directory like /tmp, where another user could plant a symlink
+    and have the demo's delete remove a real profile. When that directory is not safe (a symlink
+    on its path, owned by someone else) the demo uses a fresh ``mkdtemp`` directory instead.
     """
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir()) / f"dlenv-demo-{uid}" / key / "profiles"
+    from dlenv_tui import locations
+
+    path = locations.cache_dir() / "demo" / key / "profiles"
+    try:
+        return _private_dir(path)
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=f"dlenv-demo-{key}-")) / "profiles"
+
+
+def _private_dir(path: Path) -> Path:
+    """Create ``path`` (0700) one directory at a time, never through a planted symlink.
+
+    A symlink is followed only when root made it in a directory that is not this user's (a
+    system link such as /var/run -> /run); one inside this user's tree, or anyone else's, is not.
+    """
+    uid = os.getuid()
+    current = Path(path.anchor)
+    for part in path.parts[1:]:
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            os.mkdir(current, 0o700)
+            st = os.lstat(current)
+        if stat.S_ISLNK(st.st_mode):
+            parent_ours = os.lstat(current.parent).st_uid == uid
+            if st.st_uid != 0 or parent_ours or current == path:
+                raise OSError(f"{current} is a symlink")
+    if os.lstat(path).st_uid != uid:
+        raise OSError(f"{path} is not this user's")
+    return path
 
 
 # --------------------------------------------------------------------------------------------

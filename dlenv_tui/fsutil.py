@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 
 
@@ -33,3 +34,88 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+class ReadError(OSError):
+    """A file dlenv will not read: not a regular file, too big, unreadable (``str()``: one sentence)."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int, what: str = "file") -> str:
+    """The text of a regular file of at most ``limit`` bytes; ReadError with one sentence otherwise.
+
+    Opened non-blocking, so a FIFO never hangs; a device (``/dev/zero``), a directory or a file
+    over the limit is refused before anything is read into memory.
+    """
+    return read_bounded_bytes(path, limit, what).decode("utf-8", errors="replace")
+
+
+def read_bounded_bytes(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ReadError(f"Cannot read the {what} {name}: {exc.strerror or exc}.") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ReadError(f"Cannot read the {what} {name}: Is a directory.")
+        if not stat.S_ISREG(st.st_mode):
+            raise ReadError(f"The {what} {name} is not a regular file; give the path of a file.")
+        if st.st_size > limit:
+            raise ReadError(
+                f"The {what} {name} is larger than {_size(limit)}; that is not a {what} dlenv wrote."
+            )
+        os.set_blocking(fd, True)
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+    except ReadError:
+        raise
+    except OSError as exc:
+        raise ReadError(f"Cannot read the {what} {name}: {exc.strerror or exc}.") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ReadError(f"The {what} {name} is larger than {_size(limit)}.")
+    return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit // 1024} KiB"
+
+
+def refuse_symlink(path: str | os.PathLike[str], what: str = "output") -> None:
+    """Raise ReadError (one sentence) when ``path`` or a directory above it is a symlink.
+
+    Used before writing a user-named output (``-o FILE``, ``--output DIR``) so a planted link
+    never redirects the write. The file itself may never be a symlink; a directory above it may
+    be one only when root or this user made it (``/var/run`` -> ``/run``), never someone else's.
+    """
+    name = os.path.abspath(os.fspath(path))
+    parts = [p for p in name.split("/")[1:] if p]
+    current = "/"
+    for i, part in enumerate(parts):
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except OSError:
+            return
+        last = i == len(parts) - 1
+        if stat.S_ISLNK(st.st_mode) and (last or st.st_uid not in (0, os.geteuid())):
+            raise ReadError(
+                f"The {what} path {name} goes through the symlink {current}; "
+                "dlenv does not write through symlinks: give the real path."
+            )

@@ -489,10 +489,12 @@ def _validate(opts: ImageOptions) -> None:
 def _read_ca_files(paths: Sequence[str]) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for i, path in enumerate(paths):
+        from dlenv_tui.fsutil import ReadError, read_bounded_bytes
+
         try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise ImageError(f"Cannot read the CA certificate {path}: {exc.strerror}.") from None
+            data = read_bounded_bytes(path, 1 << 20, "CA certificate")
+        except ReadError as exc:
+            raise ImageError(str(exc)) from None
         if b"-----BEGIN CERTIFICATE-----" not in data:
             raise ImageError(f"{path} is not a PEM certificate.")
         stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(path).stem) or "ca"

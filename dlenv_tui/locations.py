@@ -42,17 +42,42 @@ def screenshots_dir() -> Path:
     return user_data_path("dlenv") / "screenshots"
 
 
+def cache_dir() -> Path:
+    """``$DLENV_CACHE_DIR`` or platformdirs' user cache dir for dlenv (e.g. ~/.cache/dlenv)."""
+    override = os.environ.get("DLENV_CACHE_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_cache_path
+
+    return user_cache_path("dlenv")
+
+
 def profiles_dir() -> Path:
     return config_dir() / "profiles"
+
+
+#: The root worker's jobs directory: fixed, root-owned, the same for every user of the host.
+SYSTEM_JOBS_DIR = Path("/var/lib/dlenv/jobs")
+
+
+def under_sudo() -> bool:
+    """Whether this process got its privileges from someone else (sudo, or a setuid start).
+
+    Then every variable the invoking user could set is theirs, not root's: nothing in the
+    environment may choose a path root writes to.
+    """
+    return "SUDO_UID" in os.environ or os.getuid() != os.geteuid()
 
 
 def jobs_dir() -> Path:
     """Where the root worker keeps job journals and the host lock.
 
-    ``$DLENV_STATE_DIR`` overrides it (tests); otherwise /var/lib/dlenv/jobs, which survives reboots
-    and is shared by every user of the host, so one job at a time per host holds.
+    /var/lib/dlenv/jobs, which survives reboots and is shared by every user of the host, so one
+    job at a time per host holds. ``$DLENV_STATE_DIR`` moves it (tests) only for a process that is
+    root by itself: the worker started by root directly inherits it; through sudo it is ignored,
+    and an ordinary user's client ignores it too, so client and worker always agree.
     """
     override = os.environ.get("DLENV_STATE_DIR")
-    if override:
+    if override and os.geteuid() == 0 and not under_sudo():
         return Path(override) / "jobs"
-    return Path("/var/lib/dlenv/jobs")
+    return SYSTEM_JOBS_DIR

@@ -233,8 +233,22 @@ class ProfileStore:
         return ""
 
     def _read(self, path: Path) -> Profile:
+        from dlenv_tui.fsutil import ReadError, read_bounded_bytes
+
         try:
-            raw = path.read_bytes()
+            raw = read_bounded_bytes(path, MAX_PROFILE_BYTES, "profile file")
+        except ReadError as exc:
+            if isinstance(exc.__context__, PermissionError) or "ermission denied" in str(exc):
+                raise ProfileError(
+                    f"Cannot read profile file {path}: permission denied (it should belong to "
+                    "you with mode 0600).",
+                    exit_code=1,
+                ) from None
+            if path.is_dir():
+                raise ProfileError(
+                    f"Profile file {path} is a directory, not a file; move it away."
+                ) from None
+            raise ProfileError(f"{exc.sentence.rstrip('.')}; fix or delete it.") from None
         except IsADirectoryError:
             raise ProfileError(
                 f"Profile file {path} is a directory, not a file; move it away."
@@ -270,6 +284,10 @@ class ProfileConflict(ProfileError):
     """The profile changed on disk since it was read: saving would revert someone's edit."""
 
     exit_code = 1
+
+
+#: A profile is a few KiB; a bigger file is not one dlenv wrote (and is not read into memory).
+MAX_PROFILE_BYTES = 1 << 20
 
 
 def parse_profile(raw: bytes, path: Path) -> Profile:

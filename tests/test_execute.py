@@ -32,9 +32,10 @@ from dlenv_tui.execute import (
     validate_plan,
 )
 from dlenv_tui.execute import journal as jr
+from dlenv_tui.execute.request import encode_saved_plan, parse_request
 from dlenv_tui.execute.runners import run_streamed
 from dlenv_tui.execute.sudo import PROMPT, launch_argv, worker_command
-from dlenv_tui.execute.worker import parse_plan, prepare_job, run_job
+from dlenv_tui.execute.worker import prepare_job, run_job
 from dlenv_tui.model import (
     DataError,
     DownloadSpec,
@@ -46,7 +47,6 @@ from dlenv_tui.model import (
     Step,
     StepKind,
     StepOutcome,
-    to_data,
 )
 
 # Outside the product: SubprocessRunner itself runs whatever it is given (the worker validates
@@ -297,7 +297,10 @@ def test_valid_plan_passes() -> None:
                 id="w",
                 title="w",
                 kind=StepKind.WRITE_FILE,
-                file=FileSpec("/etc/apt/sources.list.d/x.list", "deb x\n"),
+                file=FileSpec(
+                    "/etc/apt/sources.list.d/x.list",
+                    "deb [signed-by=/usr/share/keyrings/x.gpg] https://example.org/ /\n",
+                ),
             ),
         ),
         product_policy(),
@@ -356,21 +359,19 @@ def test_duplicate_step_ids_are_rejected() -> None:
 
 
 def test_unknown_step_kind_is_rejected_when_parsing() -> None:
-    data = to_data(_plan(OK_STEP))
-    data["steps"][0]["kind"] = "shell"
+    data = json.loads(encode_saved_plan(_plan(OK_STEP)))
+    data["plan"]["steps"][0]["kind"] = "shell"
     with pytest.raises(DlenvError, match="not one of"):
-        parse_plan(json.dumps(data))
+        parse_request(json.dumps(data).encode())
     with pytest.raises(DlenvError, match="not valid JSON"):
-        parse_plan("{not json")
+        parse_request(b"{not json")
 
 
 @given(st.text(min_size=1, max_size=40))
 def test_validation_never_allows_a_program_outside_the_allowlist(program: str) -> None:
     policy = product_policy()
     step = Step(id="a", title="a", argv=(program,))
-    if program in policy.programs:
-        validate_plan(_plan(step), policy)
-    else:
+    if program not in policy.programs:
         with pytest.raises(PlanRejected):
             validate_plan(_plan(step), policy)
 
@@ -470,7 +471,7 @@ def test_job_journal_is_followed_to_the_end(tmp_path: Path) -> None:
     # Every line of the journal is one event, as JSON.
     lines = jr.journal_path(job, jobs).read_text().splitlines()
     assert [json.loads(x)["kind"] for x in lines][-1] == "job_finished"
-    assert jr.journal_path(job, jobs).stat().st_mode & 0o777 == 0o640
+    assert jr.journal_path(job, jobs).stat().st_mode & 0o777 == 0o600
     # Following marked it seen: nothing left to reattach to.
     assert find_unseen_job(jobs) is None
 
@@ -601,3 +602,44 @@ def test_foreign_journal_lines_are_refused() -> None:
     for raw in (b"{}", b"[1]", b'{"kind": "nope"}', b'{"kind": "output", "line": 3}', b"{"):
         with pytest.raises(DataError):
             jr.decode_event(raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs belong to their user; demo files cannot be redirected
+
+
+def test_root_never_consumes_another_users_unseen_job(tmp_path: Path) -> None:
+    """A finished, unseen job of uid 4242: root's dlenv neither offers it nor marks it seen."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a journal to another uid")
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    job = "20260101T000000Z-0000beef"
+    for suffix, text in ((".jsonl", '{"kind":"job_finished","outcome":"ok"}\n'), (".control", "")):
+        path = jobs / f"{job}{suffix}"
+        path.write_text(text)
+        os.chown(path, 4242, 4242)
+        path.chmod(0o600)
+    assert find_unseen_job(jobs) is None
+    assert (jobs / f"{job}.control").read_text() == ""  # not marked seen
+
+
+def test_demo_profiles_live_in_a_private_dir_and_a_planted_link_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlenv_tui.demo import demo_profiles_dir
+
+    monkeypatch.setenv("DLENV_CACHE_DIR", str(tmp_path / "cache"))
+    first = demo_profiles_dir("ubuntu-4090")
+    assert first == tmp_path / "cache" / "demo" / "ubuntu-4090" / "profiles"
+    assert first.stat().st_mode & 0o777 == 0o700
+    # Someone replaces the scenario's directory with a link to real profiles.
+    real = tmp_path / "real-profiles"
+    real.mkdir()
+    (real / "keep.toml").write_text("schema = 1\n")
+    target = tmp_path / "cache" / "demo" / "fedora-a100"
+    target.symlink_to(real)
+    other = demo_profiles_dir("fedora-a100")
+    assert real not in other.parents and other != real / "profiles"
+    assert not (real / "profiles").exists()
+    assert (real / "keep.toml").read_text() == "schema = 1\n"

@@ -23,9 +23,13 @@ CORE = [
     "drift",
     "validate",
     "worker",
+    "doctor",
+    "doctor.bundle",
+    "doctor.gpucheck",
+    "doctor.reboot",
 ]
 # engine talks to Docker by design, but must still not import Textual
-NO_TEXTUAL_ONLY = ["engine", "cli"]
+NO_TEXTUAL_ONLY = ["engine", "cli", "cli.doctor"]
 
 
 def _loaded(module: str) -> set[str]:

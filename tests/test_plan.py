@@ -88,6 +88,8 @@ EXPECTED = {
         ),
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "nvidia-open")),
+        ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.8.0-45-generic")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -164,6 +166,7 @@ EXPECTED = {
             ("/usr/bin/apt-get", "install", "-y", "ubuntu-drivers-common"),
         ),
         ("driver.install", ("/usr/bin/ubuntu-drivers", "install", "--gpgpu")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -262,6 +265,10 @@ EXPECTED = {
             "driver.mok-import",
             ("/usr/bin/mokutil", "--import", "/etc/pki/akmods/certs/public_key.der", "--root-pw"),
         ),
+        (
+            "driver.hold",
+            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -329,6 +336,18 @@ EXPECTED = {
                 "nvidia-compute-utils-G07",
             ),
         ),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/zypper",
+                "--non-interactive",
+                "addlock",
+                "nvidia-open-driver-G07-signed-kmp-default",
+                "nvidia-open-driver-G07-signed-kmp-meta",
+                "nvidia-compute-utils-G07",
+                "nvidia-compute-G07",
+            ),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",
@@ -388,6 +407,8 @@ EXPECTED = {
         ),
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "cuda-drivers-580")),
+        ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.1.0-26-amd64")),
+        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.key",
@@ -441,9 +462,22 @@ EXPECTED = {
             ),
         ),
         ("driver.install", ("/usr/bin/dnf", "-y", "module", "install", "nvidia-driver:open-dkms")),
+        ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "5.14.0-570.el9_6.x86_64")),
         (
             "driver.mok-import",
             ("/usr/bin/mokutil", "--import", "/var/lib/dkms/mok.pub", "--root-pw"),
+        ),
+        ("driver.hold-plugin", ("/usr/bin/dnf", "install", "-y", "python3-dnf-plugin-versionlock")),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/dnf",
+                "versionlock",
+                "add",
+                "nvidia-driver",
+                "nvidia-driver-cuda",
+                "kmod-nvidia-open-dkms",
+            ),
         ),
         ("driver.reboot", ("reboot",)),
         (
@@ -553,6 +587,18 @@ EXPECTED = {
         ),
         ("driver.versionlock", ("/usr/bin/dnf", "versionlock", "add", "*nvidia*580*")),
         ("driver.install", ("/usr/bin/dnf", "install", "-y", "cuda-drivers")),
+        ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.12.0-55.el10.x86_64")),
+        (
+            "driver.hold",
+            (
+                "/usr/bin/dnf",
+                "versionlock",
+                "add",
+                "nvidia-driver",
+                "nvidia-driver-cuda",
+                "kmod-nvidia-latest-dkms",
+            ),
+        ),
         ("driver.reboot", ("reboot",)),
         (
             "toolkit.repo",

@@ -47,7 +47,11 @@ def test_script_shape() -> None:
     assert lines[0] == "#!/usr/bin/env bash"
     assert "set -euo pipefail" in lines
     assert "# [driver.install] Install the open NVIDIA driver" in text
-    assert "if /usr/bin/dpkg-query -W '-f=${Status}\\n' nvidia-open >/dev/null 2>&1; then" in text
+    # dpkg-query exits 0 for a half-configured package: the script compares the status itself
+    assert (
+        "if [ \"$(/usr/bin/dpkg-query -W '-f=${Status}\\n' nvidia-open 2>/dev/null)\" = "
+        "'install ok installed' ]; then" in text
+    )
     assert "  echo 'skip: Install the open NVIDIA driver (already done)'" in text
     assert "  DEBIAN_FRONTEND=noninteractive /usr/bin/apt-get install -y nvidia-open" in text
     # file contents go through quoted heredocs, so $(ARCH) reaches apt unexpanded

@@ -185,6 +185,9 @@ class FakeHost:
             return p.NVIDIA_CTK in self.files
         if prog == p.GETENT:
             return args[1] in self.groups
+        if prog == p.MODINFO:
+            assert args[0] == "-k" and args[2] == "nvidia"
+            return f"/lib/modules/{args[1]}/updates/dkms/nvidia.ko" in self.files
         raise AssertionError(f"the model host cannot evaluate {argv}")
 
     # ---- steps (changes)
@@ -239,11 +242,22 @@ class FakeHost:
         elif prog == p.UPDATE_SECUREBOOT_POLICY:
             self.touch("/var/lib/shim-signed/mok/MOK.der")
         elif prog == p.DNF and words[:2] == ["versionlock", "add"]:
-            self.touch("/etc/dnf/plugins/versionlock.list", words[2].replace("*", ".*"))
+            # dnf4's plugin list, and dnf5's built-in versionlock.toml (Fedora 41+)
+            for path in ("/etc/dnf/plugins/versionlock.list", "/etc/dnf/versionlock.toml"):
+                locked = "".join(w.replace("*", ".*") + "\n" for w in words[2:])
+                self.touch(path, self.files.get(path, "") + locked)
+        elif prog == p.ZYPPER and "addlock" in words:
+            entries = "".join(
+                f"type: package\nmatch_type: glob\nsolvable_name: {w}\n\n"
+                for w in words[words.index("addlock") + 1 :]
+            )
+            self.touch("/etc/zypp/locks", self.files.get("/etc/zypp/locks", "") + entries)
         elif prog == p.ZYPPER and "addrepo" in words:
             self.touch(f"/etc/zypp/repos.d/{words[-1]}.repo")
         elif prog == p.GROUPADD:
             self.groups.add(args[-1])
+        elif prog == p.DKMS and args[:2] == ["autoinstall", "-k"]:
+            self.touch(f"/lib/modules/{args[2]}/updates/dkms/nvidia.ko")
         elif prog == p.RM:
             self.files.pop(args[-1], None)
         elif prog == p.UBUNTU_DRIVERS:

@@ -54,7 +54,10 @@ class Tmux:
 
 def test_demo_walks_to_the_end_in_tmux(tmp_path: Path) -> None:
     t = Tmux(tmp_path)
-    env = f"TMPDIR={tmp_path} DLENV_CONFIG_DIR={tmp_path / 'real-config'} TERM=xterm-256color"
+    env = (
+        f"DLENV_CACHE_DIR={tmp_path / 'cache'} DLENV_CONFIG_DIR={tmp_path / 'real-config'} "
+        "TERM=xterm-256color"
+    )
     t.start(f"env {env} {DLENV} --demo; echo EXITED-$?; sleep 30")
     try:
         t.wait_for("Fresh Ubuntu 24.04 + RTX 4090")
@@ -96,4 +99,7 @@ def test_demo_walks_to_the_end_in_tmux(tmp_path: Path) -> None:
         t.kill()
     # demo profiles never land in the real config directory
     assert not (tmp_path / "real-config").exists()
-    assert list(tmp_path.glob("dlenv-demo-*/ubuntu-4090/profiles/gpu-dev.toml"))
+    # they live in this user's private cache directory (0700), not under a guessable /tmp name
+    demo = tmp_path / "cache" / "demo" / "ubuntu-4090" / "profiles"
+    assert (demo / "gpu-dev.toml").is_file()
+    assert demo.stat().st_mode & 0o777 == 0o700

@@ -88,7 +88,13 @@ def hello_plan(profile: str) -> Plan:
                 check=(DPKG_QUERY, "-W", "hello"),
                 env=APT_ENV,
             ),
-            Step(id="verify-hello", title="Verify hello", argv=(DPKG, "--status", "hello")),
+            # A second package step (the worker allows only the argv shapes plans use).
+            Step(
+                id="verify-hello",
+                title="Verify hello",
+                argv=(APT_GET, "install", "-y", "--no-install-recommends", "hello"),
+                env=APT_ENV,
+            ),
         ),
     )
 
@@ -104,7 +110,7 @@ def test_running_job_is_offered_followed_recorded_and_then_seen(state: Path) -> 
     lock = dpkg_lock_held()
     lock.__enter__()
     try:
-        job = WorkerRunner(lock_timeout=60).start(plan)
+        job = WorkerRunner(lock_timeout=60, saved_plan=True).start(plan)
         assert jr.lock_holder() == job
 
         @run_async
@@ -163,7 +169,7 @@ def test_failed_job_that_finished_unseen_shows_its_failure(state: Path) -> None:
             ),
         ),
     )
-    job = WorkerRunner().start(plan)
+    job = WorkerRunner(saved_plan=True).start(plan)
     deadline = time.monotonic() + 120
     while jr.lock_holder() == job and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -16,7 +16,7 @@ from dlenv_tui import __version__
 from dlenv_tui.errors import DlenvError, UsageError
 
 #: Subcommand modules under dlenv_tui.cli, in the order `dlenv --help` lists them.
-COMMAND_MODULES = ("check", "profiles", "plan", "apply", "image")
+COMMAND_MODULES = ("check", "profiles", "plan", "apply", "image", "doctor")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,7 +7,6 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dlenv_tui.errors import UsageError
@@ -58,7 +57,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--plan",
         metavar="FILE",
-        help="run this plan (the JSON `dlenv plan --format json` prints) instead of planning anew",
+        help=(
+            "run this saved plan (the JSON `dlenv plan --format json` prints) instead of planning "
+            "anew; only for root without sudo: through sudo the worker plans each stage itself"
+        ),
     )
     p.add_argument(
         "--password-stdin",
@@ -120,12 +122,27 @@ def show_plan(plan: Plan, out: TextIO) -> None:
                 print(f"     | {text}", file=out)
 
 
+#: A saved plan is a few tens of KiB.
+MAX_PLAN_FILE_BYTES = 1 << 20
+
+
+def saved_plan_allowed() -> bool:
+    """A saved plan runs only for a user who is root by themselves (not through sudo)."""
+    import os
+
+    from dlenv_tui.locations import under_sudo
+
+    return os.geteuid() == 0 and not under_sudo()
+
+
 def _load_plan_file(path: str) -> Plan:
+    from dlenv_tui.fsutil import ReadError, read_bounded
+
     try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise UsageError(f"Cannot read the plan file {path}: {exc.strerror or exc}.") from None
-    except ValueError:
+        data = json.loads(read_bounded(path, MAX_PLAN_FILE_BYTES, "plan file"))
+    except ReadError as exc:
+        raise UsageError(str(exc)) from None
+    except (ValueError, RecursionError):
         raise UsageError(f"The plan file {path} is not JSON.") from None
     try:
         return from_data(Plan, data)
@@ -136,6 +153,11 @@ def _load_plan_file(path: str) -> Plan:
 def build_plans(args: argparse.Namespace, profile: Profile) -> list[Plan]:
     """The plans to run: from --plan, or planned for this host's (or --facts') facts."""
     if args.plan:
+        if not getattr(args, "dry_run", False) and not saved_plan_allowed():
+            raise UsageError(
+                "--plan runs a saved plan as root, which only root itself may do (not through "
+                "sudo): run `dlenv apply PROFILE` and the worker plans the stage itself."
+            )
         plan = _load_plan_file(args.plan)
         if plan.profile and plan.profile != profile.name:
             raise UsageError(
@@ -231,7 +253,7 @@ def _run_plan(
     for attempt in range(PASSWORD_TRIES):
         if attempt or not password:
             password[:] = [_password(args, retry=bool(attempt))]
-        runner = WorkerRunner(password[0])
+        runner = WorkerRunner(password[0], saved_plan=bool(args.plan))
         try:
             job = runner.start(plan)
         except SudoError as exc:
@@ -280,6 +302,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not args.yes and not dry_run and not _confirm(steps, out):
         print("Nothing was run.", file=out)
         return 1
+    if not dry_run and (args.sysroot or args.facts):
+        raise UsageError(
+            "--sysroot and --facts plan for another host, and the root worker plans for this "
+            "one: nothing was run; drop them, or add --dry-run to see that host's plan."
+        )
     password: list[str | None] = []
     for plan in todo:
         print(file=out)

@@ -66,6 +66,13 @@ def run(args: argparse.Namespace) -> int:
 
     facts = gather_facts(getattr(args, "sysroot", None), getattr(args, "facts", None))
     checks = run_checks(facts)
+    if not getattr(args, "facts", None):
+        from dlenv_tui.doctor.reboot import pending_reboot_check
+        from dlenv_tui.probe import LocalHost
+
+        reboot = pending_reboot_check(LocalHost(getattr(args, "sysroot", None) or "/"))
+        if reboot is not None:
+            checks += (reboot,)
     if args.network or args.profile:
         checks += network_checks(facts, args.profile)
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,14 +143,25 @@ def _print_reasons(rendered: RenderedImage, prefix: str) -> None:
 def _write_context(out: Path, files: dict[str, bytes]) -> None:
     """The build context under ``out``; one sentence (exit status 2) when ``out`` cannot hold it."""
     from dlenv_tui.errors import UsageError
+    from dlenv_tui.fsutil import ReadError, refuse_symlink
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output {out} is a file; name a directory for the build context.")
     try:
+        refuse_symlink(out, "--output")
+        for name in files:
+            refuse_symlink(out / name, "--output")
+    except ReadError as exc:
+        raise UsageError(str(exc)) from None
+    try:
         for name, data in files.items():
             path = out / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            fd = os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+            )
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
             if name.endswith(".sh"):
                 path.chmod(0o755)
             elif name == "authorized_keys":
@@ -191,6 +203,12 @@ def run_build(args: argparse.Namespace) -> int:
         # after connecting: an engine that does not answer is one line, not the notes and a line
         _print_reasons(rendered, "dlenv: ")
         built = client.build(profile, rendered, show)
+        from dlenv_tui.doctor.gpucheck import after_build
+
+        check = after_build(client, replace(profile, last_image=built))
+        if check is not None:
+            built = replace(built, gpu_check=check)
+            print(f"In-image GPU check: {'ok' if check.ok else 'FAILED'}; {check.gpu}")
     from dlenv_tui.operations import stamp_build
 
     built = stamp_build(built, rendered)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render_script(plans)
     if args.output:
+        from dlenv_tui.fsutil import ReadError, refuse_symlink
+
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            refuse_symlink(args.output, "-o")
+            fd = os.open(
+                args.output,
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644,
+            )
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+        except ReadError as exc:
+            raise UsageError(str(exc)) from None
         except OSError as exc:
             raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}.") from None
     else:

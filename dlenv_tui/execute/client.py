@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import threading
+from collections.abc import Sequence
 
 from dlenv_tui.execute.journal import follow_job
+from dlenv_tui.execute.request import encode_request, encode_saved_plan
 from dlenv_tui.execute.runners import EventSink, JobResult
 from dlenv_tui.execute.sudo import start_worker
-from dlenv_tui.model import Plan, to_data
+from dlenv_tui.model import Plan
 
 
 class WorkerRunner:
@@ -17,6 +18,10 @@ class WorkerRunner:
 
     ``password`` is used only if sudo prompts for it. ``python`` is the interpreter the worker
     runs under (default: this one). ``lock_timeout`` bounds waiting for a package-manager lock.
+
+    What goes to the worker is a request (the plan's stage, the profile choices it was planned
+    from, its digest), not the plan: the worker plans again and runs only the plan shown. With
+    ``saved_plan`` the whole plan goes instead, which a worker accepts only as root without sudo.
     """
 
     def __init__(
@@ -25,8 +30,12 @@ class WorkerRunner:
         *,
         python: str | None = None,
         lock_timeout: float | None = None,
+        saved_plan: bool = False,
+        command: Sequence[str] | None = None,
     ) -> None:
         self._password = password
+        self.saved_plan = saved_plan
+        self.command = command
         self.python = python
         self.lock_timeout = lock_timeout
         self.job = ""
@@ -34,11 +43,13 @@ class WorkerRunner:
 
     def start(self, plan: Plan) -> str:
         """Start the worker on ``plan``; return its job id (raises SudoError / DlenvError)."""
+        line = encode_saved_plan(plan) if self.saved_plan else encode_request(plan)
         self.job = start_worker(
-            json.dumps(to_data(plan)),
+            line,
             password=self._password,
             python=self.python,
             lock_timeout=self.lock_timeout,
+            command=self.command,
         )
         return self.job
 

@@ -7,6 +7,7 @@ CLI and the root worker's journal treat them alike; the entry point picks one ru
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import secrets
 import selectors
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dlenv_tui.errors import DlenvError
-from dlenv_tui.execute import files, pkglock
+from dlenv_tui.execute import files, pkglock, pkgstate
 from dlenv_tui.model import Event, EventKind, Plan, Step, StepKind, StepOutcome
 
 EventSink = Callable[[Event], None]
@@ -265,6 +266,21 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def check_done(argv: Sequence[str], env: dict[str, str]) -> bool:
+    """Whether a step's read-only check says it is already done.
+
+    Exit status 0, and for a ``dpkg-query -W`` check every package it names "install ok
+    installed": dpkg-query exits 0 for a half-configured or unpacked package too, which is not done.
+    """
+    if not run_check(argv, env):
+        return False
+    if os.path.basename(argv[0]) != "dpkg-query" or "-W" not in argv:
+        return True
+    packages = [a for a in argv[argv.index("-W") + 1 :] if not a.startswith("-")]
+    states = pkgstate.dpkg_states(packages)
+    return bool(states) and all(state == pkgstate.INSTALLED for state in states.values())
+
+
 def run_check(argv: Sequence[str], env: dict[str, str]) -> bool:
     """Whether a step's read-only check says it is already done (exit status 0)."""
     try:
@@ -361,7 +377,10 @@ class SubprocessRunner:
         env = _step_env(step)
         if step.kind is StepKind.REBOOT:
             return StepOutcome.REBOOT, None, "The host must be rebooted before the plan goes on."
-        if step.check and run_check(step.check, env):
+        fam = pkgstate.family(step.argv) if step.kind is StepKind.RUN else ""
+        if fam:
+            return self._package_step(step, index, emit, cancel, env, fam)
+        if step.check and check_done(step.check, env):
             return StepOutcome.SKIPPED, None, "Already done (its check passed)."
         if step.kind is StepKind.WRITE_FILE:
             assert step.file is not None
@@ -383,7 +402,93 @@ class SubprocessRunner:
                 return StepOutcome.SKIPPED, None, f"{step.download.dest} is already up to date."
             emit(EventKind.OUTPUT, step.id, index, line=f"downloaded {step.download.dest}")
             return StepOutcome.OK, 0, ""
+        return self._run_argv(step, index, emit, cancel, env)
 
+    def _package_step(
+        self,
+        step: Step,
+        index: int,
+        emit: _Emitter,
+        cancel: threading.Event | None,
+        env: dict[str, str],
+        fam: str,
+    ) -> tuple[StepOutcome, int | None, str]:
+        """A package-manager step: lock, finish an interrupted install, check, run, verify.
+
+        The check runs only once the package manager's lock is ours (apt: dpkg's frontend lock,
+        held while the database is read and repaired), so a half-finished install of another
+        process is never taken for done.
+        """
+        while True:
+            held = self._wait_for_locks(step, index, emit, cancel)
+            if held:
+                return held
+            with contextlib.ExitStack() as stack:
+                if fam == "apt" and not stack.enter_context(pkgstate.apt_frontend_lock()):
+                    continue  # someone took it between the wait and now: wait again
+                repaired = self._repair(step, index, emit, fam)
+                if repaired is not None:
+                    return repaired
+                if step.check and check_done(step.check, env):
+                    return StepOutcome.SKIPPED, None, "Already done (its check passed)."
+            break
+        outcome, code, message = self._run_argv(step, index, emit, cancel, env, wait=False)
+        if outcome is not StepOutcome.OK:
+            return outcome, code, message
+        wanted = pkgstate.installs(step.argv)
+        left = pkgstate.not_installed(fam, wanted) if wanted else {}
+        if left:
+            pkg, state = next(iter(left.items()))
+            return (
+                StepOutcome.FAILED,
+                code,
+                f"{step.title} ended, but {pkg} is {state}, not installed; run dlenv again to "
+                "finish it.",
+            )
+        return outcome, code, message
+
+    def _repair(
+        self, step: Step, index: int, emit: _Emitter, fam: str
+    ) -> tuple[StepOutcome, int | None, str] | None:
+        """Finish an interrupted install as a step of its own; a failed result stops the plan."""
+        found = pkgstate.audit(fam)
+        if not found:
+            return None
+        repair = pkgstate.REPAIRS[fam]
+        rid = f"{step.id}.repair"
+        emit(EventKind.STEP_STARTED, rid, index, message=repair.title)
+        for line in found.splitlines()[:20]:
+            emit(EventKind.OUTPUT, rid, index, line=line)
+        start = time.monotonic()
+        env = dict(BASE_ENV, DEBIAN_FRONTEND="noninteractive", DPKG_FRONTEND_LOCKED="1")
+        ran = run_streamed(
+            repair.repair,
+            env,
+            float(step.timeout_s),
+            lambda line: emit(EventKind.OUTPUT, rid, index, line=line),
+        )
+        left = pkgstate.audit(fam)
+        ok = ran.exit_code == 0 and not left
+        message = (
+            f"An interrupted install was found and finished ({shlex.join(repair.repair)})."
+            if ok
+            else f"An interrupted install could not be finished: {shlex.join(repair.repair)} "
+            f"exited with status {ran.exit_code}; fix the package named above, then run dlenv again."
+        )
+        emit(
+            EventKind.STEP_FINISHED,
+            rid,
+            index,
+            outcome=StepOutcome.OK if ok else StepOutcome.FAILED,
+            exit_code=ran.exit_code,
+            duration_s=round(time.monotonic() - start, 3),
+            message=message,
+        )
+        return None if ok else (StepOutcome.FAILED, ran.exit_code, message)
+
+    def _wait_for_locks(
+        self, step: Step, index: int, emit: _Emitter, cancel: threading.Event | None
+    ) -> tuple[StepOutcome, int | None, str] | None:
         def on_wait(path: str) -> None:
             emit(
                 EventKind.WAITING,
@@ -402,15 +507,30 @@ class SubprocessRunner:
             cancel if self.interrupt else None,
             self.lock_poll,
         )
-        if held:
-            if cancel is not None and cancel.is_set() and self.interrupt:
-                return StepOutcome.CANCELLED, None, "Cancelled while waiting for a lock."
-            return (
-                StepOutcome.FAILED,
-                None,
-                f"Another package manager held {held} for more than {self.lock_timeout:.0f} s; "
-                "let it finish, then run dlenv again.",
-            )
+        if not held:
+            return None
+        if cancel is not None and cancel.is_set() and self.interrupt:
+            return StepOutcome.CANCELLED, None, "Cancelled while waiting for a lock."
+        return (
+            StepOutcome.FAILED,
+            None,
+            f"Another package manager held {held} for more than {self.lock_timeout:.0f} s; "
+            "let it finish, then run dlenv again.",
+        )
+
+    def _run_argv(
+        self,
+        step: Step,
+        index: int,
+        emit: _Emitter,
+        cancel: threading.Event | None,
+        env: dict[str, str],
+        wait: bool = True,
+    ) -> tuple[StepOutcome, int | None, str]:
+        if wait:
+            held = self._wait_for_locks(step, index, emit, cancel)
+            if held:
+                return held
 
         def on_line(line: str) -> None:
             emit(EventKind.OUTPUT, step.id, index, line=line)

@@ -22,8 +22,6 @@ from dlenv_tui.execute.worker import PREFIX
 SudoMode = Literal["root", "nopasswd", "password", "none"]
 #: Recognisable on sudo's stderr; a second one means the password was wrong.
 PROMPT = "[dlenv] sudo password: "
-#: Environment variables the worker needs from the client (the tests' state directory).
-PASS_ENV = ("DLENV_STATE_DIR",)
 START_TIMEOUT_S = 90.0
 
 
@@ -63,37 +61,46 @@ def worker_command(python: str | None = None, lock_timeout: float | None = None)
 
 
 def launch_argv(mode: SudoMode, command: Sequence[str]) -> list[str]:
-    """What the client runs to start ``command`` as root in ``mode``."""
-    keep = [name for name in PASS_ENV if name in os.environ]
-    preserve = [f"--preserve-env={','.join(keep)}"] if keep else []
+    """What the client runs to start ``command`` as root in ``mode``.
+
+    No ``--preserve-env``: under sudo the worker trusts nothing from the user's environment.
+    """
     if mode == "root":
         return list(command)
     if mode == "nopasswd":
-        return ["sudo", "-n", *preserve, "--", *command]
+        return ["sudo", "-n", "--", *command]
     if mode == "password":
-        return ["sudo", "-S", "-p", PROMPT, *preserve, "--", *command]
+        return ["sudo", "-S", "-p", PROMPT, "--", *command]
     raise SudoError(
         "Privileged steps need root and sudo is not installed; run dlenv as root or install sudo."
     )
 
 
 def start_worker(
-    plan_json: str,
+    request_line: str | bytes,
     *,
     password: str | None = None,
     python: str | None = None,
     lock_timeout: float | None = None,
     mode: SudoMode | None = None,
+    command: Sequence[str] | None = None,
 ) -> str:
-    """Start the root worker on ``plan_json`` and return its job id once it runs detached.
+    """Start the root worker on ``request_line`` (see ``execute.request``) and return its job id
+    once it runs detached.
 
     Raises PasswordNeeded, SudoError ("sudo rejected the password", no sudo, not allowed) or the
     worker's own one-sentence refusal (an invalid plan, another job running) as DlenvError.
+    ``command`` replaces the worker's argv (tests start a worker with a test planner); it is
+    this user's own choice of what to run, so it grants nothing sudo does not already allow.
     """
     mode = mode or sudo_mode()
     if mode == "password" and password is None:
         raise PasswordNeeded("sudo needs your password to start the dlenv worker.")
-    argv = launch_argv(mode, worker_command(python, lock_timeout))
+    if command:
+        extra = ["--lock-timeout", f"{lock_timeout:g}"] if lock_timeout is not None else []
+        argv = launch_argv(mode, [*command, *extra])
+    else:
+        argv = launch_argv(mode, worker_command(python, lock_timeout))
     try:
         proc = subprocess.Popen(
             argv,
@@ -144,7 +151,15 @@ def start_worker(
                         continue
                     word, _, rest = line[len(PREFIX) + 1 :].partition(" ")
                     if word == "READY":
-                        proc.stdin.write(plan_json.encode() + b"\n")
+                        raw = (
+                            request_line
+                            if isinstance(request_line, bytes)
+                            else request_line.encode()
+                        )
+                        # A worker that refuses an oversized request stops reading: its
+                        # one-sentence answer follows on stdout.
+                        with contextlib.suppress(BrokenPipeError):
+                            proc.stdin.write(raw + b"\n")
                         _close(proc.stdin)
                     elif word == "JOB":
                         job = rest.strip()

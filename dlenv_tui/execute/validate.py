@@ -1,13 +1,22 @@
-"""The root worker's gate: a Plan is checked against what plans may do before anything runs."""
+"""The root worker's gate: a Plan is checked against what plans may do before anything runs.
+
+The worker runs only plans it made itself, so this is the second line of defence: it catches the
+planner's own mistakes. Programs are allow-listed with the arguments plans give them
+(``execute.rules``), file writes by directory, name and content, paths are resolved without
+following symlinks, modes carry no setuid/setgid/sticky or group/world write, and a step's
+environment holds only the names (and values) plans use.
+"""
 
 from __future__ import annotations
 
+import os
 import posixpath
-from collections.abc import Iterable
-from dataclasses import dataclass
+import stat
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from dlenv_tui.errors import DlenvError
-from dlenv_tui.model import Plan, Step, StepKind
+from dlenv_tui.model import Plan, Stage, Step, StepKind
 
 
 class PlanRejected(DlenvError):
@@ -29,10 +38,20 @@ class Policy:
     remove_files: frozenset[str] = frozenset()
     """The only paths an ``rm`` step may name."""
     rm_program: str = "/usr/bin/rm"
+    step_rules: Mapping[str, Callable[..., str]] | None = None
+    """Program -> argument rule (``execute.rules``); None: no per-program rules (tests)."""
+    check_rules: Mapping[str, Callable[..., str]] | None = None
+    write_rules: tuple[tuple[str, object, Callable[[str], str] | None], ...] | None = None
+    """(directory, name pattern, content rule): the files plans write; None: ``write_dirs`` only."""
+    step_env: Mapping[str, frozenset[str]] | None = None
+    """Environment names steps may set, with their allowed values; None: any name."""
+    no_symlinks: bool = field(default=False)
+    """Refuse a write whose path goes through a symlink on this host."""
 
 
 def product_policy() -> Policy:
     """The allowlists the plan package declares: exactly the programs and directories plans use."""
+    from dlenv_tui.execute import rules
     from dlenv_tui.plan import programs
 
     return Policy(
@@ -41,6 +60,11 @@ def product_policy() -> Policy:
         write_dirs=frozenset(programs.WRITE_DIRS),
         remove_files=frozenset(programs.REMOVE_FILES),
         rm_program=programs.RM,
+        step_rules=rules.step_rules(),
+        check_rules=rules.check_rules(),
+        write_rules=rules.WRITE_RULES,
+        step_env=rules.STEP_ENV,
+        no_symlinks=True,
     )
 
 
@@ -61,7 +85,9 @@ def _in_dirs(path: str, dirs: Iterable[str]) -> bool:
     return any(parent == posixpath.normpath(d) for d in dirs)
 
 
-def _check_argv(argv: tuple[str, ...], what: str, step: Step, policy: Policy) -> None:
+def _check_argv(
+    argv: tuple[str, ...], what: str, step: Step, policy: Policy, plan: Plan | None = None
+) -> None:
     if not argv:
         raise PlanRejected(f"Step {step.id!r}: the {what} has no program to run.")
     program = argv[0]
@@ -77,20 +103,71 @@ def _check_argv(argv: tuple[str, ...], what: str, step: Step, policy: Policy) ->
             f"Step {step.id!r}: the {what} program {program!r} is not one the worker may run."
         )
     for arg in argv:
-        if "\0" in arg:
-            raise PlanRejected(f"Step {step.id!r}: an argument contains a NUL byte.")
+        if "\0" in arg or "\n" in arg:
+            raise PlanRejected(f"Step {step.id!r}: an argument contains a control character.")
+    table = policy.check_rules if what == "check" else policy.step_rules
+    if table is not None:
+        rule = table.get(program)
+        if rule is None:
+            raise PlanRejected(
+                f"Step {step.id!r}: the {what} program {program!r} has no argument rule."
+            )
+        reason = rule(argv, plan or Plan(stage=Stage.DRIVER, steps=(step,)))
+        if reason:
+            raise PlanRejected(f"Step {step.id!r}: {reason}.")
     if what == "step" and program == policy.rm_program:
         for arg in argv[1:]:
             if not arg.startswith("-") and arg not in policy.remove_files:
                 raise PlanRejected(f"Step {step.id!r}: removing {arg!r} is not something plans do.")
 
 
-def _check_write(path: str, what: str, step: Step, policy: Policy) -> None:
+def _check_write(
+    path: str, what: str, step: Step, policy: Policy, mode: int, content: str | None = None
+) -> None:
     clean = _clean_path(path, what, step)
     if not _in_dirs(clean, policy.write_dirs):
         raise PlanRejected(
             f"Step {step.id!r}: {clean!r} is outside the directories the worker may write to."
         )
+    if not 0 <= mode <= 0o7777:
+        raise PlanRejected(f"Step {step.id!r}: file mode {mode:o} is not valid.")
+    if mode & 0o7022:
+        raise PlanRejected(
+            f"Step {step.id!r}: mode {mode:04o} for {clean!r} has setuid, setgid, sticky or "
+            "group/world write bits; plans write files 0644 or tighter."
+        )
+    if policy.write_rules is not None:
+        directory, name = posixpath.split(clean)
+        for rule_dir, pattern, content_rule in policy.write_rules:
+            if directory == rule_dir and pattern.fullmatch(name):  # type: ignore[attr-defined]
+                if content is not None and content_rule is not None:
+                    reason = content_rule(content)
+                    if reason:
+                        raise PlanRejected(f"Step {step.id!r}: {clean!r}: {reason}.")
+                break
+        else:
+            raise PlanRejected(f"Step {step.id!r}: {clean!r} is not a file plans write.")
+    if policy.no_symlinks:
+        _no_symlink_on_path(clean, step)
+
+
+def _no_symlink_on_path(path: str, step: Step) -> None:
+    """Every existing component of ``path``, itself included, is looked at without following it."""
+    current = "/"
+    for part in path.split("/")[1:]:
+        current = posixpath.join(current, part)
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise PlanRejected(
+                f"Step {step.id!r}: cannot look at {current}: {exc.strerror}."
+            ) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise PlanRejected(
+                f"Step {step.id!r}: {current} is a symlink; the worker does not write through one."
+            )
 
 
 def validate_plan(plan: Plan, policy: Policy) -> None:
@@ -104,19 +181,22 @@ def validate_plan(plan: Plan, policy: Policy) -> None:
         seen.add(step.id)
         if step.timeout_s <= 0:
             raise PlanRejected(f"Step {step.id!r}: the timeout must be positive.")
-        for key, _value in step.env:
+        for key, value in step.env:
             if not key or "=" in key or "\0" in key:
                 raise PlanRejected(f"Step {step.id!r}: environment name {key!r} is not valid.")
+            if policy.step_env is not None and value not in policy.step_env.get(key, ()):
+                raise PlanRejected(
+                    f"Step {step.id!r}: the environment variable {key}={value!r} is not one "
+                    "plans set."
+                )
         if step.check:
-            _check_argv(step.check, "check", step, policy)
+            _check_argv(step.check, "check", step, policy, plan)
         if step.kind is StepKind.RUN:
-            _check_argv(step.argv, "step", step, policy)
+            _check_argv(step.argv, "step", step, policy, plan)
         elif step.kind is StepKind.WRITE_FILE:
             if step.file is None:
                 raise PlanRejected(f"Step {step.id!r} writes a file but names none.")
-            _check_write(step.file.path, "file", step, policy)
-            if not 0 <= step.file.mode <= 0o7777:
-                raise PlanRejected(f"Step {step.id!r}: file mode {step.file.mode:o} is not valid.")
+            _check_write(step.file.path, "file", step, policy, step.file.mode, step.file.content)
         elif step.kind is StepKind.DOWNLOAD:
             if step.download is None:
                 raise PlanRejected(f"Step {step.id!r} downloads but names no download.")
@@ -125,6 +205,8 @@ def validate_plan(plan: Plan, policy: Policy) -> None:
                     f"Step {step.id!r}: {step.download.url!r} is not an https URL; "
                     "the worker downloads only over https."
                 )
-            _check_write(step.download.dest, "download destination", step, policy)
+            _check_write(
+                step.download.dest, "download destination", step, policy, step.download.mode
+            )
         elif step.kind is StepKind.REBOOT and step.argv:
             raise PlanRejected(f"Step {step.id!r}: a reboot step must not run a program.")

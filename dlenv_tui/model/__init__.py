@@ -38,10 +38,12 @@ if TYPE_CHECKING:
     from dlenv_tui.model.plans import Event as Event
     from dlenv_tui.model.plans import FileSpec as FileSpec
     from dlenv_tui.model.plans import Plan as Plan
+    from dlenv_tui.model.plans import PlanInputs as PlanInputs
     from dlenv_tui.model.plans import Step as Step
     from dlenv_tui.model.profile import BuiltImage as BuiltImage
     from dlenv_tui.model.profile import DriverChoice as DriverChoice
     from dlenv_tui.model.profile import EngineChoice as EngineChoice
+    from dlenv_tui.model.profile import GpuCheck as GpuCheck
     from dlenv_tui.model.profile import ImageOptions as ImageOptions
     from dlenv_tui.model.profile import Mount as Mount
     from dlenv_tui.model.profile import PortMap as PortMap
@@ -66,6 +68,7 @@ _LAZY: dict[str, str] = {
     "DownloadSpec": "plans",
     "Step": "plans",
     "Plan": "plans",
+    "PlanInputs": "plans",
     "Event": "plans",
     "DriverChoice": "profile",
     "EngineChoice": "profile",
@@ -75,6 +78,7 @@ _LAZY: dict[str, str] = {
     "RunOptions": "profile",
     "StageProgress": "profile",
     "BuiltImage": "profile",
+    "GpuCheck": "profile",
     "Profile": "profile",
 }
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from dlenv_tui.model import EventKind, Stage, Status, StepKind, StepOutcome
+from dlenv_tui.model import EventKind, ImageVariant, Stage, Status, StepKind, StepOutcome
+from dlenv_tui.model.profile import DriverChoice, EngineChoice
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,25 @@ class Step:
 
 
 @dataclass(frozen=True)
+class PlanInputs:
+    """The profile's choices a privileged plan was made from: all that crosses to the root worker.
+
+    Data only (no argv, no paths, no file contents, no environment); the worker validates it with
+    the profile's own validator and plans again from it on the host it probes itself.
+    """
+
+    profile: str
+    """The profile's name."""
+    driver: DriverChoice = field(default_factory=DriverChoice)
+    engine: EngineChoice = field(default_factory=EngineChoice)
+    cuda: str = ""
+    """The image's CUDA version (the driver must run it; the smoke test's tag)."""
+    ubuntu: str = "24.04"
+    variant: ImageVariant = ImageVariant.RUNTIME
+    cudnn: bool = True
+
+
+@dataclass(frozen=True)
 class Plan:
     """What one stage would do on this host, step by step, with reasons and warnings for the UI."""
 
@@ -81,6 +101,8 @@ class Plan:
     """The stage is already done on this host; steps may be empty."""
     profile: str = ""
     distro: str = ""
+    inputs: PlanInputs | None = None
+    """What the planner read from the profile (None for a plan that did not come from one)."""
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,25 @@ class StageProgress:
 
 
 @dataclass(frozen=True)
+class GpuCheck:
+    """What the in-image GPU check found (`dlenv doctor --profile P`, and after a build)."""
+
+    ok: bool = False
+    checked_at: str = ""
+    torch: str = ""
+    """torch.__version__ inside the image; empty when torch did not import."""
+    cuda: str = ""
+    """torch.version.cuda."""
+    cudnn: str = ""
+    arch_list: tuple[str, ...] = ()
+    """torch.cuda.get_arch_list(): ``sm_90``, ``compute_90``…"""
+    gpu: str = ""
+    """``ok: …`` per GPU, or ``skipped: no GPU on this host``."""
+    lines: tuple[str, ...] = ()
+    """The check's report, one line per item."""
+
+
+@dataclass(frozen=True)
 class BuiltImage:
     """The image last built for a profile."""
 
@@ -130,6 +149,8 @@ class BuiltImage:
     context_digest: str = ""
     """sha256 of the rendered Dockerfile and build context it was built from ("" = not recorded):
     when today's settings render another one, the image is out of date."""
+    gpu_check: GpuCheck | None = None
+    """The last in-image GPU check of this image; None: never run."""
 
 
 @dataclass(frozen=True)

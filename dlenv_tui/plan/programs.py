@@ -5,6 +5,7 @@ from __future__ import annotations
 # Absolute paths: the root worker runs argv without a shell or PATH lookup. These are the
 # usr-merged locations every supported distribution release uses.
 APT_GET = "/usr/bin/apt-get"
+APT_MARK = "/usr/bin/apt-mark"
 DPKG = "/usr/bin/dpkg"
 DPKG_QUERY = "/usr/bin/dpkg-query"
 DNF = "/usr/bin/dnf"
@@ -26,13 +27,18 @@ KMODGENCA = "/usr/sbin/kmodgenca"
 DKMS = "/usr/sbin/dkms"
 NVIDIA_CTK = "/usr/bin/nvidia-ctk"
 NVIDIA_SMI = "/usr/bin/nvidia-smi"
+MODINFO = "/usr/sbin/modinfo"
 DOCKER = "/usr/bin/docker"
+MODPROBE = "/usr/sbin/modprobe"
+AKMODS = "/usr/sbin/akmods"
+SETSEBOOL = "/usr/sbin/setsebool"
 PODMAN = "/usr/bin/podman"
 
 #: Every program a plan step may run (argv[0]); the worker refuses anything else.
 PROGRAMS: frozenset[str] = frozenset(
     {
         APT_GET,
+        APT_MARK,
         DPKG,
         DNF,
         RPM,
@@ -51,12 +57,15 @@ PROGRAMS: frozenset[str] = frozenset(
         NVIDIA_CTK,
         DOCKER,
         PODMAN,
+        MODPROBE,
+        AKMODS,
+        SETSEBOOL,
     }
 )
 
 #: Programs a step's read-only ``check`` may run.
 CHECK_PROGRAMS: frozenset[str] = frozenset(
-    {DPKG_QUERY, RPM, SYSTEMCTL, TEST, GREP, GETENT, MOKUTIL, NVIDIA_CTK, NVIDIA_SMI}
+    {DPKG_QUERY, RPM, SYSTEMCTL, TEST, GREP, GETENT, MOKUTIL, NVIDIA_CTK, NVIDIA_SMI, MODINFO}
 )
 
 #: Directories that write_file and download steps write into (the file's parent must be one of
@@ -70,9 +79,9 @@ WRITE_DIRS: frozenset[str] = frozenset(
         "/etc/pki/rpm-gpg",
         "/etc/zypp/repos.d",
         "/etc/modprobe.d",
-        "/etc/docker",
-        "/etc/containers",
-        "/etc/cdi",
+        "/etc/apt/preferences.d",
+        "/etc/apt/apt.conf.d",
+        "/etc/udev/rules.d",
         "/var/cache/dlenv",
     }
 )

@@ -112,7 +112,12 @@ def _step(step: Step) -> list[str]:
         return [*out, announce, *body, ""]
     # test(1) prints nothing; silencing it would read to shellcheck like a mistyped comparison
     quiet = "" if step.check[0].endswith("/test") else " >/dev/null 2>&1"
-    out.append(f"if {_argv(step.check)}{quiet}; then")
+    if step.check[0].endswith("/dpkg-query"):
+        # dpkg-query exits 0 for a half-configured package too: only "install ok installed" is done
+        check = f"[ \"$({_argv(step.check)} 2>/dev/null)\" = 'install ok installed' ]"
+    else:
+        check = f"{_argv(step.check)}{quiet}"
+    out.append(f"if {check}; then")
     out.append(f"  echo {_q('skip: ' + step.title + ' (already done)')}")
     out.append("else")
     out.append(f"  {announce}")

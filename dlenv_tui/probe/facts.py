@@ -224,10 +224,14 @@ def load_facts(path: Path | str) -> HostFacts:
 
     p = Path(path)
     record = "record facts with `dlenv check --json > FILE`"
+    from dlenv_tui.fsutil import ReadError, read_bounded_bytes
+
+    if not p.exists():
+        raise UsageError(f"facts file {str(p)!r} does not exist; {record}.")
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"facts file {str(p)!r} does not exist; {record}.") from None
+        text = read_bounded_bytes(p, 8 << 20, "facts file").decode("utf-8")
+    except ReadError as exc:
+        raise UsageError(f"{exc.sentence.rstrip('.')}; {record}.") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "it is not UTF-8 text"
         raise UsageError(f"cannot read facts file {str(p)!r}: {reason}; {record}.") from None

@@ -56,6 +56,8 @@ class Context:
     """Whether a path exists on the host (mount sources); the demo's simulated host has them all."""
     mode: Mode = REAL
     """Real, dry run or demo: how results are worded ("would" in a dry run) and where profiles live."""
+    sysroot: str | None = None
+    """``--sysroot``: the tree the Doctor screen reads instead of ``/``."""
 
     store_for_scenario: Callable[[str], Any] | None = None
     """Demo: the profile store of a scenario (each scenario keeps its own demo profiles)."""

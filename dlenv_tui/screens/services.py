@@ -306,6 +306,20 @@ def kill_probes() -> None:
             proc.kill()
 
 
+def doctor_report(facts: HostFacts, *, sysroot: str | None = None, demo: bool = False) -> str:
+    """`dlenv doctor`'s text report for ``facts`` (a simulated host: from the facts alone)."""
+    from dlenv_tui.cli.doctor import render_text, verdict_notes
+    from dlenv_tui.doctor import HostReads, examine
+    from dlenv_tui.doctor.signatures import Inputs, diagnose
+    from dlenv_tui.probe import LocalHost
+
+    if demo:
+        findings = diagnose(Inputs(facts, HostReads()))
+    else:
+        _, findings = examine(LocalHost(sysroot or "/"), facts)
+    return render_text(facts, findings, verdict_notes(facts, findings))
+
+
 def probe_in_subprocess(sysroot: str | None, timeout: float = PROBE_TIMEOUT_S) -> HostFacts:
     """This host's facts from `python -m dlenv_tui.probe`, run by this interpreter.
 

@@ -79,6 +79,7 @@ class StartScreen(Screen[StartChoice | None]):
         Binding("b", "rebuild", "Rebuild"),
         Binding("l", "relaunch", "Relaunch"),
         Binding("j", "job", "Job"),
+        Binding("o", "doctor", "Doctor", show=False),
         Binding("q", "quit_app", "Quit", show=False),
     ]
 
@@ -248,6 +249,11 @@ class StartScreen(Screen[StartChoice | None]):
     def action_job(self) -> None:
         if self.job is not None:
             self.choose(StartChoice("job", job=self.job))
+
+    def action_doctor(self) -> None:
+        from dlenv_tui.screens.doctor import DoctorScreen
+
+        self.app.push_screen(DoctorScreen(self.ctx))
 
     def action_quit_app(self) -> None:
         self.choose(None)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from dlenv_tui.model import HostFacts, Plan, Profile, Stage
 from dlenv_tui.plan.distros import Target
-from dlenv_tui.plan.driver import debian, fedora, rhel, suse, ubuntu
+from dlenv_tui.plan.driver import debian, fedora, guardian, rhel, suse, ubuntu
 from dlenv_tui.plan.driver.common import (
     DriverContext,
     decide,
@@ -58,7 +58,12 @@ def plan_driver(facts: HostFacts, profile: Profile, target: Target) -> Plan:
             f"The loaded driver {facts.driver.version} does not fit this profile; it is replaced."
         )
     nouveau_steps(ctx)
+    family_start = len(ctx.steps)
     _BY_FAMILY[target.family](ctx)
+    ctx.steps[family_start:family_start] = guardian.unlock_steps(ctx)
+    ctx.steps.extend(guardian.hold_steps(ctx))
+    if facts.driver.loaded:
+        guardian.after_change_warning(ctx)
     reboot_step(ctx)
     return replace(
         base, steps=tuple(ctx.steps), reasons=tuple(ctx.reasons), warnings=tuple(ctx.warnings)

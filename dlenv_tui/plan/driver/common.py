@@ -181,6 +181,27 @@ def enrol_key(ctx: DriverContext, cert: str, *, extra: tuple[str, ...] = ()) -> 
         ctx.warnings.append(ENROL_WARNING)
 
 
+def dkms_module_step(ctx: DriverContext) -> None:
+    """Build the module for the running kernel if DKMS has not (a build cut off half-way).
+
+    The packages can be installed while DKMS's build was killed (power loss, OOM): the stage is
+    done only once ``modinfo -k <kernel> nvidia`` finds the module for the running kernel.
+    """
+    kernel = ctx.facts.kernel
+    if not kernel:
+        return
+    ctx.steps.append(
+        s.run(
+            "driver.dkms-module",
+            f"Build the NVIDIA kernel module for kernel {kernel}",
+            (p.DKMS, "autoinstall", "-k", kernel),
+            check=(p.MODINFO, "-k", kernel, "nvidia"),
+            note="Skipped when DKMS already built it during the install.",
+            timeout_s=1800,
+        )
+    )
+
+
 def reboot_step(ctx: DriverContext) -> None:
     check = (
         (p.TEST, "-e", NVIDIA_VERSION_FILE)

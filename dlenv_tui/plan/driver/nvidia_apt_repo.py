@@ -7,7 +7,7 @@ from dataclasses import replace
 from dlenv_tui.model import DriverFlavour, PkgFamily, Step
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan import steps as s
-from dlenv_tui.plan.driver.common import DriverContext, enrol_key, headers_step
+from dlenv_tui.plan.driver.common import DriverContext, dkms_module_step, enrol_key, headers_step
 
 KEYRING_DEB = "cuda-keyring_1.1-1_all.deb"
 CACHE_DIR = "/var/cache/dlenv"
@@ -100,5 +100,6 @@ def plan(ctx: DriverContext, *, dkms_cert: str, dkms_key_step: Step | None = Non
                 note="DKMS builds the kernel module for the running kernel.",
             )
         )
+    dkms_module_step(ctx)
     if ctx.secure_boot:
         enrol_key(ctx, dkms_cert)

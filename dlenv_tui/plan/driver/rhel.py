@@ -5,7 +5,7 @@ from __future__ import annotations
 from dlenv_tui.model import PkgFamily
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan import steps as s
-from dlenv_tui.plan.driver.common import DriverContext, enrol_key, headers_step
+from dlenv_tui.plan.driver.common import DriverContext, dkms_module_step, enrol_key, headers_step
 
 #: DKMS 3 (from EPEL) creates this key pair on its first signed build.
 DKMS_CERT = "/var/lib/dkms/mok.pub"
@@ -90,6 +90,7 @@ def plan(ctx: DriverContext) -> None:
                 (name,),
             )
         )
+    dkms_module_step(ctx)
     if ctx.secure_boot:
         ctx.reasons.append(
             "Secure Boot is on: DKMS signs the module with its key, which must be enrolled."

@@ -1,0 +1,50 @@
+"""The wizard's Doctor entry: the start screen's key and the command palette show the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from conftest import SYSROOTS
+from test_ui_wizard import make, run_async, screen_name, wait_for
+
+from dlenv_tui.app import make_app
+from dlenv_tui.profiles import ProfileStore
+
+
+def report(app: Any) -> str:
+    return str(app.screen.query_one("#doctor-report").render())
+
+
+def test_start_screen_key_opens_the_doctor_on_the_probed_host(tmp_path: Path) -> None:
+    @run_async
+    async def run() -> None:
+        app = make_app(
+            sysroot=str(SYSROOTS / "doctor-version-mismatch"),
+            store=ProfileStore(tmp_path / "profiles"),
+            cursor_blink=False,
+        )
+        async with app.run_test(size=(100, 40)) as pilot:
+            await wait_for(pilot, lambda: app.ctx.facts is not None, "facts", timeout=60)
+            await pilot.press("o")
+            await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
+            await wait_for(pilot, lambda: "finding" in report(app), "the report")
+            text = report(app)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "back")
+        assert "Driver/library version mismatch" in text
+        assert "/sys/module/nvidia/version" in text
+        assert "sudo dlenv doctor --fix" in text
+
+
+def test_palette_command_opens_the_doctor_in_the_demo(tmp_path: Path) -> None:
+    @run_async
+    async def run() -> None:
+        app, _, _, _ = make(tmp_path, "rocky-ready")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+            commands = [c.title for c in app.get_system_commands(app.screen)]
+            assert "Doctor" in commands
+            app.action_doctor()
+            await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
+            await wait_for(pilot, lambda: "dlenv doctor" in report(app), "the report")

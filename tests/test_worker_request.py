@@ -1,0 +1,201 @@
+"""The request that crosses to the root worker: typed, bounded, validated by the profile's rules.
+
+Pure unit tests (no root): what a request may hold, how the worker re-derives and compares the
+plan, and the policy's verdict on every plan the product's planners make for the recorded hosts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SYSROOTS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlenv_tui.errors import DlenvError
+from dlenv_tui.execute import product_policy, validate_plan
+from dlenv_tui.execute.request import (
+    BadRequest,
+    StageRequest,
+    encode_request,
+    parse_request,
+    plan_digest,
+)
+from dlenv_tui.execute.worker import HOST_CHANGED, derive_plan
+from dlenv_tui.model import EngineName, Plan, Stage, Step
+from dlenv_tui.plan import plan_stage
+from dlenv_tui.probe import LocalHost, probe_host
+from dlenv_tui.profiles import recommended_profile
+
+HOSTS = sorted(p.name for p in SYSROOTS.iterdir() if p.is_dir())
+
+
+def _facts(host: str):  # type: ignore[no-untyped-def]
+    return probe_host(LocalHost(SYSROOTS / host), nvml=False)
+
+
+def test_a_request_carries_choices_and_a_digest_not_steps() -> None:
+    facts = _facts("ubuntu-24.04-rtx4090")
+    plan = plan_stage(facts, recommended_profile("gpu-dev", facts), Stage.TOOLKIT)
+    data = json.loads(encode_request(plan))
+    assert set(data) == {"v", "stage", "inputs", "digest"}
+    text = json.dumps(data["inputs"])
+    for step in plan.steps:
+        for arg in step.argv:
+            if arg.startswith("/"):
+                assert arg not in text  # no program, no path
+    request = parse_request(encode_request(plan).encode())
+    assert isinstance(request, StageRequest)
+    assert request.digest == plan_digest(plan)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+@pytest.mark.parametrize("stage", [Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE])
+def test_the_worker_replans_the_same_steps_and_the_policy_passes_them(
+    host: str, stage: Stage
+) -> None:
+    facts = _facts(host)
+    for engine in EngineName:
+        profile = recommended_profile("p", facts, engine=engine)
+        profile = dataclasses.replace(
+            profile, engine=dataclasses.replace(profile.engine, docker_group=True)
+        )
+        try:
+            shown = plan_stage(facts, profile, stage)
+        except DlenvError:
+            continue  # an unsupported host: the client cannot show a plan either
+        request = parse_request(encode_request(shown).encode())
+        assert isinstance(request, StageRequest)
+        ran = derive_plan(request, lambda: facts)
+        assert ran.steps == shown.steps
+        validate_plan(ran, product_policy())
+
+
+def test_a_changed_host_is_refused_in_one_sentence() -> None:
+    facts = _facts("ubuntu-24.04-rtx4090")
+    shown = plan_stage(facts, recommended_profile("p", facts), Stage.DRIVER)
+    request = parse_request(encode_request(shown).encode())
+    assert isinstance(request, StageRequest)
+    other = _facts("debian-12-nogpu")
+    with pytest.raises(DlenvError) as info:
+        derive_plan(request, lambda: other)
+    assert str(info.value) == HOST_CHANGED
+
+
+def test_a_digest_of_another_plan_is_refused() -> None:
+    facts = _facts("ubuntu-24.04-rtx4090")
+    shown = plan_stage(facts, recommended_profile("p", facts), Stage.ENGINE)
+    evil = dataclasses.replace(
+        shown, steps=(Step(id="x", title="x", argv=("/usr/sbin/usermod", "-o", "-u", "0", "a")),)
+    )
+    data = json.loads(encode_request(shown))
+    data["digest"] = plan_digest(evil)
+    request = parse_request(json.dumps(data).encode())
+    assert isinstance(request, StageRequest)
+    with pytest.raises(DlenvError, match="host changed"):
+        derive_plan(request, lambda: facts)
+
+
+def _request(**changes: object) -> bytes:
+    data: dict[str, object] = {
+        "v": 1,
+        "stage": "engine",
+        "inputs": {"profile": "p"},
+        "digest": "0" * 64,
+    }
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "piece"),
+    [
+        (b"[" * 3000 + b"]" * 3000, "nests deeper"),
+        (b'{"a": ' * 100 + b"1" + b"}" * 100, "nests deeper"),
+        (b"x" * ((1 << 20) + 2), "larger than"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"", "empty request"),
+        (b"{nope", "not valid JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (_request(v=2), "different dlenv versions"),
+        (_request(stage="prereq"), "runs only driver, toolkit, engine"),
+        (_request(digest="abc"), "sha256"),
+        (_request(argv=["/bin/sh"]), "unknown field 'argv'"),
+        (_request(inputs={"profile": "p", "env": {"LD_PRELOAD": "x"}}), "unknown field 'env'"),
+        (_request(inputs={"profile": "a\u0000b"}), "control character"),
+        (_request(inputs={"profile": "../../etc"}), "not valid"),
+        (_request(inputs={"profile": "p", "driver": {"branch": "580; id"}}), "not valid"),
+        (_request(inputs={"profile": "p", "engine": {"engine": "lxc"}}), "not one of"),
+        (_request(inputs={"profile": 5}), "expected text"),
+    ],
+)
+def test_bad_requests_are_one_sentence(raw: bytes, piece: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_request(raw)
+    message = str(info.value)
+    assert piece in message, message
+    assert "\n" not in message and message.endswith(".")
+
+
+def test_a_lone_surrogate_is_refused() -> None:
+    raw = (
+        b'{"v": 1, "stage": "engine", "inputs": {"profile": "\\udc80"}, "digest": "'
+        + b"0" * 64
+        + b'"}'
+    )
+    with pytest.raises(BadRequest, match="control character"):
+        parse_request(raw)
+
+
+def test_a_saved_plan_request_parses_to_a_plan() -> None:
+    raw = json.dumps({"v": 1, "plan": {"stage": "toolkit", "steps": []}}).encode()
+    assert isinstance(parse_request(raw), Plan)
+
+
+def test_plans_without_inputs_cannot_become_requests(tmp_path: Path) -> None:
+    with pytest.raises(DlenvError, match="not made from a profile"):
+        encode_request(Plan(stage=Stage.TOOLKIT))
+
+
+@settings(max_examples=120)
+@given(st.binary(max_size=400))
+def test_any_bytes_are_a_request_or_one_sentence(raw: bytes) -> None:
+    try:
+        parse_request(raw)
+    except BadRequest as exc:
+        assert "\n" not in str(exc)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=120)
+@given(st.dictionaries(st.sampled_from(["v", "stage", "inputs", "digest", "plan", "x"]), _json))
+def test_any_json_object_is_a_request_or_one_sentence(data: dict[str, object]) -> None:
+    try:
+        parse_request(json.dumps(data).encode())
+    except BadRequest as exc:
+        assert "\n" not in str(exc)
+
+
+def test_every_plan_of_the_release_matrix_passes_the_workers_policy() -> None:
+    """Every supported release x engine x flavour x Secure Boot: the worker would run its plans."""
+    from test_plan_support import matrix
+
+    from dlenv_tui.plan import plan_all
+
+    for name, facts, profile in matrix():
+        for plan in plan_all(facts, profile):
+            try:
+                validate_plan(plan, product_policy())
+            except DlenvError as exc:
+                raise AssertionError(f"{name}: {exc}") from None
