@@ -7,9 +7,8 @@ same everywhere: it writes to a throw-away copy of the profiles, and every resul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from dlenv_tui.profiles import ProfileStore
@@ -17,8 +16,7 @@ if TYPE_CHECKING:
 ModeName = Literal["real", "dry-run", "demo"]
 
 
-@dataclass(frozen=True)
-class Mode:
+class Mode(NamedTuple):
     """How results are worded and where profiles are kept; chosen once at start-up."""
 
     name: ModeName = "real"

@@ -5,8 +5,7 @@ The stage bar, the screens table, the app, the CLI and the apply screen read it;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from dlenv_tui.model import Stage, StageState
 
@@ -14,9 +13,8 @@ if TYPE_CHECKING:
     from dlenv_tui.model import HostFacts, Profile
 
 
-@dataclass(frozen=True)
-class StageInfo:
-    """One row of the table."""
+class StageInfo(NamedTuple):
+    """One row of the table (a NamedTuple: a frozen dataclass costs ~1.5 ms at the first screen)."""
 
     key: str
     """The screen's key ("prereq" … "summary")."""
