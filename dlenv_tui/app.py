@@ -24,26 +24,9 @@ if TYPE_CHECKING:
     from dlenv_tui.model import HostFacts, Profile
     from dlenv_tui.screens.start import StartScreen
 
-#: The wizard's screens in order; the first five that are also a ``Stage`` keep progress in the profile.
-ORDER = ("prereq", "driver", "toolkit", "engine", "image", "build", "launch", "summary")
-_FINISHED = (StageState.DONE, StageState.SKIPPED)
+from dlenv_tui.stages import ORDER, resume_stage
 
-
-def resume_stage(profile: Profile) -> str:
-    """Where re-opening ``profile`` lands: the first stage not done yet (a pending reboot: the driver)."""
-    progress = profile.progress
-    if not progress:
-        return "prereq"
-    for stage in (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE, Stage.IMAGE):
-        p = progress.get(stage.value)
-        if p is None or p.state not in _FINISHED:
-            return str(stage.value)
-    if profile.last_image is None or not profile.last_image.tag:
-        return "build"
-    launch = progress.get(Stage.LAUNCH.value)
-    if launch is None or launch.state not in _FINISHED:
-        return "launch"
-    return "summary"
+__all__ = ["ORDER", "DlenvApp", "make_app", "resume_stage", "run_wizard"]
 
 
 class DlenvApp(App[int]):
@@ -192,6 +175,7 @@ class DlenvApp(App[int]):
         refreshed and saved. None when the user went back to the profile list."""
         from dlenv_tui.screens.dialogs import DriftDialog
         from dlenv_tui.screens.services import host_changes
+        from dlenv_tui.stages import undo, undone_by_drift
 
         facts = await self.facts()
         changes = host_changes(profile.host, facts)
@@ -199,6 +183,16 @@ class DlenvApp(App[int]):
             return profile
         if not await self.push_screen_wait(DriftDialog(profile.name, changes)):
             return None
+        # the stages whose facts changed no longer hold: undo them, and resume_stage goes back
+        assert profile.host is not None
+        undone = undone_by_drift(profile.host, facts)
+        profile = undo(profile, undone, "host changed: " + " ".join(changes))
+        if undone:
+            self.notify(
+                "Set up again: " + ", ".join(s.value for s in undone) + f" ({changes[0]})",
+                title="Host changed",
+                timeout=10,
+            )
         profile = dataclasses.replace(profile, host=facts)
         self.save(profile)
         return profile
@@ -320,20 +314,80 @@ class DlenvApp(App[int]):
             self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        from dlenv_tui.screens.base import StageScreen
+        from dlenv_tui.screens.start import StartScreen
+
         yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Rebuild image", "Build this profile's image again", self.action_rebuild
+        # rebuild / relaunch only where they can run: on a stage, or on a selected profile
+        on_profile = isinstance(screen, StageScreen) or (
+            isinstance(screen, StartScreen) and screen.query_one("#profiles").cursor_key is not None  # type: ignore[attr-defined]
         )
-        yield SystemCommand(
-            "Relaunch container",
-            "Replace the running container with a fresh one",
-            self.action_relaunch,
-        )
-        yield SystemCommand("Stop container", "Stop this profile's container", self.action_stop)
+        if on_profile:
+            yield SystemCommand(
+                "Rebuild image", "Build this profile's image again", self.action_rebuild
+            )
+            yield SystemCommand(
+                "Relaunch container",
+                "Replace the running container with a fresh one",
+                self.action_relaunch,
+            )
+        if self.ctx.profile is not None:
+            yield SystemCommand("Stop container", "Stop this profile's container", self.action_stop)
         yield SystemCommand(
             "Doctor", "Diagnose this host: what is wrong, why, and the fix", self.action_doctor
         )
         yield SystemCommand("Help", "Keys and stages", self.action_help)
+
+    async def action_quit(self) -> None:
+        """Quitting while a privileged job runs: say that it goes on as root, and ask."""
+        from dlenv_tui.screens.apply import ApplyScreen
+
+        screen = self.screen
+        if isinstance(screen, ApplyScreen) and screen.phase == "running":
+            self.confirm_quit()
+            return
+        self.exit(0)
+
+    @work(exclusive=True, group="quit")
+    async def confirm_quit(self) -> None:
+        from dlenv_tui.screens.dialogs import ConfirmDialog
+
+        if await self.push_screen_wait(
+            ConfirmDialog(
+                "A job is running as root.",
+                "It goes on after dlenv quits (it runs in the root worker, not in this window); "
+                "run dlenv again to see how it ended.",
+                yes="Quit anyway",
+                no="Stay",
+            )
+        ):
+            self.exit(0)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save under the user's data directory (a headless server has no ~/Downloads), and say where."""
+        from dlenv_tui.locations import screenshots_dir
+
+        directory = Path(path) if path else screenshots_dir()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(directory))
+        except OSError as exc:
+            self.notify(f"Could not save the screenshot: {exc}", severity="error")
+            return
+        self.notify(f"Saved {saved}", title="Screenshot")
+
+    def _fatal_error(self) -> None:
+        """Textual's crash report, without local variables: a frame may hold the sudo password."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
 
     def _jump(self, target: str) -> None:
         from dlenv_tui.screens.base import StageScreen
@@ -400,6 +454,7 @@ def make_app(
     """
     from dlenv_tui.screens.context import Context
     from dlenv_tui.screens.services import make_store
+    from dlenv_tui.session import DEMO, DRY_RUN, REAL
 
     if now is not None:
         ctx_now = now
@@ -417,6 +472,8 @@ def make_app(
             make_engine=engine_factory or _demo_engine(demo_speed),
             load_facts=lambda: _scenario_facts(ctx),
             demo=True,
+            mode=DEMO,
+            path_exists=lambda _path: True,
             now=ctx_now,
             store_for_scenario=(lambda _key: store) if store is not None else _demo_store,
         )
@@ -424,8 +481,14 @@ def make_app(
             ctx.use_scenario(scenario)
         return DlenvApp(ctx, choose_scenario=scenario is None, cursor_blink=cursor_blink)
 
+    if dry_run:
+        # a throw-away copy: what a dry run records never reaches the real profiles
+        from dlenv_tui.session import dry_run_store
+
+        store = dry_run_store(store.directory if store is not None else None)
     ctx = Context(
         store=store or make_store(),
+        mode=DRY_RUN if dry_run else REAL,
         make_runner=runner_factory or _real_runner(dry_run),
         make_engine=engine_factory or (_demo_engine(demo_speed) if dry_run else _real_engine),
         load_facts=_real_facts(sysroot, facts_file),
@@ -534,7 +597,9 @@ def run_wizard(args: argparse.Namespace) -> int:
         facts_file=getattr(args, "facts", None),
     )
     try:
-        return int(app.run() or 0)
+        result = app.run()
+        # a crash is not a success: Textual sets return_code 1 after its report
+        return int(app.return_code or result or 0)
     finally:
         from dlenv_tui.screens.services import kill_probes
 

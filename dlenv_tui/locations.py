@@ -32,6 +32,16 @@ def config_dir() -> Path:
     return user_config_path("dlenv")
 
 
+def screenshots_dir() -> Path:
+    """Where the palette's Screenshot saves: ``$DLENV_DATA_DIR`` or the user data dir / screenshots."""
+    override = os.environ.get("DLENV_DATA_DIR")
+    if override:
+        return Path(override) / "screenshots"
+    from platformdirs import user_data_path
+
+    return user_data_path("dlenv") / "screenshots"
+
+
 def cache_dir() -> Path:
     """``$DLENV_CACHE_DIR`` or platformdirs' user cache dir for dlenv (e.g. ~/.cache/dlenv)."""
     override = os.environ.get("DLENV_CACHE_DIR")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -20,7 +22,7 @@ from dlenv_tui.model import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from dlenv_tui.model import HostFacts, Plan, Profile
@@ -77,6 +79,8 @@ class ProfileStore:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory if directory is not None else locations.profiles_dir()
+        self._seen: dict[str, str] = {}
+        """Digest of each file as this store last read or wrote it (the compare of compare-and-swap)."""
 
     def path(self, name: str) -> Path:
         return self.directory / f"{validate_name(name)}.toml"
@@ -120,15 +124,44 @@ class ProfileStore:
             )
         return self._read(path)
 
-    def save(self, profile: Profile) -> Path:
+    def save(self, profile: Profile, *, create: bool = False) -> Path:
         """Validate and write ``profile`` atomically with mode 0600; returns the file's path.
 
         A file that exists but cannot be read as a profile of this schema is left alone: the user
         may have hand-edited it or a newer dlenv wrote it, and overwriting would lose that.
+
+        Compare-and-swap under a lock: when the file changed on disk since this store last read
+        or wrote it (another dlenv, an editor), nothing is written and ProfileConflict says so.
+        ``create``: refuse when the profile exists already (one of ten racing creators wins).
         """
         validate_profile(profile)
+        with self._locked(profile.name):
+            return self._write(profile, create=create)
+
+    def update(self, name: str, change: Callable[[Profile], Profile]) -> Profile:
+        """Re-read ``name`` under the lock, apply ``change`` and write it: what another program
+        wrote meanwhile (an edit during a long build) is kept, only ``change`` is added."""
+        with self._locked(name):
+            profile = change(self.load(name))
+            validate_profile(profile)
+            self._write(profile, create=False)
+        return profile
+
+    def _write(self, profile: Profile, *, create: bool) -> Path:
         path = self.path(profile.name)
         if path.exists() or path.is_symlink():
+            if create:
+                raise ProfileError(
+                    f"Profile {profile.name!r} already exists; remove it first with "
+                    f"`dlenv profiles rm {profile.name}`."
+                )
+            current = _digest_of(path)
+            seen = self._seen.get(profile.name)
+            if seen is not None and current is not None and current != seen:
+                raise ProfileConflict(
+                    f"Profile {profile.name!r} was changed by another program since dlenv read "
+                    "it; these changes were not saved (open it again to see the other version)."
+                )
             try:
                 self._read(path)
             except ProfileError as exc:
@@ -136,15 +169,36 @@ class ProfileStore:
         stamped = replace(profile, schema=SCHEMA, updated_at=now())
         if not stamped.created_at:
             stamped = replace(stamped, created_at=stamped.updated_at)
-        text = profile_to_toml(stamped)
+        data = profile_to_toml(stamped).encode("utf-8")
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _atomic_write(path, text.encode("utf-8"))
+            _atomic_write(path, data)
         except OSError as exc:
             raise ProfileError(
                 self._blocked() or f"Cannot write {path}: {exc.strerror or exc}.", exit_code=1
             ) from None
+        self._seen[profile.name] = _digest(data)
         return path
+
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        """An exclusive lock for read-compare-write: ``flock`` on the profiles directory itself
+        (no lock files to leave behind; all profiles of a directory share it, saves are short)."""
+        import fcntl
+
+        validate_name(name)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise ProfileError(
+                self._blocked() or f"Cannot write to {self.directory}: {exc.strerror or exc}.",
+                exit_code=1,
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def delete(self, name: str) -> None:
         path = self.path(name)
@@ -208,7 +262,28 @@ class ProfileStore:
             raise ProfileError(
                 f"Cannot read profile file {path}: {exc.strerror or exc}.", exit_code=1
             ) from None
-        return parse_profile(raw, path)
+        profile = parse_profile(raw, path)
+        self._seen[profile.name] = _digest(raw)
+        return profile
+
+
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _digest_of(path: Path) -> str | None:
+    try:
+        return _digest(path.read_bytes())
+    except OSError:
+        return None
+
+
+class ProfileConflict(ProfileError):
+    """The profile changed on disk since it was read: saving would revert someone's edit."""
+
+    exit_code = 1
 
 
 #: A profile is a few KiB; a bigger file is not one dlenv wrote (and is not read into memory).
@@ -233,6 +308,10 @@ def parse_profile(raw: bytes, path: Path) -> Profile:
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(
             f"Profile file {path} is not valid TOML ({exc}); fix or delete it."
+        ) from None
+    except RecursionError:  # e.g. a 3,000-deep array: tomllib recurses per level
+        raise ProfileError(
+            f"Profile file {path} is nested too deeply to be a profile; fix or delete it."
         ) from None
     schema = data.get("schema")
     if not isinstance(schema, int) or isinstance(schema, bool):
@@ -391,7 +470,6 @@ def record_outcome(store: ProfileStore, name: str, plan: Plan, result: Any) -> S
 
     if not name or not store.exists(name):
         return None
-    profile = store.load(name)
     done = tuple(
         step.id
         for step in plan.steps
@@ -403,7 +481,7 @@ def record_outcome(store: ProfileStore, name: str, plan: Plan, result: Any) -> S
         state, detail = StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done"
     else:
         state, detail = StageState.FAILED, result.message
-    store.save(mark_stage(profile, plan.stage, state, detail, done))
+    store.update(name, lambda p: mark_stage(p, plan.stage, state, detail, done))
     return state
 
 

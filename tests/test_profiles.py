@@ -267,3 +267,71 @@ def test_mark_stage_stamps_progress() -> None:
     assert p.progress["toolkit"].state is StageState.DONE
     assert p.progress["toolkit"].updated_at.endswith("Z")
     assert p.progress["toolkit"].done_steps == ("toolkit.install",)
+
+
+# ---------------------------------------------------------------- concurrency (issue 11)
+
+
+def test_ten_parallel_creators_of_one_name_one_wins(tmp_path: Path) -> None:
+    """10 parallel `dlenv profiles new race`: exactly one "Created", the others one sentence."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NO_COLOR": "1", "DLENV_CONFIG_DIR": str(tmp_path / "cfg")}
+    argv = [
+        sys.executable,
+        "-m",
+        "dlenv_tui",
+        "profiles",
+        "new",
+        "race",
+        "--facts",
+        str(FACTS_DIR / "ubuntu-24.04-rtx4090-fresh.json"),
+    ]
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(10)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    created = [r for r in results if r[0] == 0]
+    assert len(created) == 1, results
+    assert created[0][1].startswith("Created profile race")
+    for rc, out, err in results:
+        if rc != 0:
+            assert rc == 2 and out == ""
+            assert err.count("\n") == 1 and "already exists" in err, err
+
+
+def test_a_save_over_an_edit_made_meanwhile_is_refused(store: ProfileStore) -> None:
+    from dlenv_tui.profiles import ProfileConflict
+
+    store.save(Profile(name="p"))
+    mine = store.load("p")
+    other = ProfileStore(store.directory)  # another dlenv, or an editor
+    other.save(replace(other.load("p"), engine=replace(mine.engine, engine=EngineName.PODMAN)))
+    with pytest.raises(ProfileConflict, match="changed by another program"):
+        store.save(mark_stage(mine, Stage.DRIVER, StageState.DONE))
+    assert store.load("p").engine.engine is EngineName.PODMAN  # the edit survived
+
+
+def test_update_keeps_an_edit_made_during_a_long_job(store: ProfileStore) -> None:
+    """`dlenv build` / `run` record their result with update(): the edit made meanwhile stays."""
+    store.save(Profile(name="p"))
+    before_build = store.load("p")
+    ProfileStore(store.directory).save(
+        replace(before_build, engine=replace(before_build.engine, engine=EngineName.PODMAN))
+    )
+    store.update("p", lambda p: mark_stage(p, Stage.IMAGE, StageState.DONE, "built"))
+    after = store.load("p")
+    assert after.engine.engine is EngineName.PODMAN
+    assert after.progress["image"].state is StageState.DONE
+
+
+def test_a_deeply_nested_file_is_listed_with_its_error(store: ProfileStore) -> None:
+    store.save(Profile(name="good"))
+    (store.directory / "deep.toml").write_text("schema = 1\nx = " + "[" * 3000 + "]" * 3000 + "\n")
+    entries = {e.name: e for e in store.list()}
+    assert entries["good"].error == ""
+    assert "nested too deeply" in entries["deep"].error
+    with pytest.raises(ProfileError, match="nested too deeply"):
+        store.load("deep")

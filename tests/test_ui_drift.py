@@ -102,3 +102,29 @@ async def test_what_the_wizard_itself_did_is_not_news(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: screen_name(app) != "StartScreen", "the profile")
         assert screen_name(app) == "SummaryScreen"
     assert store.load("gpu-dev").host == app.ctx.facts
+
+
+@run_async
+async def test_drift_undoes_the_driver_and_the_wizard_goes_back_to_it(tmp_path: Path) -> None:
+    """ "The NVIDIA driver is no longer loaded": the Driver stage is no longer ticked, and the
+    wizard resumes there instead of carrying on."""
+    from dlenv_tui.model import Stage, StageState
+    from dlenv_tui.profiles import mark_stage
+    from dlenv_tui.stages import resume_stage
+
+    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+    old, _ = saved_profile(store, "ubuntu-4090")
+    for stage in (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE, Stage.IMAGE):
+        old = mark_stage(old, stage, StageState.DONE)
+    store.save(old)
+    assert resume_stage(store.load("lab")) == "build"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_lab(pilot)
+        await wait_for(pilot, lambda: screen_name(app) == "DriftDialog", "the drift dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "back at the driver")
+    lab = store.load("lab")
+    assert lab.progress["driver"].state is StageState.PENDING
+    assert "no longer loaded" in lab.progress["driver"].detail
+    assert lab.progress["toolkit"].state is StageState.DONE  # its facts did not change
+    assert resume_stage(lab) == "driver"

@@ -251,3 +251,245 @@ async def test_delete_asks_first(tmp_path: Path) -> None:
         await pilot.press("y")
         await pilot.pause()
     assert len(store.list()) == 1
+
+
+@run_async
+async def test_quitting_at_the_reboot_prompt_resumes_at_the_driver(tmp_path: Path) -> None:
+    """ "Run dlenv again after the reboot; this profile resumes here": Ctrl+Q there must keep it."""
+    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.phase == "done", "the driver plan")
+        assert "Reboot needed" in str(app.screen.query_one("#failure").render())
+        await pilot.press("ctrl+q")
+    profile = store.load("gpu-dev")
+    assert profile.progress["driver"].state is StageState.NEEDS_REBOOT
+    assert resume_stage(profile) == "driver"
+
+
+@run_async
+async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(tmp_path: Path) -> None:
+    facts = Path(__file__).parent / "fixtures" / "facts" / "ubuntu-24.04-rtx4090-fresh.json"
+    real = ProfileStore(tmp_path / "profiles")
+    app = make_app(
+        dry_run=True,
+        store=real,
+        facts_file=str(facts),
+        now=lambda: FIXED,
+        demo_speed=0,
+        cursor_blink=False,
+    )
+    said: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        for _ in range(40):
+            name = screen_name(app)
+            if name == "StartScreen":
+                break
+            if name == "ApplyScreen":
+                await pilot.press("ctrl+n")
+                await wait_for(pilot, lambda: app.screen.phase in ("done", "failed"), "the plan")
+                said.append(str(app.screen.query_one("#apply-title").render()))
+                said.append(str(app.screen.query_one("#failure").render()))
+            elif name == "BuildScreen":
+                await pilot.press("r")
+                await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+                said.append(str(app.screen.query_one("#build-state").render()))
+            elif name == "LaunchScreen":
+                await pilot.press("ctrl+r")
+                await wait_for(pilot, lambda: app.screen.started, "the container")
+                said.append(str(app.screen.query_one("#launch-state").render()))
+            elif name == "SummaryScreen":
+                said.append(str(app.screen.query_one(".summary").render()))
+            await pilot.press("ctrl+n")
+            await wait_for(
+                pilot, lambda n=name: screen_name(app) != n or n == "ApplyScreen", f"leaving {name}"
+            )
+            await pilot.pause()
+    assert not real.directory.exists() or real.list() == []  # nothing reached the real store
+    assert len(said) >= 5, said
+    for text in said:
+        assert "would" in text.lower() or "dry run" in text.lower(), text
+    assert not any("✓ Built" in t or "is running" in t for t in said), said
+    summary = said[-1]
+    assert "would be done" in summary and "would build" in summary, summary
+
+
+async def walk_to_launch(pilot: Any) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+    await pilot.press("n", "enter")
+    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+    for _ in range(4):
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+    await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+
+
+@run_async
+async def test_a_port_published_twice_is_shown_inline_and_blocks_start_and_next(
+    tmp_path: Path,
+) -> None:
+    """JupyterLab and SSH both on 2222: said on the form, nothing starts, no setting is lost."""
+    app, store, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        app.screen.query_one("#jupyter-port Input").value = "2222"
+        await pilot.pause()
+        box = app.screen.query_one("#launch-problems")
+        assert box.display and "published twice" in str(box.render())
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.2)
+        assert not app.screen.started
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert screen_name(app) == "LaunchScreen"
+        app.screen.query_one("#jupyter-port Input").value = "8890"
+        await pilot.pause()
+        assert not app.screen.query_one("#launch-problems").display
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "SummaryScreen", "summary")
+    ports = {p.container: p.host for p in store.load("gpu-dev").run.ports}
+    assert ports == {8888: 8890, 22: 2222}
+
+
+@run_async
+async def test_gpu_indices_are_checked_against_the_host(tmp_path: Path) -> None:
+    app, _, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        count = len(app.ctx.facts.gpus)
+        app.screen.query_one("#gpus Input").value = f"device=0,{count}"
+        await pilot.pause()
+        text = str(app.screen.query_one("#launch-problems").render())
+        assert f"GPU {count} does not exist" in text
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.2)
+        assert not app.screen.started
+
+
+@run_async
+async def test_changed_settings_make_rebuild_the_default(tmp_path: Path) -> None:
+    """After the image settings change, Build says so and Ctrl+N rebuilds instead of keeping it."""
+    app, store, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        first = store.load("gpu-dev").last_image
+        assert first is not None and first.context_digest.startswith("sha256:")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "back to build")
+        assert not app.screen.stale  # nothing changed: keeping it is fine
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "back to image")
+        app.screen.query_one("#extra-apt Input").value = "ffmpeg"
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build again")
+        assert app.screen.stale
+        assert "settings changed since the last build" in str(
+            app.screen.query_one("#build-state").render()
+        )
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.built is not None, "the rebuild")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+    last = store.load("gpu-dev").last_image
+    assert last is not None and last.context_digest != first.context_digest
+
+
+@run_async
+async def test_blocking_problems_block_unless_going_on_anyway_is_recorded(tmp_path: Path) -> None:
+    facts = Path(__file__).parent / "fixtures" / "facts" / "arch-rtx4090.json"  # unsupported
+    store = ProfileStore(tmp_path / "profiles")
+    app = make_app(
+        store=store, facts_file=str(facts), now=lambda: FIXED, demo_speed=0, cursor_blink=False
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        assert "blocking problem" in str(app.screen.query_one("#verdict").render())
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "the question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "still prerequisites")
+        await pilot.pause(0.2)
+        assert screen_name(app) == "PrereqScreen"
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "the question again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await pilot.press("ctrl+q")
+    noted = store.load("gpu-dev").went_on_anyway
+    assert noted and all(n.startswith(FIXED) for n in noted)
+    assert any("Distribution" in n for n in noted)
+
+
+async def walk_to_engine(pilot: Any) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+    await pilot.press("n", "enter")
+    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+    for _ in range(3):
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+    await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine")
+
+
+@run_async
+async def test_docker_keeps_its_package_source_after_a_look_at_podman(tmp_path: Path) -> None:
+    app, _, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_engine(pilot)
+        screen = app.screen
+        screen.query_one("#docker").value = True
+        screen.query_one("#docker-ce").value = True
+        await pilot.pause()
+        assert screen.current_profile().engine.source.value == "docker-ce"
+        for engine in ("podman", "docker", "podman", "docker", "podman"):
+            screen.query_one(f"#{engine}").value = True
+            await pilot.pause()
+            # the profile keeps Docker's source while Podman is picked (a later visit reads it)
+            assert screen.current_profile().engine.source.value == "docker-ce", engine
+
+
+@run_async
+async def test_the_comparison_shows_both_engines_side_by_side_at_80_columns(
+    tmp_path: Path,
+) -> None:
+    app, _, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_engine(pilot)
+        table = app.screen.query_one("#comparison")
+        assert table.region.width <= 80
+        lines = [
+            "".join(seg.text for seg in strip)
+            for strip in table.render_lines(table.region.reset_offset)
+        ]
+        header = next(line for line in lines if "Docker" in line)
+        assert "Podman" in header  # one row holds both columns
+        text = "\n".join(lines)
+        assert "podman kube play" in text.replace("\n", " ") or "kube" in text
+        assert "dockerd" in text

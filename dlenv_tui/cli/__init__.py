@@ -125,8 +125,24 @@ def _commands_needed(argv: Sequence[str]) -> Sequence[str]:
     return ()
 
 
+def _demo_before_command(argv: Sequence[str]) -> list[str]:
+    """`dlenv --demo check`: "check" is the command, not a scenario name (``--demo`` takes an
+    optional value, which argparse would otherwise take the command for)."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--demo" and out[i + 1] in _COMMAND_NAMES:
+            out[i] = "--demo="
+    return out
+
+
+#: The subcommand names (the first word after the global flags).
+_COMMAND_NAMES = frozenset(
+    {"check", "profiles", "plan", "apply", "build", "run", "stop", "dockerfile", "export", "doctor"}
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _demo_before_command(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser(_commands_needed(argv))
     args = parser.parse_args(argv)
     for name in ("sysroot", "facts"):
@@ -134,6 +150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             setattr(args, name, None)
     func = getattr(args, "func", None) or _run_wizard
     try:
+        if func is not _run_wizard:
+            from dlenv_tui.session import refusal
+
+            command = " ".join(
+                w for w in (args.command, getattr(args, "action", None)) if isinstance(w, str)
+            )
+            refused = refusal(command, demo=args.demo is not None, dry_run=bool(args.dry_run))
+            if refused:
+                raise UsageError(refused)
         return int(func(args) or 0)
     except DlenvError as exc:
         if args.debug:

@@ -211,6 +211,13 @@ def run_build(args: argparse.Namespace) -> int:
     profile = _load(args.name)
     engine = EngineName(args.engine) if args.engine else profile.engine.engine
     rendered = _render(profile, engine, upgrade=args.upgrade)
+    if args.dry_run:
+        _print_reasons(rendered, "dlenv: ")
+        print(
+            f"Would build {rendered.tag} with {engine.value} and record it in profile "
+            f"{profile.name} (dry run: nothing was built or recorded)."
+        )
+        return 0
     last_step = [0]
 
     def show(p: BuildProgress) -> None:
@@ -231,13 +238,20 @@ def run_build(args: argparse.Namespace) -> int:
             built = replace(built, gpu_check=check)
             print(f"In-image GPU check: {'ok' if check.ok else 'FAILED'}; {check.gpu}")
     from dlenv_tui.engine import lock_changes
+    from dlenv_tui.operations import stamp_build
 
+    built = stamp_build(built, rendered)
     old_lock = profile.image.lock
-    image = replace(profile.image, lock=built.lock or old_lock)
-    profile = mark_stage(
-        replace(profile, image=image, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
+    # re-read under the profile's lock: an edit made during the build is kept
+    profile = ProfileStore().update(
+        profile.name,
+        lambda p: mark_stage(
+            replace(p, image=replace(p.image, lock=built.lock or p.image.lock), last_image=built),
+            Stage.IMAGE,
+            StageState.DONE,
+            built.tag,
+        ),
     )
-    ProfileStore().save(profile)
     if built.lock and old_lock and built.lock != old_lock:
         changes = lock_changes(old_lock, built.lock)
         print(f"Package versions changed ({len(changes)}):")
@@ -254,12 +268,18 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from dlenv_tui.engine import connection_help
+    from dlenv_tui.engine import connection_help, container_name
     from dlenv_tui.model import Stage, StageState
     from dlenv_tui.profiles import ProfileStore, mark_stage
 
     profile = _load(args.name)
     engine = _engine(args, profile)
+    if args.dry_run:
+        print(
+            f"Would start {container_name(profile)} from {profile.last_image.tag if profile.last_image else 'its image (not built yet)'} "
+            f"with {engine.value}, replacing one of the same name (dry run: nothing was started)."
+        )
+        return 0
     with _connect(engine) as client:
         info = client.run(profile, replace=args.replace)
         print(f"Started {info.name} from {info.image} with {engine.value} (user {info.user}).")
@@ -271,7 +291,9 @@ def run_run(args: argparse.Namespace) -> int:
                     f"see `{engine.value} logs {info.name}`.",
                     file=sys.stderr,
                 )
-    ProfileStore().save(mark_stage(profile, Stage.LAUNCH, StageState.DONE, info.name))
+    ProfileStore().update(
+        profile.name, lambda p: mark_stage(p, Stage.LAUNCH, StageState.DONE, info.name)
+    )
     for line in connection_help(profile, info):
         print(line)
     return 0
@@ -282,9 +304,12 @@ def run_stop(args: argparse.Namespace) -> int:
 
     profile = _load(args.name)
     engine = _engine(args, profile)
+    name = container_name(profile)
+    if args.dry_run:
+        print(f"Would stop and remove {name} with {engine.value} (dry run: nothing was stopped).")
+        return 0
     with _connect(engine) as client:
         stopped = client.stop(profile)
-    name = container_name(profile)
     print(f"Stopped and removed {name}." if stopped else f"{name} is not running; nothing to stop.")
     return 0
 

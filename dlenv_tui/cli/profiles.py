@@ -143,7 +143,7 @@ def run_new(args: argparse.Namespace) -> int:
     facts = host_facts(args)
     engine = EngineName(args.engine) if args.engine else None
     profile = recommended_profile(args.name, facts, engine=engine, cuda=args.cuda)
-    path = store.save(profile)
+    path = store.save(profile, create=True)  # under the lock: one of racing creators wins
     flavour = profile.driver.flavour.value if profile.driver.flavour else "auto"
     branch = f" {profile.driver.branch}" if profile.driver.branch else ""
     print(

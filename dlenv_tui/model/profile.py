@@ -168,6 +168,9 @@ class BuiltImage:
     id: str = ""
     built_at: str = ""
     engine: str = ""
+    context_digest: str = ""
+    """sha256 of the rendered Dockerfile and build context it was built from ("" = not recorded):
+    when today's settings render another one, the image is out of date."""
     gpu_check: GpuCheck | None = None
     """The last in-image GPU check of this image; None: never run."""
     lock: tuple[str, ...] = ()
@@ -191,3 +194,6 @@ class Profile:
     last_image: BuiltImage | None = None
     host: HostFacts | None = None
     """Snapshot of the facts the profile was made on (to warn when the host changed)."""
+    went_on_anyway: tuple[str, ...] = ()
+    """Blocking prerequisite problems the user chose to go on with ("title: detail", with the
+    time), so a later failure can be traced to that choice."""

@@ -214,7 +214,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
         return {
             "confirm": f"{what}: the plan",
             "running": f"{what}: running…",
-            "done": f"{what}: done",
+            "done": self.ctx.mode.say(
+                f"{what}: done", f"{what}: dry run finished (nothing was changed)"
+            ),
             "failed": f"{what}: stopped"
             if self.cancel_event.is_set()
             else f"{what}: a step failed",
@@ -359,13 +361,18 @@ class ApplyScreen(Screen[ApplyOutcome]):
 
     def on_apply_screen_finished(self, message: Finished) -> None:
         self.result = message.result
+        if message.result is not None:
+            self.record(message.result)
         if message.result is not None and message.result.ok:
             self._set_phase("done")
             reboot = any(o == StepOutcome.REBOOT for o in message.result.outcomes.values())
             note = (
                 "Reboot needed: press Ctrl+N. Run dlenv again after the reboot; this profile resumes here."
                 if reboot
-                else "Every step finished. Press Ctrl+N to continue."
+                else self.ctx.mode.say(
+                    "Every step finished. Press Ctrl+N to continue.",
+                    "Every step would run as shown (dry run: nothing ran). Press Ctrl+N to continue.",
+                )
             )
             failure = self.query_one("#failure", Static)
             failure.update(note)
@@ -393,6 +400,16 @@ class ApplyScreen(Screen[ApplyOutcome]):
                     f"✗ {escape(title)} failed{code}: {escape(r.message)}\n{tail}\n{keys}"
                 )
         failure.display = True
+
+    def record(self, result: Any) -> None:
+        """Record the job's outcome the moment it ends, not when the screen closes: a user who
+        quits at the reboot prompt finds the profile waiting at this stage when dlenv reopens."""
+        from dlenv_tui.profiles import record_outcome
+
+        try:
+            record_outcome(self.ctx.store, self.profile.name, self.plan, result)
+        except Exception as exc:  # a conflict or a full disk: say so, the job's outcome stands
+            self.notify(f"Could not record the outcome: {exc}", severity="error", timeout=15)
 
 
 class _StopFollowing(Exception):

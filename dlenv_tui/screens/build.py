@@ -13,6 +13,7 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
+from dlenv_tui import operations
 from dlenv_tui.model import BuiltImage, Profile
 from dlenv_tui.screens import services
 from dlenv_tui.screens.base import StageResult, StageScreen
@@ -40,6 +41,8 @@ class BuildScreen(StageScreen):
         self.autostart = autostart
         self.building = False
         self.built: BuiltImage | None = None
+        self.stale = False
+        """The last build came from other settings (its Dockerfile digest differs)."""
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="build-state", classes="hint")
@@ -52,7 +55,14 @@ class BuildScreen(StageScreen):
         state = self.query_one("#build-state", Static)
         engine = self.profile.engine.engine.value
         tag = self.profile.image.tag or f"dlenv/{self.profile.name}:latest"
-        if last is not None and last.tag:
+        self.stale = self._stale()
+        if last is not None and last.tag and self.stale:
+            state.update(
+                f"[$warning]The settings changed since the last build[/] ([b]{escape(last.tag)}[/b] "
+                f"{escape(last.built_at[:16].replace('T', ' '))}): its Dockerfile differs. "
+                "[b]Ctrl+N[/b] or [b]r[/b] rebuilds, [b]s[/b] keeps the old image."
+            )
+        elif last is not None and last.tag:
             state.update(
                 f"Last build: [b]{escape(last.tag)}[/b] {escape(last.built_at[:16].replace('T', ' '))}. [b]r[/b] rebuilds, [b]s[/b] keeps it."
             )
@@ -63,6 +73,19 @@ class BuildScreen(StageScreen):
             )
         if self.autostart or (last is None and self.ctx.demo):
             self.action_build()
+
+    def _stale(self) -> bool:
+        try:
+            rendered = services.rendered_image(self.profile, self.ctx.facts, demo=self.ctx.demo)
+        except Exception:  # the build itself reports a profile that cannot render
+            return False
+        return operations.build_is_stale(self.profile, rendered)
+
+    def action_next(self) -> None:
+        if self.stale and self.built is None:
+            self.action_build()  # out of date: going on means rebuilding first
+            return
+        super().action_next()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("build", "back"):
@@ -104,6 +127,7 @@ class BuildScreen(StageScreen):
         try:
             rendered = services.rendered_image(profile, self.ctx.facts, demo=self.ctx.demo)
             built = self.ctx.engine(profile.engine.engine).build(profile, rendered, on_progress)
+            built = operations.stamp_build(built, rendered)
         except Exception as exc:  # EngineError / ImageError: one sentence
             batcher.flush()
             self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
@@ -137,6 +161,9 @@ class BuildScreen(StageScreen):
             bar = self.query_one(ProgressBar)
             bar.update(progress=bar.total or 1)
             state.update(
-                f"[$success]✓ Built {escape(built.tag)}[/] ({escape(built.id[:19])}). Ctrl+N to launch it."
+                self.ctx.mode.say(
+                    f"[$success]✓ Built {escape(built.tag)}[/] ({escape(built.id[:19])}). Ctrl+N to launch it.",
+                    f"[$warning]Would build {escape(built.tag)}[/] (dry run: nothing was built). Ctrl+N goes on.",
+                )
             )
         self.refresh_bindings()

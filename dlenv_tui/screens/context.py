@@ -6,12 +6,14 @@ recording runner and a temporary store.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dlenv_tui.model import EngineName
 from dlenv_tui.screens.services import utc_now
+from dlenv_tui.session import REAL, Mode
 
 if TYPE_CHECKING:
     from dlenv_tui.demo import Scenario  # only the demo imports dlenv_tui.demo (json, assets)
@@ -50,6 +52,10 @@ class Context:
     profile: Profile | None = None
     """The profile the wizard is on (for the command palette's rebuild / relaunch / stop)."""
 
+    path_exists: Callable[[str], bool] = os.path.exists
+    """Whether a path exists on the host (mount sources); the demo's simulated host has them all."""
+    mode: Mode = REAL
+    """Real, dry run or demo: how results are worded ("would" in a dry run) and where profiles live."""
     sysroot: str | None = None
     """``--sysroot``: the tree the Doctor screen reads instead of ``/``."""
 

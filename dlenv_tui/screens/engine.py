@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from rich import box
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
-from textual.widgets import Checkbox, DataTable, Label, RadioButton, RadioSet, Static
+from textual.widgets import Checkbox, Label, RadioButton, RadioSet, Static
 
 from dlenv_tui.model import EngineName, EngineSource, Profile, Stage
 from dlenv_tui.screens import services
@@ -34,10 +36,24 @@ COMPARISON = (
 )
 
 
+def comparison_table() -> Table:
+    """Both engines side by side at any width: the columns share the width and wrap."""
+    table = Table(expand=True, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("", ratio=2, style="bold", overflow="fold")
+    table.add_column("Docker", ratio=5, overflow="fold")
+    table.add_column("Podman", ratio=5, overflow="fold")
+    for row in COMPARISON:
+        table.add_row(*row)
+    return table
+
+
 class EngineScreen(PlannedStageScreen):
     KEY = "engine"
     STAGE = Stage.ENGINE
     TITLE_TEXT = "Container engine — Docker or Podman"
+
+    _docker_source: EngineSource | None = None
+    """The package source Docker had before Podman was picked (Podman forces the distribution)."""
 
     def compose_body(self) -> ComposeResult:
         yield from self.compose_satisfied()
@@ -66,8 +82,7 @@ class EngineScreen(PlannedStageScreen):
         )
         yield from self.compose_plan()
         yield Static("[b]Docker vs Podman[/b]", classes="section")
-        table: DataTable[str] = DataTable(id="comparison", cursor_type="none", show_cursor=False)
-        yield table
+        yield Static(comparison_table(), id="comparison")
 
     def on_mount(self) -> None:
         facts = self.ctx.facts
@@ -86,10 +101,7 @@ class EngineScreen(PlannedStageScreen):
         self.query_one(f"#{choice.engine.value}", RadioButton).value = True
         self.query_one(f"#{choice.source.value}", RadioButton).value = True
         self.query_one("#group", Checkbox).value = choice.docker_group
-        table = self.query_one("#comparison", DataTable)
-        table.add_columns("", "Docker", "Podman")
-        for row in COMPARISON:
-            table.add_row(*row)
+        self._docker_source = choice.source if choice.engine is EngineName.DOCKER else None
         self._sync()
         self.query_one("#engine", RadioSet).focus()
 
@@ -99,7 +111,9 @@ class EngineScreen(PlannedStageScreen):
         engine = EngineName(e.id) if e is not None and e.id else self.profile.engine.engine
         source = EngineSource(s.id) if s is not None and s.id else self.profile.engine.source
         if engine is EngineName.PODMAN:
-            source = EngineSource.DISTRO
+            # Podman always comes from the distribution (its planner reads no source); the
+            # profile keeps Docker's choice, so a later switch back finds it unchanged
+            source = self._docker_source or self.profile.engine.source
         group = self.query_one("#group", Checkbox).value and engine is EngineName.DOCKER
         choice = dataclasses.replace(
             self.profile.engine, engine=engine, source=source, docker_group=group
@@ -117,7 +131,20 @@ class EngineScreen(PlannedStageScreen):
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         if event.radio_set.id == "engine" and event.pressed.id == "podman":
+            # Podman comes from the distribution; remember Docker's source for the way back
+            source = self.query_one("#source", RadioSet).pressed_button
+            if source is not None and source.id:
+                self._docker_source = EngineSource(source.id)
             self.query_one("#distro", RadioButton).value = True
+        elif event.radio_set.id == "engine" and event.pressed.id == "docker":
+            if self._docker_source is not None:
+                self.query_one(f"#{self._docker_source.value}", RadioButton).value = True
+        elif (
+            event.radio_set.id == "source"
+            and not self.query_one("#source").disabled
+            and event.pressed.id
+        ):
+            self._docker_source = EngineSource(event.pressed.id)
         self._sync()
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:

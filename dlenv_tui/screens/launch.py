@@ -48,6 +48,7 @@ class LaunchScreen(StageScreen):
         Binding("ctrl+r", "start", "Start / replace", priority=True),
         Binding("ctrl+t", "stop", "Stop", priority=True),
         Binding("c", "copy", "Copy", show=False),
+        Binding("ctrl+o", "create_dirs", "Create dirs", priority=True),
     ]
 
     @dataclass
@@ -134,6 +135,7 @@ class LaunchScreen(StageScreen):
             id="root",
             compact=True,
         )
+        yield Static("", id="launch-problems", classes="field-error")
         yield Static("", id="launch-state", classes="hint")
         yield Label("How to connect (Enter or c copies the selected line)", id="connect-label")
         yield OptionList(id="connect")
@@ -145,12 +147,62 @@ class LaunchScreen(StageScreen):
             "Ctrl+R starts the container (replacing one of the same name); Ctrl+N goes on."
         )
         self.query_one("#gpus Input").focus()
+        self.show_problems()
         if self.autostart:
             self.action_start()
 
     def invalid_reason(self) -> str:
         bad = next((f for f in self.query(Field) if not f.valid), None)
-        return f"{bad.label}: {bad.error}" if bad is not None else ""
+        if bad is not None:
+            return f"{bad.label}: {bad.error}"
+        problems = self.problems()
+        return problems.errors[0] if problems.errors else ""
+
+    def problems(self) -> Any:
+        """The profile validator's run rules and the host's GPUs and paths, on what is on screen."""
+        from dlenv_tui.launch_checks import launch_problems
+
+        return launch_problems(self.current_profile(), self.ctx.facts, self.ctx.path_exists)
+
+    @staticmethod
+    def _missing_text(paths: tuple[str, ...]) -> str:
+        return (
+            f"{', '.join(paths)} does not exist on this host: Ctrl+O creates "
+            f"{'them' if len(paths) > 1 else 'it'}, owned by you."
+        )
+
+    def show_problems(self) -> None:
+        """Shown as the form changes, so a clash is fixed before Start, not lost after it."""
+        if any(not f.valid for f in self.query(Field)):
+            text = ""  # the field says it already
+        else:
+            problems = self.problems()
+            lines = list(problems.errors)
+            if problems.missing_dirs:
+                lines.append(self._missing_text(problems.missing_dirs))
+            text = "\n".join(lines)
+        box = self.query_one("#launch-problems", Static)
+        box.update(escape(text))
+        box.display = bool(text)
+
+    def on_field_changed(self, message: Field.Changed) -> None:
+        self.show_problems()
+
+    def action_create_dirs(self) -> None:
+        from dlenv_tui.launch_checks import create_dirs
+
+        missing = self.problems().missing_dirs
+        if not missing:
+            self.notify("Every mount source exists.")
+            return
+        if self.ctx.mode.would:
+            self.notify(f"Would create {', '.join(missing)} (dry run: nothing was created).")
+            return
+        error = create_dirs(missing)
+        self.notify(
+            error or f"Created {', '.join(missing)}.", severity="error" if error else "information"
+        )
+        self.show_problems()
 
     def current_profile(self) -> Profile:
         def val(id_: str) -> str:
@@ -205,6 +257,10 @@ class LaunchScreen(StageScreen):
         if reason:
             self.notify(reason, title="Fix this first", severity="error")
             return
+        missing = self.problems().missing_dirs
+        if missing and not self.ctx.mode.would:  # a dry run starts nothing: it says so below
+            self.notify(self._missing_text(missing), title="Fix this first", severity="error")
+            return
         if self.profile.last_image is None:
             self.notify("Build the image first (Esc goes back to Build).", severity="warning")
             return
@@ -236,7 +292,10 @@ class LaunchScreen(StageScreen):
         else:
             self.started = True
             state.update(
-                f"[$success]✓ {escape(message.info.name)} is running[/] ({escape(message.info.image)}, GPUs: {escape(message.info.gpus)})."
+                self.ctx.mode.say(
+                    f"[$success]✓ {escape(message.info.name)} is running[/] ({escape(message.info.image)}, GPUs: {escape(message.info.gpus)}).",
+                    f"[$warning]Would start {escape(message.info.name)}[/] ({escape(message.info.image)}, GPUs: {escape(message.info.gpus)}); dry run: nothing was started, so these lines show what you would run.",
+                )
             )
             connect = self.query_one("#connect", OptionList)
             connect.clear_options()
@@ -267,7 +326,9 @@ class LaunchScreen(StageScreen):
         self.busy = False
         self.started = False if message.stopped else self.started
         text = message.error or (
-            "Stopped." if message.stopped else "Nothing of this profile was running."
+            self.ctx.mode.say("Stopped.", "Would stop it (dry run: nothing was stopped).")
+            if message.stopped
+            else "Nothing of this profile was running."
         )
         self.query_one("#launch-state", Static).update(escape(text))
         self.refresh_bindings()

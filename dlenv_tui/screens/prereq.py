@@ -3,11 +3,13 @@ repositories the plans need are tried in a worker after the screen shows."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Static
 
@@ -70,6 +72,38 @@ class PrereqScreen(StageScreen):
         self.query_one(CheckTable).show(self.checks + self.reach, keep_cursor=True)
         self.show_verdict()
 
+    def fails(self) -> list[Check]:
+        return [c for c in self.checks + (self.reach or ()) if c.status is Status.FAIL]
+
+    def action_next(self) -> None:
+        """Blocking problems block: going on needs an explicit "go on anyway", which is recorded."""
+        fails = self.fails()
+        if not fails:
+            super().action_next()
+            return
+        self.confirm_go_on(fails)
+
+    @work(exclusive=True, group="go-on")
+    async def confirm_go_on(self, fails: list[Check]) -> None:
+        from dlenv_tui.screens.dialogs import ConfirmDialog
+
+        detail = "\n".join(escape(f"✗ {c.title}: {c.detail}") for c in fails)
+        if not await self.app.push_screen_wait(
+            ConfirmDialog(
+                f"{len(fails)} blocking problem(s): the next stages will likely fail.",
+                detail + "\n\nGoing on anyway is recorded in the profile.",
+                yes="Go on anyway",
+                no="Fix them first",
+            )
+        ):
+            return
+        when = self.ctx.now()
+        noted = tuple(f"{when} {c.title}: {c.detail}" for c in fails)
+        self.profile = dataclasses.replace(
+            self.profile, went_on_anyway=(*self.profile.went_on_anyway, *noted)
+        )
+        super().action_next()
+
     def show_verdict(self) -> None:
         checks = self.checks + (self.reach or ())
         fails = [c for c in checks if c.status is Status.FAIL]
@@ -78,7 +112,7 @@ class PrereqScreen(StageScreen):
         ]
         warns = [c for c in checks if c.status is Status.WARN and c not in unreachable]
         if fails:
-            text = f"[$text-error]✗ {len(fails)} blocking problem(s)[/]: fix them before going on (see “What to do”)."
+            text = f"[$text-error]✗ {len(fails)} blocking problem(s)[/]: fix them before going on (see “What to do”); Ctrl+N asks before going on anyway."
         elif warns:
             text = f"[$text-warning]! {len(warns)} item(s) the next stages take care of.[/] Ctrl+N to go on."
         else:

@@ -59,8 +59,8 @@ def host_summary(facts: HostFacts | None) -> str:
 
 
 def next_stage_label(profile: Profile) -> str:
-    from dlenv_tui.app import resume_stage
-    from dlenv_tui.widgets.stage_bar import STAGE_LABELS
+    from dlenv_tui.stages import LABELS as STAGE_LABELS
+    from dlenv_tui.stages import resume_stage
 
     key = resume_stage(profile)
     if key == "summary":
@@ -219,7 +219,8 @@ class StartScreen(Screen[StartChoice | None]):
 
     def selected(self) -> Profile | None:
         key = self.query_one("#profiles", RowList).cursor_key
-        if key is None:
+        if key is None:  # an empty list: say what works instead of doing nothing
+            self.notify("No profile yet: press n to make one.")
             return None
         try:
             return self.ctx.store.load(key)  # type: ignore[no-any-return]
@@ -287,7 +288,11 @@ class StartScreen(Screen[StartChoice | None]):
         now = self.ctx.now()
         profile = services.recommended_profile(name, facts)
         profile = dataclasses.replace(profile, created_at=now, updated_at=now, host=facts)
-        self.ctx.store.save(profile)
+        try:
+            self.ctx.store.save(profile, create=True)  # another dlenv may have made it meanwhile
+        except DlenvError as exc:
+            self.notify(str(exc), severity="error", timeout=15)
+            return
         self.choose(StartChoice("new", profile))
 
     @work

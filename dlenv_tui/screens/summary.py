@@ -8,7 +8,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from dlenv_tui.screens.base import StageResult, StageScreen
-from dlenv_tui.widgets.stage_bar import STAGE_LABELS
+from dlenv_tui.stages import LABELS as STAGE_LABELS
 
 
 class SummaryScreen(StageScreen):
@@ -28,17 +28,27 @@ class SummaryScreen(StageScreen):
         for key, label in STAGE_LABELS[1:5]:
             prog = p.progress.get(key)
             state = prog.state.value if prog is not None else "pending"
+            if prog is not None:
+                state = self.ctx.mode.say(state, f"would be {state} (dry run)")
             detail = f" — {prog.detail}" if prog is not None and prog.detail else ""
             lines.append(f"  {label:<8} {escape(state)}{escape(detail)}")
         img = p.last_image
         lines.append(
             f"  {'Build':<8} "
-            + (escape(f"{img.tag} ({img.engine})") if img is not None and img.tag else "not built")
+            + (
+                escape(self.ctx.mode.say(f"{img.tag} ({img.engine})", f"would build {img.tag}"))
+                if img is not None and img.tag
+                else "not built"
+            )
         )
         launch = p.progress.get("launch")
         lines.append(
             f"  {'Launch':<8} "
-            + (escape(launch.state.value) if launch is not None else "pending")
+            + (
+                escape(self.ctx.mode.say(launch.state.value, f"would be {launch.state.value}"))
+                if launch is not None
+                else "pending"
+            )
             + f" as {escape(p.run.name or 'dlenv-' + p.name)}"
         )
         host = ""
@@ -46,11 +56,7 @@ class SummaryScreen(StageScreen):
             host = f"Host: {escape(facts.hostname)} · {escape(facts.distro.name)} · driver {escape(facts.driver.version or 'none')}\n"
         o = p.image
         stack = ", ".join(o.python_packages) or "none"
-        where = (
-            "a temporary demo directory (your real profiles are untouched)"
-            if self.ctx.demo
-            else "your profiles directory"
-        )
+        where = self.ctx.mode.store_note
         yield Static(
             f"[b]{escape(p.name)}[/b] is saved in {where}.\n{host}\n[b]Stages[/b]\n"
             + "\n".join(lines)

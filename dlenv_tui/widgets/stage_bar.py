@@ -5,16 +5,7 @@ from __future__ import annotations
 from textual.markup import escape
 from textual.widgets import Static
 
-STAGE_LABELS = (
-    ("prereq", "Prereq"),
-    ("driver", "Driver"),
-    ("toolkit", "Toolkit"),
-    ("engine", "Engine"),
-    ("image", "Image"),
-    ("build", "Build"),
-    ("launch", "Launch"),
-    ("summary", "Summary"),
-)
+from dlenv_tui.stages import LABELS as STAGE_LABELS
 
 
 class StageBar(Static):

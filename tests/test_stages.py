@@ -1,0 +1,81 @@
+"""The stage table: its order, finished / resume rules, and which stages a host change undoes."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from dlenv_tui.demo import load_scenario
+from dlenv_tui.model import DriverFlavour, DriverInfo, HostFacts, Profile, Stage, StageState, Tool
+from dlenv_tui.profiles import mark_stage
+from dlenv_tui.stages import ORDER, resume_stage, undo, undone_by_drift
+
+BASE = dataclasses.replace(
+    load_scenario("ubuntu-4090").facts,
+    driver=DriverInfo(loaded=True, version="580.95.05", flavour=DriverFlavour.OPEN),
+    nvidia_ctk=Tool(present=True, version="1.17.8"),
+    docker=Tool(present=True, version="28.1.1"),
+)
+
+
+def test_order_matches_the_model_stages() -> None:
+    assert ORDER == ("prereq", "driver", "toolkit", "engine", "image", "build", "launch", "summary")
+
+
+@pytest.mark.parametrize(
+    ("name", "new", "undone"),
+    [
+        ("nothing changed", BASE, ()),
+        ("driver unloaded", dataclasses.replace(BASE, driver=DriverInfo()), (Stage.DRIVER,)),
+        (
+            "driver updated",
+            dataclasses.replace(BASE, driver=dataclasses.replace(BASE.driver, version="580.99.01")),
+            (Stage.DRIVER,),
+        ),
+        (
+            "a GPU moved slots",
+            dataclasses.replace(
+                BASE, gpus=(dataclasses.replace(BASE.gpus[0], pci_address="0000:09:00.0"),)
+            ),
+            (),
+        ),
+        ("toolkit removed", dataclasses.replace(BASE, nvidia_ctk=Tool()), (Stage.TOOLKIT,)),
+        ("docker removed", dataclasses.replace(BASE, docker=Tool()), (Stage.ENGINE,)),
+        (
+            "unknown driver is no change",
+            dataclasses.replace(BASE, driver=dataclasses.replace(BASE.driver, version="")),
+            (),
+        ),
+    ],
+)
+def test_undone_by_drift(name: str, new: HostFacts, undone: tuple[Stage, ...]) -> None:
+    assert undone_by_drift(BASE, new) == undone, name
+
+
+def test_undo_sets_finished_stages_pending_and_resume_goes_back() -> None:
+    p = Profile(name="p")
+    for stage in (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE, Stage.IMAGE):
+        p = mark_stage(p, stage, StageState.DONE)
+    assert resume_stage(p) == "build"
+    p = undo(p, (Stage.DRIVER,), "host changed: the driver is gone")
+    assert p.progress["driver"].state is StageState.PENDING
+    assert p.progress["toolkit"].state is StageState.DONE
+    assert resume_stage(p) == "driver"
+
+
+def test_a_pending_reboot_resumes_at_the_driver() -> None:
+    p = mark_stage(Profile(name="p"), Stage.DRIVER, StageState.NEEDS_REBOOT)
+    assert resume_stage(p) == "driver"
+
+
+def test_missing_mount_sources_are_offered_for_creation(tmp_path: Any) -> None:
+    from dlenv_tui.launch_checks import create_dirs, launch_problems
+    from dlenv_tui.model import Mount, RunOptions
+
+    missing = str(tmp_path / "ws")
+    p = Profile(name="p", run=RunOptions(mounts=(Mount(missing, "/workspace"),)))
+    assert launch_problems(p, None).missing_dirs == (missing,)
+    assert create_dirs((missing,)) == ""
+    assert launch_problems(p, None).missing_dirs == ()
