@@ -48,3 +48,46 @@ def test_palette_command_opens_the_doctor_in_the_demo(tmp_path: Path) -> None:
             app.action_doctor()
             await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
             await wait_for(pilot, lambda: "dlenv doctor" in report(app), "the report")
+
+
+def test_launch_screen_shows_the_recorded_in_image_gpu_check(tmp_path: Path) -> None:
+    """A build's (or doctor's) in-image check, recorded in the profile, is on the Launch screen."""
+    from dataclasses import replace
+
+    from dlenv_tui.model import BuiltImage, GpuCheck, Profile
+    from dlenv_tui.screens.launch import LaunchScreen
+
+    check = GpuCheck(
+        ok=True,
+        checked_at="2026-12-01T10:00:00Z",
+        torch="2.9.1",
+        cuda="13.0",
+        cudnn="91300",
+        gpu="skipped: no GPU on this host",
+    )
+    profile = replace(
+        Profile(name="gpu-dev"), last_image=BuiltImage(tag="dlenv/gpu-dev:latest", gpu_check=check)
+    )
+
+    @run_async
+    async def run() -> None:
+        app = make_app(demo="ubuntu-4090", store=ProfileStore(tmp_path / "p"), cursor_blink=False)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await wait_for(pilot, lambda: app.ctx.facts is not None, "facts", timeout=60)
+            app.push_screen(LaunchScreen(app.ctx, profile))
+            await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+            await pilot.pause(0.3)
+            box = app.screen.query_one("#gpu-check")
+            assert box.display
+            text = " ".join(str(box.render()).split())
+            assert "In-image GPU check (2026-12-01) passed" in text
+            assert "torch 2.9.1, CUDA 13.0, cuDNN 91300" in text
+            assert "skipped: no GPU on this host" in text
+            # a profile without a recorded check shows no such line
+            app.pop_screen()
+            await pilot.pause(0.2)
+            app.push_screen(LaunchScreen(app.ctx, Profile(name="gpu-dev")))
+            await pilot.pause(0.5)
+            assert not app.screen.query_one("#gpu-check").display
+
+    run()

@@ -195,3 +195,16 @@ def record_gpu_check(profile_name: str, check: GpuCheck) -> None:
     if profile.last_image is None:
         return
     store.save(replace(profile, last_image=replace(profile.last_image, gpu_check=check)))
+
+
+def summary(check: GpuCheck) -> str:
+    """One line for the Launch screen: the verdict, what the image has, and the GPU part."""
+    verdict = "passed" if check.ok else "FAILED"
+    parts = [f"torch {check.torch}" if check.torch else "torch did not import"]
+    if check.cuda:
+        parts.append(f"CUDA {check.cuda}")
+    if check.cudnn:
+        parts.append(f"cuDNN {check.cudnn}")
+    when = f" ({check.checked_at[:10]})" if check.checked_at else ""
+    gpu = f"; GPU: {check.gpu}" if check.gpu else ""
+    return f"In-image GPU check{when} {verdict}: {', '.join(parts)}{gpu}."

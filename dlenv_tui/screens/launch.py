@@ -137,6 +137,7 @@ class LaunchScreen(StageScreen):
         )
         yield Static("", id="launch-problems", classes="field-error")
         yield Static("", id="launch-state", classes="hint")
+        yield Static("", id="gpu-check", classes="hint")
         yield Label("How to connect (Enter or c copies the selected line)", id="connect-label")
         yield OptionList(id="connect")
 
@@ -146,10 +147,25 @@ class LaunchScreen(StageScreen):
         self.query_one("#launch-state", Static).update(
             "Ctrl+R starts the container (replacing one of the same name); Ctrl+N goes on."
         )
+        self.show_gpu_check()
         self.query_one("#gpus Input").focus()
         self.show_problems()
         if self.autostart:
             self.action_start()
+
+    def show_gpu_check(self) -> None:
+        """The image's last in-image GPU check (recorded by a build or `dlenv doctor --profile`)."""
+        box = self.query_one("#gpu-check", Static)
+        built = self.profile.last_image
+        check = built.gpu_check if built is not None else None
+        if check is None:
+            box.display = False
+            return
+        from dlenv_tui.doctor.gpucheck import summary
+
+        style = "$success" if check.ok else "$error"
+        box.update(f"[{style}]{escape(summary(check))}[/]")
+        box.display = True
 
     def invalid_reason(self) -> str:
         bad = next((f for f in self.query(Field) if not f.valid), None)
