@@ -50,28 +50,29 @@ async def test_cuda_and_ubuntu_follow_the_flavour_and_next_waits_for_an_image(
         assert variant.value == ImageVariant.BASE.value
         flavour = screen.query_one("#flavour-reasons", Static)
         assert "once, not twice" in " ".join(str(flavour.render()).split())
-        # runtime + cuDNN: every flavour exists for the newest patch of each CUDA minor (F5), so
-        # the newest minors stay offered; the flavour reasons say CUDA would be there twice
+        # runtime + cuDNN: CUDA 11.3 comes only as cuDNN devel images (since the audit's F5
+        # refresh every 13.x minor has all flavours); the reasons say CUDA would be there twice
         variant.value = ImageVariant.RUNTIME.value
         screen.query_one("#cudnn", Checkbox).value = True
         await pilot.pause(0.2)
         assert "twice" in " ".join(str(flavour.render()).split())
-        newest = options(cuda)[0]
-        assert "13.2" in options(cuda) and "13.0" in options(cuda)
+        assert "11.3" not in options(cuda) and "11.4" in options(cuda)
         assert not error.display
+        assert "11.3" in str(screen.query_one("#cuda-reasons", Static).render())
 
         variant.value = ImageVariant.DEVEL.value
         await pilot.pause(0.2)
-        assert options(cuda)[0] == newest
-        cuda.value = newest
+        assert "11.3" in options(cuda)
+        cuda.value = "11.3"
         await pilot.pause(0.2)
-        assert options(ubuntu) == list(compat.ubuntu_releases_for(newest))
+        assert options(ubuntu) == list(compat.ubuntu_releases_for("11.3"))
         assert not error.display
 
-        # back to runtime: the choice stays, since that image exists too
+        # back to runtime: 11.3 is no longer offered and the choice moves to one that exists
         variant.value = ImageVariant.RUNTIME.value
         await pilot.pause(0.2)
-        assert cuda.value == newest
+        assert "11.3" not in options(cuda)
+        assert cuda.value in options(cuda)
         assert not error.display
 
         # base + cuDNN exists for no CUDA version: said under the row, and Next stays put
