@@ -267,9 +267,9 @@ def test_runtime_flavour_with_torch_warns_of_cuda_twice() -> None:
 
 
 def test_devel_flavour_matches_torch_to_its_cuda() -> None:
-    r = render(variant=ImageVariant.DEVEL, cudnn=False, cuda="12.8")
+    r = render(variant=ImageVariant.DEVEL, cudnn=False, cuda="13.0")
     assert "-devel-" in r.base
-    assert "download.pytorch.org/whl/cu128" in r.dockerfile
+    assert "download.pytorch.org/whl/cu130" in r.dockerfile
     assert any("nvcc" in reason for reason in r.reasons)
 
 

@@ -35,7 +35,8 @@ def test_kept_550_driver_gets_an_ubuntu_22_04_image_with_the_reason() -> None:
     assert choice.ubuntu == "22.04"
     assert any("Ubuntu 22.04" in r and "550.163.01" in r for r in choice.reasons)
     r = render_dockerfile(profile, facts)
-    assert "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04" in r.dockerfile
+    # the lean default (issue 13): the base flavour, the wheels bring cuDNN themselves
+    assert "FROM nvidia/cuda:12.4.1-base-ubuntu22.04" in r.dockerfile
     # every stage plans, the smoke test included (it was "No nvidia/cuda base image for Ubuntu
     # 24.04 runs on this host's GPUs and driver")
     plans = plan_all(facts, profile)

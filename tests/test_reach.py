@@ -40,6 +40,14 @@ FACTS = FIXTURES / "facts"
 NVIDIA_DEV = "https://developer.download.nvidia.com"
 GITHUB_IO = "https://nvidia.github.io"
 DOCKER = "https://download.docker.com"
+#: The hosts the default image build uses (issue 13: check --network tests them too): the base
+#: image's registry, its apt archive, the pip index and PyTorch's index.
+BUILD = (
+    "https://registry-1.docker.io",
+    "http://archive.ubuntu.com",
+    "https://pypi.org",
+    "https://download.pytorch.org",
+)
 
 # --------------------------------------------------------------------------------------------
 # Which origins
@@ -457,9 +465,9 @@ def test_check_network_uses_the_recommended_plans(
         ["check", "--facts", str(FACTS / "ubuntu-24.04-rtx4090-fresh.json"), "--network", "--json"]
     )
     assert code == 0  # unreachable repositories warn, they do not fail
-    assert recorded == [(NVIDIA_DEV, GITHUB_IO, DOCKER)]
+    assert recorded == [(NVIDIA_DEV, GITHUB_IO, DOCKER, *BUILD)]
     rows = json.loads(capsys.readouterr().out)["checks"]
-    assert [r["title"] for r in rows[-3:]] == [NVIDIA_DEV, GITHUB_IO, DOCKER]
+    assert [r["title"] for r in rows[-7:]] == [NVIDIA_DEV, GITHUB_IO, DOCKER, *BUILD]
 
 
 def test_check_profile_uses_that_profiles_plans(
@@ -473,7 +481,7 @@ def test_check_profile_uses_that_profiles_plans(
     )
     facts_file = str(FACTS / "ubuntu-24.04-rtx4090-fresh.json")
     assert main(["check", "--facts", facts_file, "--profile", "lab"]) == 0
-    assert recorded == [(NVIDIA_DEV, GITHUB_IO)]
+    assert recorded == [(NVIDIA_DEV, GITHUB_IO, *BUILD)]
     assert "could not connect: test" in capsys.readouterr().out
 
 
@@ -481,17 +489,17 @@ def test_check_network_without_a_plan(
     recorded: list[tuple[str, ...]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check", "--sysroot", str(SYSROOTS / "arch-rtx4090"), "--network"]) == 1
-    out = capsys.readouterr().out
-    assert recorded == []
-    assert "skip  Package repositories  nothing to reach: no plan (unsupported: Arch Linux" in out
+    # no host plan on Arch, but the image build still needs its hosts
+    assert recorded == [BUILD]
+    assert "nothing to reach" not in capsys.readouterr().out
 
 
 def test_check_network_when_everything_is_installed(
     recorded: list[tuple[str, ...]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check", "--facts", str(FACTS / "rocky-9-l4-installed.json"), "--network"]) == 0
-    assert recorded == []
-    assert "nothing to reach: the plans download nothing on this host" in capsys.readouterr().out
+    # the host plans download nothing; only the image build's hosts are left to try
+    assert recorded == [BUILD]
 
 
 def test_check_stays_offline_by_default() -> None:

@@ -108,7 +108,9 @@ def _check_strings(value: Any, where: str = "request") -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_strings(key, where)
-            _check_strings(item, f"{where}.{key}" if isinstance(key, str) else where)
+            # only a plain name goes into the sentence (a key may itself be the hostile text)
+            named = isinstance(key, str) and key.isidentifier() and len(key) <= 32
+            _check_strings(item, f"{where}.{key}" if named else where)
     elif isinstance(value, list):
         for item in value:
             _check_strings(item, where)
