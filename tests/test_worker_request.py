@@ -160,7 +160,7 @@ def test_plans_without_inputs_cannot_become_requests(tmp_path: Path) -> None:
         encode_request(Plan(stage=Stage.TOOLKIT))
 
 
-@settings(max_examples=120)
+@settings(max_examples=120, deadline=None)
 @given(st.binary(max_size=400))
 def test_any_bytes_are_a_request_or_one_sentence(raw: bytes) -> None:
     try:
@@ -178,7 +178,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=120)
+@settings(max_examples=120, deadline=None)
 @given(st.dictionaries(st.sampled_from(["v", "stage", "inputs", "digest", "plan", "x"]), _json))
 def test_any_json_object_is_a_request_or_one_sentence(data: dict[str, object]) -> None:
     try:
