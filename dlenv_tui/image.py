@@ -82,13 +82,6 @@ DEFAULT_PRESETS = (
     "torch",
 )
 
-_APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$")
-_PIP_REQ = re.compile(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?([<>=!~]=?[A-Za-z0-9.*+!-]+,?)*$"
-)
-_URL = re.compile(r"^https?://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+$")
-_IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$", re.IGNORECASE)
-_USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")
 _KEY_LINE = re.compile(r"^(ssh-|ecdsa-|sk-)\S+ \S+")
 
 
@@ -152,7 +145,9 @@ def host_user(facts: HostFacts | None = None) -> ImageUser:
         uid = int(os.environ.get("SUDO_UID", os.getuid()))
         gid = int(os.environ.get("SUDO_GID", os.getgid()))
         name = os.environ.get("SUDO_USER") or os.environ.get("USER", "")
-    if not _USER_NAME.fullmatch(name) or name == "root":
+    from dlenv_tui.validate import unix_user_error
+
+    if unix_user_error(name) or name == "root":
         name = "dev"
     return ImageUser(name, uid, gid)
 
@@ -581,6 +576,10 @@ def _apt_packages(opts: ImageOptions, python: bool, ca: bool) -> list[str]:
     if opts.tmux:
         pkgs.append("tmux")
     pkgs += opts.extra_apt
+    from dlenv_tui.validate import is_git_requirement
+
+    if any(is_git_requirement(r) for r in (*opts.python_packages, *opts.extra_pip)):
+        pkgs.append("git")  # uv clones git+https:// requirements with the git program
     return sorted(dict.fromkeys(pkgs))
 
 
@@ -626,25 +625,21 @@ def _base_image(opts: ImageOptions, cuda: str, reasons: list[str]) -> str:
 
 
 def _validate(opts: ImageOptions) -> None:
-    """Everything that lands in a RUN line is checked here, so nothing can inject shell."""
-    for name in opts.extra_apt:
-        if not _APT_NAME.fullmatch(name):
-            raise ImageError(f"{name!r} is not a Debian/Ubuntu package name.")
-    for req in (*opts.python_packages, *opts.extra_pip):
-        if req not in PRESETS and not _PIP_REQ.fullmatch(req):
-            raise ImageError(f"{req!r} is neither a preset nor a pip requirement like 'name>=1.0'.")
-    torch = "" if opts.torch_index == "pip" else opts.torch_index
-    for label, url in (
-        ("apt mirror", opts.apt_mirror),
-        ("pip index", opts.pip_index),
-        ("torch index", torch),
-    ):
-        if url and (not _URL.fullmatch(url) or "#" in url or "'" in url):
-            raise ImageError(f"The {label} {url!r} is not an http(s) URL.")
-    if opts.base_override and not _IMAGE_REF.fullmatch(opts.base_override):
-        raise ImageError(f"{opts.base_override!r} is not an image reference.")
-    if opts.tag and not _IMAGE_REF.fullmatch(opts.tag):
-        raise ImageError(f"{opts.tag!r} is not an image tag.")
+    """Everything that lands in a RUN line is checked here, by the rules of ``validate`` (the
+    profile's own), so nothing can inject shell."""
+    from dlenv_tui import validate as v
+
+    errors = (
+        *(v.apt_package_error(name) for name in opts.extra_apt),
+        *(v.pip_requirement_error(req) for req in (*opts.python_packages, *opts.extra_pip)),
+        v.mirror_url_error(opts.apt_mirror, "apt mirror"),
+        v.mirror_url_error(opts.pip_index, "pip index"),
+        v.torch_index_error(opts.torch_index),
+        v.image_ref_error(opts.base_override, "base image") if opts.base_override else "",
+        v.image_ref_error(opts.tag, "image tag") if opts.tag else "",
+    )
+    if error := next((e for e in errors if e), ""):
+        raise ImageError(error[0].upper() + error[1:])
 
 
 _CERT_BLOCK = re.compile(

@@ -333,7 +333,25 @@ def parse_profile(raw: bytes, path: Path) -> Profile:
     # the file name is the profile's identity; a copied-and-renamed file takes its new name
     if profile.name != path.stem:
         profile = replace(profile, name=path.stem)
-    return profile
+    return expand_mounts(profile)
+
+
+def expand_mounts(profile: Profile, home: str = "") -> Profile:
+    """``profile`` with mount sources written ``~`` or ``~/…`` under the user's home: ``home``,
+    else the probed user's in the profile's host snapshot, else whoever runs dlenv (via sudo
+    too). A file, `profiles set` and the Launch form all go through here, so the engine only
+    ever sees absolute paths."""
+    from dlenv_tui import validate
+
+    if not any(m.source.startswith("~") for m in profile.run.mounts):
+        return profile
+    if not home:
+        snapshot = profile.host.user.home if profile.host is not None else ""
+        home = snapshot or locations.home_dir()
+    mounts = tuple(
+        replace(m, source=validate.expand_home(m.source, home)) for m in profile.run.mounts
+    )
+    return replace(profile, run=replace(profile.run, mounts=mounts))
 
 
 def profile_to_toml(profile: Profile) -> str:
@@ -526,7 +544,7 @@ def profile_errors(profile: Profile) -> Iterator[str]:
     for i, item in enumerate(run.secrets):
         yield from field(f"run.secrets[{i}]", v.env_var_error(item, secret=True))
     for i, m in enumerate(run.mounts):
-        yield from field(f"run.mounts[{i}].source", v.abs_path_error(m.source, "mount source"))
+        yield from field(f"run.mounts[{i}].source", v.mount_source_error(m.source))
         yield from field(f"run.mounts[{i}].target", v.container_path_error(m.target))
     targets = [m.target.rstrip("/") for m in run.mounts]
     if len(set(targets)) != len(targets):

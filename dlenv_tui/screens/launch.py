@@ -96,14 +96,17 @@ class LaunchScreen(StageScreen):
                     id="name",
                 )
         yield Field(
-            "Workspace on the host → /workspace", work.source, _check("host_path"), id="workspace"
+            "Workspace on the host → /workspace",
+            work.source,
+            _check("mount_source"),
+            id="workspace",
         )
         with Horizontal(classes="row"):
             with Vertical(classes="col wide"):
                 yield Field(
                     "Datasets on the host → /datasets (optional)",
                     data.source,
-                    _check("host_path"),
+                    _check("mount_source"),
                     id="datasets",
                 )
             yield Checkbox("read-only", data.read_only, id="datasets-ro", compact=True)
@@ -256,7 +259,12 @@ class LaunchScreen(StageScreen):
                 "as_root": self.query_one("#root", Checkbox).value,
             }
         )
-        return dataclasses.replace(self.profile, run=run)
+        from dlenv_tui.profiles import expand_mounts
+
+        facts = self.ctx.facts
+        # ~/ws means the (probed) user's home, as in a profile file and `profiles set`
+        home = facts.user.home if facts is not None and facts.user.home else ""
+        return expand_mounts(dataclasses.replace(self.profile, run=run), home)
 
     def next_action(self) -> Action:
         return "next" if self.started else "skip"

@@ -295,7 +295,10 @@ def validate_field(kind: str, value: str) -> str:
             (e for e in (v.abs_path_error(p, "CA certificate path") for p in value.split()) if e),
             "",
         )
-    if kind in ("image", "url", "mirror_url", "torch_index", "host_path") and not value:
+    if (
+        kind in ("image", "url", "mirror_url", "torch_index", "host_path", "mount_source")
+        and not value
+    ):
         return ""
     checks: dict[str, Callable[[str], str]] = {
         "profile_name": v.profile_name_error,
@@ -303,6 +306,7 @@ def validate_field(kind: str, value: str) -> str:
         "shm_size": v.shm_size_error,
         "gpus": v.gpus_error,
         "host_path": v.abs_path_error,
+        "mount_source": v.mount_source_error,
         "container_path": v.container_path_error,
         "image": v.image_ref_error,
         "url": v.https_url_error,
