@@ -484,23 +484,28 @@ def record_outcome(store: ProfileStore, name: str, plan: Plan, result: Any) -> S
     """Write a finished job's outcome (an ``execute.JobResult``) into profile ``name`` as the
     progress of ``plan``'s stage: its done steps, and done / needs-reboot / failed. Returns the
     state recorded; None when there is no such profile (nothing is written)."""
-    from dlenv_tui.model import StepOutcome
-
     if not name or not store.exists(name):
         return None
+    state, detail, done = outcome_progress(plan, result)
+    store.update(name, lambda p: mark_stage(p, plan.stage, state, detail, done))
+    return state
+
+
+def outcome_progress(plan: Plan, result: Any) -> tuple[StageState, str, tuple[str, ...]]:
+    """A finished job's (``execute.JobResult``) state, detail and done steps for ``plan``'s stage:
+    what `dlenv apply` and the wizard both record."""
+    from dlenv_tui.model import StepOutcome
+
     done = tuple(
         step.id
         for step in plan.steps
         if result.outcomes.get(step.id) in (StepOutcome.OK, StepOutcome.SKIPPED)
     )
     if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
-        state, detail = StageState.NEEDS_REBOOT, result.message
-    elif result.ok:
-        state, detail = StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done"
-    else:
-        state, detail = StageState.FAILED, result.message
-    store.update(name, lambda p: mark_stage(p, plan.stage, state, detail, done))
-    return state
+        return StageState.NEEDS_REBOOT, result.message, done
+    if result.ok:
+        return StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done", done
+    return StageState.FAILED, result.message, done
 
 
 def profile_errors(profile: Profile) -> Iterator[str]:

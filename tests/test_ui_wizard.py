@@ -493,3 +493,38 @@ async def test_the_comparison_shows_both_engines_side_by_side_at_80_columns(
         text = "\n".join(lines)
         assert "podman kube play" in text.replace("\n", " ") or "kube" in text
         assert "dockerd" in text
+
+
+@run_async
+async def test_a_finished_stage_shows_finished_when_revisited_and_s_keeps_it_done(
+    tmp_path: Path,
+) -> None:
+    app, store, plans, _ = make(tmp_path, "ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        for stage in ("DriverScreen", "ToolkitScreen"):
+            await wait_for(pilot, lambda s=stage: screen_name(app) == s, stage)
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: app.screen.phase == "done", "the plan to finish")
+            await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine")
+        assert store.load("gpu-dev").progress["toolkit"].state is StageState.DONE
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "back to toolkit")
+        await pilot.pause()
+        satisfied = app.screen.query_one("#satisfied")
+        text = str(satisfied.render())
+        n = len(plans[1].steps)
+        assert satisfied.display and f" UTC: {n} of {n} steps done." in text, text
+        assert "steps done" in text, text
+        await pilot.press("s")  # no "skip without running its plan?" question: it ran
+        await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine again")
+        await pilot.press("ctrl+q")
+    progress = store.load("gpu-dev").progress["toolkit"]
+    assert progress.state is StageState.DONE and "steps done" in progress.detail
+    assert [p.stage for p in plans] == [Stage.DRIVER, Stage.TOOLKIT]  # nothing ran twice

@@ -147,8 +147,13 @@ class LaunchScreen(StageScreen):
     def on_mount(self) -> None:
         self.query_one("#connect").display = False
         self.query_one("#connect-label").display = False
+        from dlenv_tui.model import Stage
+        from dlenv_tui.stages import done_text
+
+        done = done_text(self.profile, Stage.LAUNCH)
         self.query_one("#launch-state", Static).update(
-            "Ctrl+R starts the container (replacing one of the same name); Ctrl+N goes on."
+            (f"[$success]✓ {escape(done)}[/] " if done.startswith("Done") else "")
+            + "Ctrl+R starts the container (replacing one of the same name); Ctrl+N goes on."
         )
         self.show_gpu_check()
         self.query_one("#gpus Input").focus()

@@ -157,10 +157,16 @@ def recommend_engine(facts: HostFacts) -> tuple[EngineName, str]:
     return profiles.recommend_engine(facts)
 
 
-def mark_stage(profile: Profile, stage: Stage, state: StageState, detail: str = "") -> Profile:
+def mark_stage(
+    profile: Profile,
+    stage: Stage,
+    state: StageState,
+    detail: str = "",
+    done_steps: tuple[str, ...] = (),
+) -> Profile:
     from dlenv_tui import profiles
 
-    return profiles.mark_stage(profile, stage, state, detail)
+    return profiles.mark_stage(profile, stage, state, detail, done_steps)
 
 
 def record_job(store: Any, plan: Plan, result: Any) -> str:
