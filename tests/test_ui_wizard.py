@@ -528,3 +528,41 @@ async def test_a_finished_stage_shows_finished_when_revisited_and_s_keeps_it_don
     progress = store.load("gpu-dev").progress["toolkit"]
     assert progress.state is StageState.DONE and "steps done" in progress.detail
     assert [p.stage for p in plans] == [Stage.DRIVER, Stage.TOOLKIT]  # nothing ran twice
+
+
+@run_async
+async def test_going_on_without_a_gpu_plans_no_driver_and_says_why(tmp_path: Path) -> None:
+    import json
+
+    data = json.loads(
+        (
+            Path(__file__).parent / "fixtures" / "facts" / "ubuntu-24.04-rtx4090-fresh.json"
+        ).read_text()
+    )
+    data.get("facts", data)["gpus"] = []
+    facts = tmp_path / "nogpu.json"
+    facts.write_text(json.dumps(data))
+    store = ProfileStore(tmp_path / "profiles")
+    app = make_app(
+        store=store, facts_file=str(facts), now=lambda: FIXED, demo_speed=0, cursor_blink=False
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "go on anyway?")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.plan is not None and not screen.plan.steps
+        said = str(screen.query_one("#satisfied").render())
+        assert "No NVIDIA GPU was found" in said and "plans no driver" in said, said
+        assert "Plan (" not in str(screen.query_one("#plan-summary").render())
+        await pilot.press("ctrl+n")  # nothing to apply: on to the toolkit, no empty plan screen
+        await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "toolkit")
+        await pilot.press("ctrl+q")
+    assert store.load("gpu-dev").progress["driver"].state is StageState.SKIPPED

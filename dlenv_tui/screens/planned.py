@@ -57,6 +57,14 @@ class PlannedStageScreen(StageScreen):
                 "Ctrl+N runs the plan below again."
             )
             sat.display = True
+        elif not plan.satisfied and not plan.steps:
+            # nothing to plan here (no GPU for a driver): why, and what Ctrl+N does
+            why = plan.reasons[0] if plan.reasons else "Nothing can be planned on this host."
+            sat.update(
+                f"[$warning]⚠ {escape(why)}[/]\nCtrl+N goes on without this stage "
+                "(recorded as skipped)."
+            )
+            sat.display = True
         elif plan.satisfied:
             why = self.satisfied_why(plan)
             sat.update(
@@ -71,7 +79,7 @@ class PlannedStageScreen(StageScreen):
         else:
             sat.display = False
         lines = []
-        if not plan.satisfied:
+        if plan.steps and not plan.satisfied:
             lines.append(
                 f"[b]Plan[/b] ({len(plan.steps)} steps; shown in full before anything runs):"
             )
@@ -103,6 +111,8 @@ class PlannedStageScreen(StageScreen):
 
     def next_action(self) -> Action:
         assert self.plan is not None
+        if not self.plan.satisfied and not self.plan.steps:
+            return "skip"  # nothing to apply: an empty confirmation screen would say nothing
         return "next" if self.plan.satisfied else "apply"
 
     @work
