@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dlenv_tui import locations
 from dlenv_tui.errors import DlenvError
+from dlenv_tui.image_notes import NO_SSH_KEY, ROOT_NO_USER
 from dlenv_tui.model import EngineName, Gpu, HostFacts, ImageOptions, ImageVariant, Profile
 
 VENV = "/opt/venv"
@@ -113,6 +114,9 @@ class RenderedImage:
     """The host's proxy variables for the build (predefined build arguments, not in the image)."""
     network: str = ""
     """``host`` when the build must share the host's network (a proxy on 127.0.0.1)."""
+    notes: tuple[str, ...] = ()
+    """The reasons every front end shows, not only `dlenv build` (``image_notes``): no public key
+    for SSH, no separate user under root, where PyTorch comes from and why."""
 
     def context_tar(self) -> bytes:
         """The build context as an uncompressed tar (what the engine's build API takes)."""
@@ -195,6 +199,7 @@ def render_dockerfile(
     if buildkit is None:
         buildkit = engine == EngineName.PODMAN
     reasons: list[str] = []
+    notes: list[str] = []
     _validate(opts)
 
     python_reqs = [p for p in opts.python_packages if p] + list(opts.extra_pip)
@@ -211,7 +216,8 @@ def render_dockerfile(
     if opts.create_user:
         image_user = user or host_user(facts)
         if image_user.uid == 0:
-            reasons.append("dlenv runs as root here, so the image has no separate user.")
+            reasons.append(ROOT_NO_USER)
+            notes.append(ROOT_NO_USER)
             image_user_or_none: ImageUser | None = None
         else:
             image_user_or_none = image_user
@@ -316,6 +322,7 @@ def render_dockerfile(
             torch_url=torch_url,
             netrc=bool(pip_cred or torch_cred),
             locked=bool(lock),
+            notes=notes,
         )
         if wants_python
         else ""
@@ -323,10 +330,8 @@ def render_dockerfile(
     if opts.ssh:
         keys = ssh_keys if ssh_keys is not None else collect_ssh_keys(_host_home(facts))
         if not keys.strip():
-            reasons.append(
-                "SSH is on but no public key was found in ~/.ssh: add one to "
-                "~/.ssh/authorized_keys and build again to log in."
-            )
+            reasons.append(NO_SSH_KEY)
+            notes.append(NO_SSH_KEY)
         else:
             n = len(keys.strip().splitlines())
             reasons.append(f"SSH accepts {n} public key(s) from the host; passwords are off.")
@@ -367,6 +372,7 @@ def render_dockerfile(
         user=u,
         build_args=build_args,
         network=network,
+        notes=tuple(notes),
     )
 
 
@@ -467,6 +473,7 @@ def _python_section(
     torch_url: str,
     netrc: bool,
     locked: bool = False,
+    notes: list[str] | None = None,
 ) -> str:
     major = cuda.split(".")[0] if cuda else ""
     torch: list[str] = []
@@ -514,8 +521,9 @@ def _python_section(
 
     steps = ""
     if torch:
+        why: list[str] = []  # why this torch index: a reason and a note (image_notes)
         if opts.torch_index == "pip":
-            reasons.append(
+            why.append(
                 "PyTorch comes from the pip index like every other package (its Linux wheels "
                 "bring CUDA libraries of PyTorch's choice)."
             )
@@ -523,16 +531,19 @@ def _python_section(
         else:
             if torch_url:
                 url = torch_url
-                reasons.append(f"PyTorch comes from {url} (your torch index).")
+                why.append(f"PyTorch comes from {url} (your torch index).")
             else:
                 from dlenv_tui import compat
 
                 # a host with a GPU older than Turing stays on cu126, the last index with its kernels
                 decision = compat.pytorch_index(cuda, gpus)
-                reasons.extend(decision.reasons)
+                why.extend(decision.reasons)
                 url = decision.value
             # the torch index first for torch itself; its dependencies from the pip index too
             steps += f"RUN {mounts}{uv} {index}--extra-index-url {url} {' '.join(torch)}\n"
+        reasons.extend(why)
+        if notes is not None:
+            notes.extend(why)
     if stack:
         extra = f"--extra-index-url {NVIDIA_PYPI} " if nvidia_index else ""
         steps += f"RUN {mounts}{uv} {index}{extra}{_quote(stack)}\n"

@@ -456,3 +456,34 @@ def test_bad_gpu_and_size_values_are_one_sentence() -> None:
     assert parse_size("512m") == 512 << 20
     with pytest.raises(EngineError, match="must be a number with an optional unit"):
         parse_size("lots")
+
+
+@pytest.mark.parametrize(
+    ("kw", "image", "note"),
+    [
+        ({"ssh_keys": ""}, {}, "SSH is on but no public key was found"),
+        ({"user": ImageUser("root", 0, 0)}, {}, "dlenv runs as root here"),
+        ({}, {}, "cu126 has a newer torch"),
+        ({}, {"torch_index": "pip"}, "PyTorch comes from the pip index"),
+        ({}, {"torch_index": "https://u:p@mirror.example/torch"}, "mirror.example/torch (your"),
+    ],
+)
+def test_image_notes_are_the_sentences_every_front_end_shows(
+    kw: dict[str, object], image: dict[str, object], note: str
+) -> None:
+    from dlenv_tui.image_notes import image_notes
+
+    rendered = render(profile(cuda="12.8", **image), EngineName.PODMAN, **kw)
+    notes = image_notes(rendered)
+    assert any(note in n for n in notes), notes
+    assert set(notes) <= set(rendered.reasons)  # `dlenv build` prints them among its reasons
+    assert not any("u:p" in n for n in notes)  # a torch index login is never shown
+
+
+def test_with_a_key_and_a_user_the_notes_only_explain_torch() -> None:
+    from dlenv_tui.image_notes import image_notes, ssh_has_no_key
+
+    rendered = render(profile(cuda="12.8"))
+    assert all(n.startswith(("PyTorch", "cu1")) for n in image_notes(rendered))
+    assert not ssh_has_no_key(rendered)
+    assert ssh_has_no_key(render(profile(cuda="12.8"), ssh_keys=""))

@@ -262,10 +262,28 @@ def rendered_image(profile: Profile, facts: HostFacts | None, *, demo: bool = Fa
     from dlenv_tui import image
 
     if demo:
+        # the simulated user has one public key, as a host set up for SSH would
         return image.render_dockerfile(
-            profile, facts, profile.engine.engine, ssh_keys="", ca_files={}
+            profile, facts, profile.engine.engine, ssh_keys=DEMO_SSH_KEY, ca_files={}
         )
     return image.render_dockerfile(profile, facts, profile.engine.engine)
+
+
+#: The simulated user's public key in demo mode (nothing is read from this machine).
+DEMO_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOfTheSimulatedUserOnly alice@demo\n"
+
+
+def image_notes(rendered: Any) -> tuple[str, ...]:
+    """The notes `dlenv build`, `run` and `info` print about this image (image_notes)."""
+    from dlenv_tui.image_notes import image_notes as notes
+
+    return notes(rendered)
+
+
+def ssh_has_no_key(rendered: Any) -> bool:
+    from dlenv_tui.image_notes import ssh_has_no_key as no_key
+
+    return no_key(rendered)
 
 
 def flavour_reasons(options: ImageOptions) -> tuple[str, ...]:
