@@ -566,3 +566,29 @@ async def test_going_on_without_a_gpu_plans_no_driver_and_says_why(tmp_path: Pat
         await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "toolkit")
         await pilot.press("ctrl+q")
     assert store.load("gpu-dev").progress["driver"].state is StageState.SKIPPED
+
+
+@run_async
+async def test_the_launch_form_takes_home_relative_mounts_and_docker_sizes(tmp_path: Path) -> None:
+    """~/ws and 16gb, as `profiles set` and a profile file take them (one grammar per value)."""
+    app, store, _, _ = make(tmp_path, "rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        home = app.ctx.facts.user.home
+        assert home
+        app.screen.query_one("#workspace Input").value = "~/ws"
+        app.screen.query_one("#shm Input").value = "16gb"
+        await pilot.pause()
+        assert app.screen.invalid_reason() == ""
+        app.screen.query_one("#datasets Input").value = "~bob/data"
+        await pilot.pause()
+        assert "'~' and '~/…' only" in app.screen.invalid_reason()
+        app.screen.query_one("#datasets Input").value = ""
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "SummaryScreen", "summary")
+    run = store.load("gpu-dev").run
+    assert run.shm_size == "16gb"
+    assert run.mounts[0].source == f"{home}/ws" and run.mounts[0].target == "/workspace"
