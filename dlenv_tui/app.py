@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from dlenv_tui.screens.start import StartScreen
 
 from dlenv_tui.stages import ORDER, resume_stage
+from dlenv_tui.stages import skip as skip_stage
 
 __all__ = ["ORDER", "DlenvApp", "make_app", "resume_stage", "run_wizard"]
 
@@ -199,6 +200,7 @@ class DlenvApp(App[int]):
 
     async def walk(self, profile: Profile, start: str, autostart: bool = False) -> bool:
         """Drive the stages from ``start``; True when the user asked to quit."""
+        from dlenv_tui.profiles import outcome_progress
         from dlenv_tui.screens import make_stage_screen
         from dlenv_tui.screens.apply import ApplyScreen
         from dlenv_tui.screens.services import mark_stage, plan_stage
@@ -229,7 +231,7 @@ class DlenvApp(App[int]):
                 autostart = result.target in ("build", "launch")
                 continue
             if result.action == "skip" and stage is not None:
-                profile = mark_stage(profile, stage, StageState.SKIPPED, "skipped by the user")
+                profile = skip_stage(profile, stage)  # a done stage stays done
             elif result.action == "next" and stage is not None:
                 profile = mark_stage(profile, stage, StageState.DONE)
             elif result.action == "apply" and stage is not None:
@@ -252,7 +254,12 @@ class DlenvApp(App[int]):
                     )
                 else:
                     state = StageState.SKIPPED if outcome.state == "skipped" else StageState.DONE
-                    profile = mark_stage(profile, stage, state, outcome.detail)
+                    detail = outcome.detail
+                    done: tuple[str, ...] = ()
+                    if state is StageState.DONE and outcome.result is not None:
+                        # what was done, as `dlenv apply` records it ("7 of 7 steps done")
+                        _, detail, done = outcome_progress(plan, outcome.result)
+                    profile = mark_stage(profile, stage, state, detail, done)
                     facts = await self.reprobe(facts)
                 # The host changed by the profile's own hand: not news when it is re-opened.
                 profile = dataclasses.replace(profile, host=facts)

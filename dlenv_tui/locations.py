@@ -84,6 +84,20 @@ def under_sudo() -> bool:
     return "SUDO_UID" in os.environ or os.getuid() != os.geteuid()
 
 
+def home_dir() -> str:
+    """The home of the user dlenv works for: the invoking user's under sudo, else this process's
+    (what ``~`` in a mount source means)."""
+    sudo_user = os.environ.get("SUDO_USER")
+    if sudo_user and "SUDO_UID" in os.environ:
+        import pwd
+
+        try:
+            return pwd.getpwnam(sudo_user).pw_dir
+        except KeyError:
+            pass
+    return str(Path.home())
+
+
 def jobs_dir() -> Path:
     """Where the root worker keeps job journals and the host lock.
 

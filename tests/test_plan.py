@@ -831,3 +831,37 @@ def test_plan_from_json_rejects_garbage_with_one_sentence() -> None:
     with pytest.raises(PlanError, match="not a dlenv plan"):
         plan_from_json('{"stage": "driver", "steps": [{"id": "x", "title": "t", "kind": "shell"}]}')
     assert plan_from_json('{"stage": "toolkit"}') == Plan(stage=Stage.TOOLKIT)
+
+
+@pytest.mark.parametrize(("name", "facts", "profile"), MATRIX, ids=[m[0] for m in MATRIX])
+def test_no_gpu_plans_no_driver_and_says_why(name, facts, profile) -> None:  # type: ignore[no-untyped-def]
+    """Past the prerequisites' "go on anyway", a host without a GPU gets no driver plan."""
+    from dlenv_tui.plan.driver import NO_GPU
+
+    driver = plan_stage(replace(facts, gpus=()), profile, Stage.DRIVER)
+    assert driver.steps == () and not driver.satisfied
+    assert driver.reasons == (NO_GPU,)
+
+
+def test_dlenv_apply_says_there_is_no_gpu_and_records_no_driver(
+    tmp_path,
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    import json
+
+    from conftest import FIXTURES
+
+    from dlenv_tui.cli import main
+    from dlenv_tui.profiles import ProfileStore
+
+    monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path / "config"))
+    data = json.loads((FIXTURES / "facts" / "ubuntu-24.04-rtx4090-fresh.json").read_text())
+    data.get("facts", data)["gpus"] = []
+    nogpu = tmp_path / "nogpu.json"
+    nogpu.write_text(json.dumps(data))
+    assert main(["profiles", "new", "cpu", "--facts", str(nogpu)]) == 0
+    assert main(["apply", "cpu", "--stage", "driver", "--facts", str(nogpu), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "== driver: No NVIDIA GPU was found" in out and "already satisfied" not in out
+    assert "driver" not in ProfileStore().load("cpu").progress

@@ -76,7 +76,8 @@ def test_the_worker_replans_the_same_steps_and_the_policy_passes_them(
 
 def test_a_changed_host_is_refused_in_one_sentence() -> None:
     facts = _facts("ubuntu-24.04-rtx4090")
-    shown = plan_stage(facts, recommended_profile("p", facts), Stage.DRIVER)
+    # the engine stage: both hosts' driver plans are empty (one has its driver, one no GPU)
+    shown = plan_stage(facts, recommended_profile("p", facts), Stage.ENGINE)
     request = parse_request(encode_request(shown).encode())
     assert isinstance(request, StageRequest)
     other = _facts("debian-12-nogpu")
