@@ -207,3 +207,30 @@ def test_kepler_alone_is_refused_with_the_true_reason() -> None:
     with pytest.raises(PlanError, match="end-of-life") as err:
         plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
     assert "no longer packaged" not in str(err.value)
+
+
+# ---- F17 / F19: RHEL-family 8/9 use NVIDIA's documented stream form, with CRB before EPEL ---------
+
+
+def test_rocky9_enables_the_module_stream_then_installs_the_driver_package() -> None:
+    # NVIDIA Driver Installation Guide 620, "Kernel Modules" Table 5, RHEL/Rocky 8/9:
+    #   dnf module enable nvidia-driver:open-dkms ; dnf install nvidia-open
+    facts = replace(probed("rocky-9-t4"), driver=DriverInfo())  # before the driver is installed
+    argv = driver_argv(facts)
+    assert ("/usr/bin/dnf", "-y", "module", "enable", "nvidia-driver:open-dkms") in argv
+    assert ("/usr/bin/dnf", "install", "-y", "nvidia-open") in argv
+    assert not any(a[1:4] == ("-y", "module", "install") for a in argv)
+    assert argv.index(("/usr/bin/dnf", "-y", "module", "enable", "nvidia-driver:open-dkms")) < (
+        argv.index(("/usr/bin/dnf", "install", "-y", "nvidia-open"))
+    )
+
+
+def test_rocky9_enables_crb_before_epel() -> None:
+    # EPEL's instructions enable CodeReady Builder with EPEL (its packages may depend on CRB)
+    facts = replace(probed("rocky-9-t4"), driver=DriverInfo())
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    ids = [s.id for s in plan.steps]
+    crb = plan.steps[ids.index("driver.crb")]
+    assert crb.argv == ("/usr/bin/dnf", "config-manager", "--set-enabled", "crb")
+    assert ids.index("driver.crb") < ids.index("driver.epel")
+    assert crb.check[:2] == ("/usr/bin/grep", "-rqszP")

@@ -134,7 +134,14 @@ def dpkg(argv: Sequence[str], plan: Plan) -> str:
     return "dpkg is used only to install a downloaded package or finish an interrupted install"
 
 
+CRB_REPOS = frozenset({"crb", "powertools"})
+RHEL_CRB = re.compile(r"codeready-builder-for-rhel-\d{1,2}-(x86_64|aarch64)-rpms")
+
+
 def dnf(argv: Sequence[str], plan: Plan) -> str:
+    if list(argv[1:3]) == ["config-manager", "--set-enabled"]:
+        crb = len(argv) == 4 and argv[3] in CRB_REPOS
+        return "" if crb else "dnf config-manager only enables CodeReady Builder here"
     words, bad = _split(argv[1:], frozenset({"-y", "-q", "--refresh"}))
     if bad:
         return f"dnf option {bad!r} is not one plans use"
@@ -152,6 +159,13 @@ def dnf(argv: Sequence[str], plan: Plan) -> str:
         ok = rest[1:] and all(MODULE_STREAM.fullmatch(w) or PACKAGE.fullmatch(w) for w in rest[1:])
         return "" if ok else "dnf module takes module streams"
     return f"dnf {command!r} is not a command plans use"
+
+
+def subscription_manager(argv: Sequence[str], plan: Plan) -> str:
+    args = list(argv[1:])
+    if len(args) == 3 and args[:2] == ["repos", "--enable"] and RHEL_CRB.fullmatch(args[2]):
+        return ""
+    return "subscription-manager only enables CodeReady Builder here"
 
 
 def zypper(argv: Sequence[str], plan: Plan) -> str:
@@ -360,6 +374,8 @@ def check_grep(argv: Sequence[str], plan: Plan) -> str:
     args = list(argv[1:])
     if len(args) == 3 and args[0] in ("-q", "-qs", "-qE", "-qsE") and args[2].startswith("/"):
         return ""
+    if args[:1] == ["-rqszP"] and len(args) == 3 and args[2] == "/etc/yum.repos.d":
+        return ""  # is a repository section enabled (grep -z reads each .repo file whole)
     return "grep is used only to look for a pattern in one file"
 
 
@@ -449,6 +465,7 @@ def step_rules() -> dict[str, Rule]:
         p.AKMODS: akmods,
         p.MODPROBE: fixed(("nvidia",)),
         p.SETSEBOOL: fixed(("-P", "container_use_devices", "on")),
+        p.SUBSCRIPTION_MANAGER: subscription_manager,
     }
 
 
