@@ -234,3 +234,26 @@ def test_rocky9_enables_crb_before_epel() -> None:
     assert crb.argv == ("/usr/bin/dnf", "config-manager", "--set-enabled", "crb")
     assert ids.index("driver.crb") < ids.index("driver.epel")
     assert crb.check[:2] == ("/usr/bin/grep", "-rqszP")
+
+
+# ---- F9: Ubuntu + Secure Boot + Blackwell: the reboot check proves the open module ---------------
+
+
+def test_ubuntu_secure_boot_blackwell_checks_for_the_open_module_after_reboot() -> None:
+    # recorded RTX 5090 host (Ubuntu 24.04, Secure Boot on), before the driver is installed
+    facts = replace(probed("doctor-rtx5090"), driver=DriverInfo())
+    assert [g.device_id for g in facts.gpus] == ["2b85"] and facts.secure_boot.enabled
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    argv = {s.id: s.argv for s in plan.steps}
+    assert argv["driver.install"][:3] == ("/usr/bin/ubuntu-drivers", "install", "--gpgpu")
+    reboot = next(s for s in plan.steps if s.id == "driver.reboot")
+    # not "any NVIDIA module": a proprietary module cannot drive Blackwell
+    assert reboot.check == module_check(DriverFlavour.OPEN, "")
+    assert any("checks that the open module is loaded" in r for r in plan.reasons)
+
+
+def test_ubuntu_secure_boot_ada_still_accepts_either_flavour() -> None:
+    facts = replace(probed("ubuntu-24.04-rtx4090"), driver=DriverInfo())
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    reboot = next(s for s in plan.steps if s.id == "driver.reboot")
+    assert reboot.check == ("/usr/bin/test", "-e", "/proc/driver/nvidia/version")
