@@ -257,3 +257,35 @@ def test_ubuntu_secure_boot_ada_still_accepts_either_flavour() -> None:
     plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
     reboot = next(s for s in plan.steps if s.id == "driver.reboot")
     assert reboot.check == ("/usr/bin/test", "-e", "/proc/driver/nvidia/version")
+
+
+# ---- F11: Fedora + Turing or newer: RPM Fusion's akmod-nvidia picks the open modules itself -------
+
+
+def test_fedora44_a100_installs_akmod_nvidia_without_the_tainted_repository() -> None:
+    # RPM Fusion's nvidia-kmod ships nvidia-kmod-noopen-checks: akmod-nvidia builds kernel-open
+    # unless a GPU from nvidia-kmod-noopen-pciids.txt (pre-Turing) is present
+    facts = probed("fedora-44-a100")
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    argv = {s.id: s.argv for s in plan.steps}
+    assert argv["driver.install"] == (
+        "/usr/bin/dnf",
+        "install",
+        "-y",
+        "akmod-nvidia",
+        "xorg-x11-drv-nvidia-cuda",
+    )
+    assert "driver.rpmfusion-tainted" not in argv
+    assert not any("akmod-nvidia-open" in a for args in argv.values() for a in args)
+    reboot = next(s for s in plan.steps if s.id == "driver.reboot")
+    assert reboot.check == module_check(DriverFlavour.OPEN, "")
+
+
+def test_fedora44_a100_proprietary_by_choice_switches_the_detection_off() -> None:
+    facts = probed("fedora-44-a100")
+    prof = recommended_profile("x", facts)
+    prof = replace(prof, driver=replace(prof.driver, flavour=DriverFlavour.PROPRIETARY))
+    plan = plan_stage(facts, prof, Stage.DRIVER)
+    step = next(s for s in plan.steps if s.id == "driver.akmod-closed")
+    assert step.file is not None and step.file.path == "/etc/rpm/macros.nvidia-kmod"
+    assert "%_without_kmod_nvidia_detect 1" in step.file.content

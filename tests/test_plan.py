@@ -249,17 +249,13 @@ EXPECTED = {
             ),
         ),
         (
-            "driver.rpmfusion-tainted",
-            ("/usr/bin/dnf", "install", "-y", "rpmfusion-nonfree-release-tainted"),
-        ),
-        (
             "driver.akmods-tools",
             ("/usr/bin/dnf", "install", "-y", "kmodtool", "akmods", "mokutil", "openssl"),
         ),
         ("driver.akmods-key", ("/usr/sbin/kmodgenca", "-a")),
         (
             "driver.install",
-            ("/usr/bin/dnf", "install", "-y", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
+            ("/usr/bin/dnf", "install", "-y", "akmod-nvidia", "xorg-x11-drv-nvidia-cuda"),
         ),
         (
             "driver.mok-import",
@@ -267,7 +263,7 @@ EXPECTED = {
         ),
         (
             "driver.hold",
-            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
+            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia", "xorg-x11-drv-nvidia-cuda"),
         ),
         ("driver.reboot", ("reboot",)),
         (

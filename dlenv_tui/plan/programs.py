@@ -85,6 +85,7 @@ WRITE_DIRS: frozenset[str] = frozenset(
         "/etc/apt/apt.conf.d",
         "/etc/udev/rules.d",
         "/var/cache/dlenv",
+        "/etc/rpm",
     }
 )
 
