@@ -289,3 +289,35 @@ def test_fedora44_a100_proprietary_by_choice_switches_the_detection_off() -> Non
     step = next(s for s in plan.steps if s.id == "driver.akmod-closed")
     assert step.file is not None and step.file.path == "/etc/rpm/macros.nvidia-kmod"
     assert "%_without_kmod_nvidia_detect 1" in step.file.content
+
+
+# ---- F16: Debian 13 on aarch64: NVIDIA has no debian13/sbsa repository -----------------------------
+
+
+def _debian13(arch: str) -> HostFacts:
+    # the recorded Debian 12 + GTX 1080 host with trixie's os-release; a GH200-style Arm board for
+    # aarch64 (an H100-class GPU, so the plan is about the repository, not the GPU)
+    facts = probed("debian-12-gtx1080")
+    distro = replace(facts.distro, version_id="13", codename="trixie", name="Debian GNU/Linux 13")
+    if arch == "aarch64":
+        gh = next(iter(probed("ubuntu-22.04-hgx-h100").gpus))
+        return replace(facts, distro=distro, arch=arch, gpus=(gh,))
+    return replace(facts, distro=distro)
+
+
+def test_debian13_aarch64_is_refused_in_one_sentence_instead_of_a_404() -> None:
+    import pytest
+
+    from dlenv_tui.plan.steps import PlanError
+
+    facts = _debian13("aarch64")
+    with pytest.raises(PlanError, match=r"debian13/sbsa does not exist") as info:
+        plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    assert "cuda-repo-management#39" in str(info.value)
+
+
+def test_debian13_x86_64_still_uses_the_debian13_repository() -> None:
+    facts = _debian13("x86_64")
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    dl = next(s for s in plan.steps if s.id == "driver.cuda-keyring-download")
+    assert dl.download is not None and "/repos/debian13/x86_64/" in dl.download.url

@@ -6,7 +6,13 @@ from dlenv_tui.model import PkgFamily, Step
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan import steps as s
 from dlenv_tui.plan.distros import Target
-from dlenv_tui.plan.driver.common import DriverContext, dkms_module_step, enrol_key, headers_step
+from dlenv_tui.plan.driver.common import (
+    DriverContext,
+    check_nvidia_repo,
+    dkms_module_step,
+    enrol_key,
+    headers_step,
+)
 
 #: DKMS 3 (from EPEL) creates this key pair on its first signed build.
 DKMS_CERT = "/var/lib/dkms/mok.pub"
@@ -17,6 +23,7 @@ YUM_REPOS_DIR = "/etc/yum.repos.d"
 def plan(ctx: DriverContext) -> None:
     t = ctx.target
     n = t.major
+    check_nvidia_repo(ctx)
     ctx.reasons.append(
         f"The driver comes from NVIDIA's CUDA repository for rhel{n}; DKMS (from EPEL) builds the "
         f"{ctx.flavour.value} module."
