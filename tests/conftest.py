@@ -12,6 +12,14 @@ SYSROOTS = FIXTURES / "sysroots"
 """Committed host trees for ``--sysroot`` (see ``fixtures/sysroots/README.md``)."""
 
 
+@pytest.fixture(autouse=True)
+def _no_registry_at_test_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-build checks (knowledge.verify) ask a closed local port unless a test serves one:
+    no network at test time, and the check reads as skipped."""
+    monkeypatch.setenv("DLENV_VERIFY_REGISTRY", "http://127.0.0.1:9")
+    monkeypatch.setenv("DLENV_VERIFY_TORCH_BASE", "http://127.0.0.1:9/whl")
+
+
 @pytest.fixture
 def sysroot() -> Callable[[str], Path]:
     """``sysroot("ubuntu-24.04-rtx4090")`` → the path of that fixture host tree."""
