@@ -14,10 +14,13 @@ SYSROOTS = FIXTURES / "sysroots"
 
 @pytest.fixture(autouse=True)
 def _no_registry_at_test_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pre-build checks (knowledge.verify) ask a closed local port unless a test serves one:
-    no network at test time, and the check reads as skipped."""
+    """The pre-build checks (knowledge.verify) and the refresh ask a closed local port unless a
+    test serves one: no network at test time, and the checks read as skipped."""
     monkeypatch.setenv("DLENV_VERIFY_REGISTRY", "http://127.0.0.1:9")
     monkeypatch.setenv("DLENV_VERIFY_TORCH_BASE", "http://127.0.0.1:9/whl")
+    # the wizard's refresh offer probes the tag service the same way: a closed port, offline
+    for var in ("DLENV_REFRESH_HUB_URL", "DLENV_REFRESH_TORCH_URL", "DLENV_REFRESH_REPOS_URL"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9/")
 
 
 @pytest.fixture
