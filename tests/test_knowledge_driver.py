@@ -321,3 +321,28 @@ def test_debian13_x86_64_still_uses_the_debian13_repository() -> None:
     plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
     dl = next(s for s in plan.steps if s.id == "driver.cuda-keyring-download")
     assert dl.download is not None and "/repos/debian13/x86_64/" in dl.download.url
+
+
+# ---- F18: an id in the Blackwell-or-newer range that the table lacks (Rubin GR10x: 3000-30c0) -----
+
+
+def _rubin() -> HostFacts:
+    # the recorded RTX 5090 host with its GPU's id replaced by one of the unknown 3000-30c0 ids
+    facts = replace(probed("doctor-rtx5090"), driver=DriverInfo())
+    gpu = replace(facts.gpus[0], device_id="3000", name="", chip="", architecture="")
+    gpu = replace(gpu, compute_capability="")
+    return replace(facts, gpus=(gpu,))
+
+
+def test_an_unknown_blackwell_or_newer_id_gets_open_modules_and_the_newest_cuda() -> None:
+    facts = _rubin()
+    advice = compat.driver_advice(facts.gpus)
+    assert advice.open_required and advice.flavour is DriverFlavour.OPEN
+    lo, hi = compat.cuda_for_gpus(facts.gpus).value
+    newest = compat.image_cuda_versions()[0]
+    assert (lo, hi) == (newest, newest)
+    assert any("newer than Blackwell" in r for r in compat.cuda_for_gpus(facts.gpus).reasons)
+    # the reboot check demands the open module, as for a known Blackwell GPU
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    reboot = next(s for s in plan.steps if s.id == "driver.reboot")
+    assert reboot.check == module_check(DriverFlavour.OPEN, "")
