@@ -68,6 +68,7 @@ class DlenvApp(App[int]):
         self._facts_waiters: list[Callable[[], None]] = []
         self._probing = False
         self._refresh_offered = False
+        self._offer_checked = False
 
     # ---------------------------------------------------------------- start-up
 
@@ -78,10 +79,6 @@ class DlenvApp(App[int]):
 
     def on_start_screen_painted(self, message: StartScreen.Painted) -> None:
         self.start_probe()
-        if not self.ctx.demo:
-            import threading
-
-            threading.Thread(target=self._offer_refresh, name="dlenv-offer", daemon=True).start()
 
     # ---------------------------------------------------------------- data refresh offer
 
@@ -177,6 +174,13 @@ class DlenvApp(App[int]):
             self.notify(f"Could not probe this host: {message.error}", severity="error", timeout=30)
             return
         self.ctx.facts = message.facts
+        if not self.ctx.demo and not self._offer_checked:
+            # after the probe, not at the first paint: the offer's data load and network probe
+            # must not compete with the first screen
+            import threading
+
+            self._offer_checked = True
+            threading.Thread(target=self._offer_refresh, name="dlenv-offer", daemon=True).start()
         for screen in self.screen_stack:
             if isinstance(screen, StartScreen):
                 screen.refresh_host()
