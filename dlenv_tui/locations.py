@@ -67,6 +67,11 @@ def knowledge_file() -> Path:
     return data_dir() / "knowledge" / "cuda.json"
 
 
+def repos_file() -> Path:
+    """Where `dlenv data refresh` stores NVIDIA's repository metadata (beside knowledge_file)."""
+    return data_dir() / "knowledge" / "nvidia_repos.json"
+
+
 def profiles_dir() -> Path:
     return config_dir() / "profiles"
 

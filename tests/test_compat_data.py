@@ -16,7 +16,7 @@ from dlenv_tui.locations import asset
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
-DATA_FILES = ["pci_devices.json", "cuda.json", "distros.json"]
+DATA_FILES = ["pci_devices.json", "cuda.json", "distros.json", "nvidia_repos.json"]
 
 
 def load(name: str) -> Any:

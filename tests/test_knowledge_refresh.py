@@ -4,8 +4,10 @@ data is used by later decisions; a malformed or truncated response changes nothi
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,14 +15,22 @@ import pytest
 from dlenv_tui import compat
 from dlenv_tui.cli import main
 from dlenv_tui.knowledge.refresh import RefreshError, refresh
-from dlenv_tui.locations import knowledge_file
-from dlenv_tui.model import ImageVariant
+from dlenv_tui.locations import knowledge_file, repos_file
+from dlenv_tui.model import HostFacts, ImageVariant, Plan, Stage
+from dlenv_tui.plan import plan_stage
+from dlenv_tui.plan.steps import PlanError
+from dlenv_tui.probe import LocalHost
+from dlenv_tui.probe.facts import probe_host
+from dlenv_tui.profiles import recommended_profile
 
 FIXTURES = Path(__file__).parent / "fixtures" / "knowledge"
+SYSROOTS = Path(__file__).parent / "fixtures" / "sysroots"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes: dict[str, bytes] = {}
+    cut: dict[str, int] = {}
+    """path → bytes actually sent of a body whose Content-Length promises all of it."""
 
     def do_GET(self) -> None:
         body = self.routes.get(self.path)
@@ -31,14 +41,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(body[: self.cut.get(self.path, len(body))])
 
     def log_message(self, *args: object) -> None:
         pass
 
 
+REPOS = FIXTURES / "nvidia-repos"
+
+
+def _repo_routes(prefix: str, **override: bytes) -> dict[str, bytes]:
+    routes = {
+        f"{prefix}/": (REPOS / "root.html").read_bytes(),
+        f"{prefix}/debian12/x86_64/": (REPOS / "debian12-x86_64.html").read_bytes(),
+        f"{prefix}/debian13/x86_64/": (REPOS / "debian13-x86_64.html").read_bytes(),
+        f"{prefix}/rhel9/x86_64/": (REPOS / "rhel9-x86_64.html").read_bytes(),
+    }
+    routes.update({f"{prefix}{k}": v for k, v in override.items()})
+    return routes
+
+
 @pytest.fixture
-def server() -> Iterator[str]:
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     page1 = (FIXTURES / "hub-page1.json").read_bytes().replace(b'"NEXT"', f'"{base}/hub2"'.encode())
@@ -49,7 +73,14 @@ def server() -> Iterator[str]:
         "/malformed": (FIXTURES / "hub-malformed.json").read_bytes(),
         "/torch/": (FIXTURES / "torch-index.html").read_bytes(),
         "/empty-torch/": b"<html><body></body></html>",
+        **_repo_routes("/repos"),
+        **_repo_routes(
+            "/repos-malformed", **{"/debian13/x86_64/": (REPOS / "malformed.html").read_bytes()}
+        ),
+        **_repo_routes("/repos-truncated"),
     }
+    _Handler.cut = {"/repos-truncated/debian13/x86_64/": 200}
+    monkeypatch.setenv("DLENV_REFRESH_REPOS_URL", f"{base}/repos/")
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield base
@@ -127,3 +158,54 @@ def test_unreachable_host_is_one_sentence(
     assert main(["data", "refresh", "--timeout", "1"]) == 1
     err = capsys.readouterr().err
     assert "could not fetch" in err and "unchanged" in err
+
+
+# ---- NVIDIA's repository metadata ----------------------------------------------------------------
+
+
+def _debian13_gtx1080() -> HostFacts:
+    # the recorded Debian 12 + GTX 1080 host (must stay on 580) with trixie's os-release
+    facts = probe_host(LocalHost(SYSROOTS / "debian-12-gtx1080"), nvml=False)
+    distro = replace(facts.distro, version_id="13", codename="trixie")
+    return replace(facts, distro=distro)
+
+
+def _driver_plan(facts: HostFacts) -> Plan:
+    return plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+
+
+def test_refresh_stores_nvidia_repositories_and_the_plans_use_them(server: str) -> None:
+    facts = _debian13_gtx1080()
+    assert _driver_plan(facts).steps  # the snapshot knows nothing of debian13/x86_64's branches
+    done = refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    stored = json.loads(repos_file().read_text())
+    assert stored["repos"]["debian13/x86_64"] == {
+        "exists": True,
+        "branches": ["590", "595"],
+        "toolkits": ["13.1.1", "13.2.1"],
+    }
+    assert stored["repos"]["rhel9/x86_64"]["branches"] == ["580", "595"]
+    assert stored["repos"]["debian13/sbsa"] == {"exists": False}  # 404
+    assert done.repos == 3
+    compat.reload_data()
+    # a Pascal host must stay on 580, which this debian13 listing does not carry: refused, with why
+    with pytest.raises(PlanError, match=r"debian13/x86_64 repository has no 580 driver packages"):
+        _driver_plan(facts)
+    # Debian 12's listing has 580: planned, and the reason names the data it used
+    plan = _driver_plan(probe_host(LocalHost(SYSROOTS / "debian-12-gtx1080"), nvml=False))
+    assert any(f"listing as of {done.as_of}" in r for r in plan.reasons)
+
+
+@pytest.mark.parametrize("path", ["/repos-malformed/", "/repos-truncated/", "/no-such-repos/"])
+def test_a_broken_repository_listing_changes_nothing(
+    server: str, path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    before = (knowledge_file().read_bytes(), repos_file().read_bytes())
+    monkeypatch.setenv("DLENV_REFRESH_HUB_URL", f"{server}/hub")
+    monkeypatch.setenv("DLENV_REFRESH_TORCH_URL", f"{server}/torch/")
+    monkeypatch.setenv("DLENV_REFRESH_REPOS_URL", f"{server}{path}")
+    assert main(["data", "refresh"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dlenv: ") and err.count("\n") == 0 and "unchanged" in err
+    assert (knowledge_file().read_bytes(), repos_file().read_bytes()) == before

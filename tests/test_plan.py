@@ -249,17 +249,13 @@ EXPECTED = {
             ),
         ),
         (
-            "driver.rpmfusion-tainted",
-            ("/usr/bin/dnf", "install", "-y", "rpmfusion-nonfree-release-tainted"),
-        ),
-        (
             "driver.akmods-tools",
             ("/usr/bin/dnf", "install", "-y", "kmodtool", "akmods", "mokutil", "openssl"),
         ),
         ("driver.akmods-key", ("/usr/sbin/kmodgenca", "-a")),
         (
             "driver.install",
-            ("/usr/bin/dnf", "install", "-y", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
+            ("/usr/bin/dnf", "install", "-y", "akmod-nvidia", "xorg-x11-drv-nvidia-cuda"),
         ),
         (
             "driver.mok-import",
@@ -267,7 +263,7 @@ EXPECTED = {
         ),
         (
             "driver.hold",
-            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
+            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia", "xorg-x11-drv-nvidia-cuda"),
         ),
         ("driver.reboot", ("reboot",)),
         (
@@ -457,6 +453,7 @@ EXPECTED = {
         ),
     ],
     "rocky-9.6-docker-open-sb": [
+        ("driver.crb", ("/usr/bin/dnf", "config-manager", "--set-enabled", "crb")),
         ("driver.epel", ("/usr/bin/dnf", "install", "-y", "epel-release")),
         (
             "driver.cuda-repo",
@@ -466,7 +463,11 @@ EXPECTED = {
                 "/etc/yum.repos.d/cuda-rhel9.repo",
             ),
         ),
-        ("driver.install", ("/usr/bin/dnf", "-y", "module", "install", "nvidia-driver:open-dkms")),
+        (
+            "driver.module-stream",
+            ("/usr/bin/dnf", "-y", "module", "enable", "nvidia-driver:open-dkms"),
+        ),
+        ("driver.install", ("/usr/bin/dnf", "install", "-y", "nvidia-open")),
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "5.14.0-570.el9_6.x86_64")),
         (
             "driver.mok-import",
@@ -569,6 +570,15 @@ EXPECTED = {
         ),
     ],
     "rhel-10.0-podman-proprietary": [
+        (
+            "driver.crb",
+            (
+                "/usr/sbin/subscription-manager",
+                "repos",
+                "--enable",
+                "codeready-builder-for-rhel-10-x86_64-rpms",
+            ),
+        ),
         (
             "driver.epel",
             (

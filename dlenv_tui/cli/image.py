@@ -231,6 +231,12 @@ def run_build(args: argparse.Namespace) -> int:
             f"{profile.name} (dry run: nothing was built or recorded)."
         )
         return 0
+    from dlenv_tui.knowledge.verify import VerifyError, report_before_build
+
+    verified = report_before_build(rendered.base, rendered.dockerfile, profile.name)
+    if verified.stop:  # a lost tag: one sentence with the newest existing patch release
+        raise VerifyError(verified.stop)
+    print("".join(f"dlenv: {line}\n" for line in verified.lines), end="")
     last_step = [0]
 
     def show(p: BuildProgress) -> None:

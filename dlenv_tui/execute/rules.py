@@ -178,7 +178,7 @@ apt_get = PackageManager(
     installs=("install", "remove", "purge"),
 )
 
-dnf = PackageManager(
+_dnf = PackageManager(
     "dnf",
     frozenset({"-y", "-q", "--refresh"}),
     bare=("makecache",),
@@ -194,6 +194,24 @@ zypper = PackageManager(
     installs=("install", "in", "remove", "rm", "addlock", "al", "removelock", "rl"),
     extra={"addrepo": _zypper_addrepo, "ar": _zypper_addrepo},
 )
+
+
+CRB_REPOS = frozenset({"crb", "powertools"})
+RHEL_CRB = re.compile(r"codeready-builder-for-rhel-\d{1,2}-(x86_64|aarch64)-rpms")
+
+
+def dnf(argv: Sequence[str], plan: Plan) -> str:
+    if list(argv[1:3]) == ["config-manager", "--set-enabled"]:
+        crb = len(argv) == 4 and argv[3] in CRB_REPOS
+        return "" if crb else "dnf config-manager only enables CodeReady Builder here"
+    return _dnf(argv, plan)
+
+
+def subscription_manager(argv: Sequence[str], plan: Plan) -> str:
+    args = list(argv[1:])
+    if len(args) == 3 and args[:2] == ["repos", "--enable"] and RHEL_CRB.fullmatch(args[2]):
+        return ""
+    return "subscription-manager only enables CodeReady Builder here"
 
 
 def rpm(argv: Sequence[str], plan: Plan) -> str:
@@ -381,6 +399,8 @@ def check_grep(argv: Sequence[str], plan: Plan) -> str:
     args = list(argv[1:])
     if len(args) == 3 and args[0] in ("-q", "-qs", "-qE", "-qsE") and args[2].startswith("/"):
         return ""
+    if args[:1] == ["-rqszP"] and len(args) == 3 and args[2] == "/etc/yum.repos.d":
+        return ""  # is a repository section enabled (grep -z reads each .repo file whole)
     return "grep is used only to look for a pattern in one file"
 
 
@@ -470,6 +490,7 @@ def step_rules() -> dict[str, Rule]:
         p.AKMODS: akmods,
         p.MODPROBE: fixed(("nvidia",)),
         p.SETSEBOOL: fixed(("-P", "container_use_devices", "on")),
+        p.SUBSCRIPTION_MANAGER: subscription_manager,
     }
 
 
