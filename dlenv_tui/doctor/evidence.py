@@ -112,6 +112,9 @@ class HostReads:
     """Contents of /run/reboot-required.pkgs (or of /run/reboot-required); None: no reboot pending."""
     needs_restarting: str | None = None
     """``needs-restarting -r`` output when it says a reboot is needed (exit status 1)."""
+    initramfs: str | None = None
+    """The running kernel's initramfs image ("" = looked, the host boots without one, as a VM
+    started straight from a kernel does); None: not looked at."""
 
 
 def read_host(host: Host, kernel: str, containers: Sequence[tuple[str, str]] = ()) -> HostReads:
@@ -153,7 +156,19 @@ def read_host(host: Host, kernel: str, containers: Sequence[tuple[str, str]] = (
         shm=tuple(s for engine, name in containers if (s := _shm(host, engine, name))),
         reboot_required=read_reboot_required(host),
         needs_restarting=_needs_restarting(host),
+        initramfs=_initramfs(host, kernel),
     )
+
+
+#: Where Debian/Ubuntu (initramfs-tools) and dracut (Fedora, RHEL, SUSE) put the image.
+INITRAMFS_IMAGES = ("/boot/initrd.img-{kernel}", "/boot/initramfs-{kernel}.img")
+
+
+def _initramfs(host: Host, kernel: str) -> str | None:
+    if not kernel:
+        return None
+    paths = [pattern.format(kernel=kernel) for pattern in INITRAMFS_IMAGES]
+    return next((path for path in paths if host.exists(path)), "")
 
 
 def _strip(text: str | None) -> str | None:

@@ -318,9 +318,6 @@ def nouveau_loaded(inp: Inputs) -> Found | None:
         "The open-source nouveau driver claimed the GPU at boot; the NVIDIA module cannot load "
         "while it holds the device, and nouveau has no CUDA."
     )
-    initramfs = (
-        (p.UPDATE_INITRAMFS, "-u") if f.pkg_family is PkgFamily.APT else (p.DRACUT, "--force")
-    )
     steps = [
         s.write(
             "doctor.blacklist-nouveau",
@@ -328,14 +325,25 @@ def nouveau_loaded(inp: Inputs) -> Found | None:
             NOUVEAU_BLACKLIST,
             NOUVEAU_CONF,
         ),
-        s.run(
-            "doctor.initramfs",
-            "Rebuild the initramfs without nouveau",
-            initramfs,
-            timeout_s=900,
-        ),
-        _reboot(),
     ]
+    if inp.reads.initramfs == "":
+        # a VM started straight from a kernel: the blacklist is read from the root file system
+        reads.append(
+            Read("/boot", f"no initramfs for kernel {f.kernel}: the host boots without one")
+        )
+    else:
+        initramfs = (
+            (p.UPDATE_INITRAMFS, "-u") if f.pkg_family is PkgFamily.APT else (p.DRACUT, "--force")
+        )
+        steps.append(
+            s.run(
+                "doctor.initramfs",
+                "Rebuild the initramfs without nouveau",
+                initramfs,
+                timeout_s=900,
+            )
+        )
+    steps.append(_reboot())
     return Found(
         title="The nouveau driver is loaded and holds the GPU",
         evidence=tuple(reads),
