@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dlenv_tui.probe.driver import CDI_SPECS as CDI_SPECS
+from dlenv_tui.probe.driver import cdi_driver_versions as cdi_driver_versions
 from dlenv_tui.probe.host import Host
 
 SYS_MODULE_VERSION = "/sys/module/nvidia/version"
@@ -27,7 +29,6 @@ RPM_QUERY = ("rpm", "-qa", "*nvidia*")
 DKMS_STATUS = ("dkms", "status")
 KERNEL_LOG = (("dmesg",), ("journalctl", "-k", "-b", "--no-pager"))
 DAEMON_JSON = "/etc/docker/daemon.json"
-CDI_SPECS = ("/etc/cdi/nvidia.yaml", "/var/run/cdi/nvidia.yaml")
 CTK_CONFIG = "/etc/nvidia-container-runtime/config.toml"
 SELINUX_ENFORCE = "/sys/fs/selinux/enforce"
 SELINUX_BOOL = "/sys/fs/selinux/booleans/container_use_devices"
@@ -338,11 +339,6 @@ def daemon_json_runtimes(text: str) -> tuple[dict[str, object], bool] | None:
         return None
     runtimes = data.get("runtimes")
     return data, isinstance(runtimes, dict) and "nvidia" in runtimes
-
-
-def cdi_driver_versions(spec: str) -> frozenset[str]:
-    """Driver versions a CDI spec was generated for: the ``.so.<version>`` of its library mounts."""
-    return frozenset(re.findall(r"\.so\.(\d{2,4}\.\d{1,3}(?:\.\d{1,3})?)\b", spec))
 
 
 def read_reboot_required(host: Host) -> str | None:

@@ -374,6 +374,10 @@ class ApplyScreen(Screen[ApplyOutcome]):
                     "Every step would run as shown (dry run: nothing ran). Press Ctrl+N to continue.",
                 )
             )
+            from dlenv_tui.plan.driver.guardian import relaunch_note
+
+            if relaunch := relaunch_note(self.plan, message.result.outcomes):
+                note += "\n" + relaunch
             failure = self.query_one("#failure", Static)
             failure.update(note)
             failure.set_class(False, "-error")
