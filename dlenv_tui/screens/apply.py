@@ -211,6 +211,8 @@ class ApplyScreen(Screen[ApplyOutcome]):
             "engine": "Container engine",
         }
         what = names.get(self.plan.stage.value, self.plan.stage.value)
+        if self.plan.finding:
+            what = f"Doctor fix ({self.plan.finding})"
         return {
             "confirm": f"{what}: the plan",
             "running": f"{what}: running…",
@@ -410,6 +412,8 @@ class ApplyScreen(Screen[ApplyOutcome]):
         quits at the reboot prompt finds the profile waiting at this stage when dlenv reopens."""
         from dlenv_tui.profiles import record_outcome
 
+        if self.plan.finding:
+            return  # a doctor fix is no stage's progress; its job's journal records it
         try:
             record_outcome(self.ctx.store, self.profile.name, self.plan, result)
         except Exception as exc:  # a conflict or a full disk: say so, the job's outcome stands
