@@ -6,9 +6,11 @@ see ``execute.request``), then ``DLENV-WORKER JOB <id>`` (it runs; follow the jo
 session: stdin/stdout/stderr point at /dev/null, so a closed terminal or a killed client does
 not stop it.
 
-Nothing executable crosses the boundary: the request names a stage and carries the profile's
-choices as data. The worker probes this host itself, plans with the same pure planner the
-client showed, and runs the plan only when its digest is the one the user saw; each step is
+Nothing executable crosses the boundary: the request names a stage (or a doctor finding) and
+carries the profile's choices as data. The worker probes this host itself, plans with the same
+pure planner the client showed (for a doctor request: diagnoses the host with the same
+signatures and takes that finding's fix), and runs the plan only when its digest is the one the
+user saw; each step is
 checked against the policy once more before it runs. Under sudo nothing in the environment is
 trusted: the jobs directory is fixed and every variable the user could set is dropped.
 """
