@@ -43,7 +43,7 @@ def test_start_screen_key_opens_the_doctor_on_the_probed_host(tmp_path: Path) ->
     (text,) = seen
     assert "Driver/library version mismatch" in text
     assert "/sys/module/nvidia/version" in text
-    assert "Press f to preview the 1 fix" in text and "dlenv doctor --fix" in text
+    assert "Press f to preview the fix and run it" in text and "dlenv doctor --fix" in text
 
 
 def test_palette_command_opens_the_doctor_in_the_demo(tmp_path: Path) -> None:

@@ -61,10 +61,12 @@ class DoctorScreen(ModalScreen[None]):
     def _show(self, text: str, fixes: list[Plan]) -> None:
         self.fixes = fixes
         if fixes:
-            count = f"{len(fixes)} fix{'es' if len(fixes) != 1 else ''}"
+            what = (
+                "the fix and run it" if len(fixes) == 1 else f"the {len(fixes)} fixes and run them"
+            )
             footer = (
-                f"\n\nPress f to preview the {count} and run them through the root worker, one "
-                "plan at a time (or `dlenv doctor --fix` in a terminal).  Esc closes."
+                f"\n\nPress f to preview {what} through the root worker, one plan at a time "
+                "(or `dlenv doctor --fix` in a terminal).  Esc closes."
             )
         else:
             footer = "\n\nEsc closes."
