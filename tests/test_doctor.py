@@ -328,3 +328,31 @@ def test_check_notes_a_pending_reboot(tree: str, detail: str | None) -> None:
     else:
         assert row is not None and row.status is Status.WARN
         assert detail in row.detail
+
+
+def test_nouveau_on_a_host_without_an_initramfs_is_fixed_by_the_blacklist_alone() -> None:
+    """A VM started straight from a kernel has no initramfs to rebuild: the blacklist on the root
+    file system takes effect at the next boot, and the fix says what it read."""
+    import dataclasses
+
+    host = LocalHost(SYSROOTS / "fedora-42-a100")
+    facts = probe_host(host)
+    reads = read_host(host, facts.kernel)
+    assert reads.initramfs == "/boot/initramfs-6.14.5-300.fc42.x86_64.img"
+    with_image = next(f for f in diagnose(Inputs(facts, reads)) if f.id == "driver.nouveau")
+    assert with_image.fix is not None
+    assert [s.id for s in with_image.fix.steps] == [
+        "doctor.blacklist-nouveau",
+        "doctor.initramfs",
+        "doctor.reboot",
+    ]
+    bare = dataclasses.replace(reads, initramfs="")
+    found = next(f for f in diagnose(Inputs(facts, bare)) if f.id == "driver.nouveau")
+    assert found.fix is not None and found.fix.finding == "driver.nouveau"
+    assert [s.id for s in found.fix.steps] == ["doctor.blacklist-nouveau", "doctor.reboot"]
+    assert any(r.source == "/boot" and "without one" in r.text for r in found.evidence)
+    validate_plan(found.fix, product_policy())
+    # not looked at (a --facts file, the demo): the initramfs is rebuilt as before
+    unknown = dataclasses.replace(reads, initramfs=None)
+    again = next(f for f in diagnose(Inputs(facts, unknown)) if f.id == "driver.nouveau")
+    assert again.fix is not None and len(again.fix.steps) == 3

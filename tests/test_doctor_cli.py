@@ -64,6 +64,8 @@ def test_json_has_the_same_findings() -> None:
         (["doctor", "--sysroot", "/nonexistent/root"], "is not a directory"),
         (["doctor", "--bundle", "out.zip"], "must be named FILE.tar.gz"),
         (["doctor", "--profile", "no-such-profile"], "no-such-profile"),
+        (["doctor", "--finding", "engine.stale-cdi-spec"], "add --fix"),
+        (["doctor", "--fix", "--finding", "engine.docker-group-session"], "plans no fix for"),
     ],
 )
 def test_bad_usage_is_one_sentence(args: list[str], says: str, tmp_path: Path) -> None:
@@ -165,3 +167,16 @@ def test_fix_dry_run_previews_and_runs_nothing() -> None:
     assert "== the fixes" in result.stdout
     assert "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml" in result.stdout
     assert "Dry run: nothing was changed." in result.stdout
+
+
+def test_fix_finding_picks_the_fix_and_the_rest_waits() -> None:
+    root = str(SYSROOTS / "doctor-podman-rootless-no-cgroups")
+    picked = dlenv(
+        "doctor", "--fix", "--dry-run", "--finding", "engine.podman-no-cgroups", "--sysroot", root
+    )
+    assert picked.returncode == 1, picked.stderr
+    fixes = picked.stdout.split("== the fixes", 1)[1]
+    assert "no-cgroups" in fixes and "cdi generate" not in fixes
+    absent = dlenv("doctor", "--fix", "--dry-run", "--finding", "driver.nouveau", "--sysroot", root)
+    assert absent.returncode == 1
+    assert "None of the chosen findings is on this host." in absent.stdout

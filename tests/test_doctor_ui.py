@@ -13,7 +13,12 @@ from dlenv_tui.profiles import ProfileStore
 
 
 def report(app: Any) -> str:
-    return str(app.screen.query_one("#doctor-report").render())
+    from textual.css.query import NoMatches
+
+    try:
+        return str(app.screen.query_one("#doctor-report").render())
+    except NoMatches:  # not composed yet, or another screen on top
+        return ""
 
 
 def test_start_screen_key_opens_the_doctor_on_the_probed_host(tmp_path: Path) -> None:
@@ -29,12 +34,16 @@ def test_start_screen_key_opens_the_doctor_on_the_probed_host(tmp_path: Path) ->
             await pilot.press("o")
             await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
             await wait_for(pilot, lambda: "finding" in report(app), "the report")
-            text = report(app)
+            seen.append(report(app))
             await pilot.press("escape")
             await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "back")
-        assert "Driver/library version mismatch" in text
-        assert "/sys/module/nvidia/version" in text
-        assert "sudo dlenv doctor --fix" in text
+
+    seen: list[str] = []
+    run()
+    (text,) = seen
+    assert "Driver/library version mismatch" in text
+    assert "/sys/module/nvidia/version" in text
+    assert "Press f to preview the fix and run it" in text and "dlenv doctor --fix" in text
 
 
 def test_palette_command_opens_the_doctor_in_the_demo(tmp_path: Path) -> None:
@@ -48,6 +57,8 @@ def test_palette_command_opens_the_doctor_in_the_demo(tmp_path: Path) -> None:
             app.action_doctor()
             await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
             await wait_for(pilot, lambda: "dlenv doctor" in report(app), "the report")
+
+    run()
 
 
 def test_launch_screen_shows_the_recorded_in_image_gpu_check(tmp_path: Path) -> None:
@@ -91,3 +102,52 @@ def test_launch_screen_shows_the_recorded_in_image_gpu_check(tmp_path: Path) -> 
             assert not app.screen.query_one("#gpu-check").display
 
     run()
+
+
+def test_the_doctor_screen_previews_a_fix_and_runs_it_like_a_stage(tmp_path: Path) -> None:
+    """f opens the Apply screen on the fix; what the runner gets is the doctor's plan, which
+    crosses to the root worker as a doctor request (finding id and digest, no steps)."""
+    import json
+
+    from test_ui_wizard import RecordingRunner
+
+    from dlenv_tui.execute.request import encode_request, plan_digest
+
+    plans: list[Any] = []
+    passwords: list[Any] = []
+
+    @run_async
+    async def run() -> None:
+        app = make_app(
+            sysroot=str(SYSROOTS / "doctor-stale-cdi-spec"),
+            dry_run=True,
+            store=ProfileStore(tmp_path / "profiles"),
+            runner_factory=lambda pw: RecordingRunner(plans, passwords, pw),
+            cursor_blink=False,
+        )
+        async with app.run_test(size=(100, 40)) as pilot:
+            await wait_for(pilot, lambda: app.ctx.facts is not None, "facts", timeout=60)
+            await pilot.press("o")
+            await wait_for(pilot, lambda: "Press f" in report(app), "the report")
+            await pilot.press("f")
+            await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the fix's plan")
+            title = str(app.screen.query_one("#apply-title").render())
+            assert title == "Doctor fix (engine.stale-cdi-spec): the plan"
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: bool(plans), "the run")
+            await wait_for(pilot, lambda: app.screen.phase == "done", "done")
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "back")
+            await wait_for(pilot, lambda: "Press f" in report(app), "diagnosed again")
+
+    run()
+    (plan,) = plans
+    assert plan.finding == "engine.stale-cdi-spec"
+    assert [s.id for s in plan.steps] == ["doctor.cdi-generate"]
+    assert json.loads(encode_request(plan)) == {
+        "v": 1,
+        "doctor": "engine.stale-cdi-spec",
+        "inputs": None,
+        "digest": plan_digest(plan),
+    }
+    assert not list((tmp_path / "profiles").glob("*")), "a doctor fix is no stage's progress"

@@ -1007,3 +1007,172 @@ def test_a_repair_that_fails_stops_the_plan_and_says_why(state: Path, tmp_path: 
         subprocess.run(["dpkg", "--configure", "-a"], capture_output=True)
         subprocess.run(["dpkg", "--purge", BRK], capture_output=True)
         BRK_ONCE.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# `dlenv doctor --fix` through sudo: the worker diagnoses the host itself (tests/worker_planner.py
+# takes /proc/modules to list nouveau; the rest of the diagnosis, the fix, its digest, the policy
+# and the run are the product's, on this host for real)
+
+NOUVEAU_CONF_PATH = Path("/etc/modprobe.d/blacklist-nouveau.conf")
+
+#: As the test user: diagnose this host as the seam worker will, run the nouveau fix through sudo.
+DOCTOR_CLIENT = """
+import sys, json
+import worker_planner
+from dlenv_tui.errors import DlenvError
+from dlenv_tui.execute import WorkerRunner
+from dlenv_tui.probe import probe_host
+password = sys.stdin.readline().rstrip("\\n")
+src = sys.argv[1]
+found = {f.id: f for f in worker_planner.doctor(probe_host(), None)}
+fix = found["driver.nouveau"].fix
+runner = WorkerRunner(password, command=[sys.executable, "-I", src + "/worker_planner.py"])
+try:
+    result = runner.run(fix, lambda e: None)
+except DlenvError as exc:
+    print("ERROR", exc)
+    sys.exit(1)
+print(json.dumps({"job": result.job, "ok": result.ok, "steps": [s.id for s in fix.steps],
+                  "outcomes": {k: v.value for k, v in result.outcomes.items()}}))
+"""
+
+#: As the test user: one raw line to the worker named by argv[2] ("seam" or "product").
+DOCTOR_RAW_CLIENT = """
+import sys
+from dlenv_tui.errors import DlenvError
+from dlenv_tui.execute.sudo import start_worker
+password = sys.stdin.readline().rstrip("\\n")
+line = open(sys.argv[1], "rb").read()
+command = None
+if sys.argv[2] == "seam":
+    command = [sys.executable, "-I", sys.argv[3] + "/worker_planner.py"]
+try:
+    print("JOB", start_worker(line, password=password, mode="password", command=command))
+except DlenvError as exc:
+    print("ERROR", exc)
+"""
+
+
+@pytest.fixture
+def nouveau_free_host(sudo_user: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The sudo user, on a host where the nouveau fix is only the blacklist file (no initramfs to
+    rebuild, no blacklist of its own); the file is removed afterwards."""
+    from dlenv_tui.doctor.evidence import read_host
+    from dlenv_tui.probe import LocalHost, probe_host
+
+    if NOUVEAU_CONF_PATH.exists():
+        pytest.skip(f"{NOUVEAU_CONF_PATH} is this host's own; the test would overwrite it")
+    if read_host(LocalHost("/"), probe_host().kernel).initramfs != "":
+        pytest.skip("this host boots with an initramfs, which the nouveau fix would rebuild")
+    try:
+        yield sudo_user
+    finally:
+        NOUVEAU_CONF_PATH.unlink(missing_ok=True)
+
+
+def _doctor_line(user: dict[str, str], line: bytes, worker: str) -> str:
+    path = Path(user["base"]) / f"line-{secrets.token_hex(3)}"
+    path.write_bytes(line)
+    path.chmod(0o644)
+    done = _run_as_user(
+        user, user["password"] + "\n", "-c", DOCTOR_RAW_CLIENT, str(path), worker, user["src"]
+    )
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    return done.stdout.strip()
+
+
+def _nouveau_fix() -> Plan:
+    from dlenv_tui.probe import probe_host
+
+    found = {f.id: f for f in worker_planner.doctor(probe_host(), None)}
+    fix = found["driver.nouveau"].fix
+    assert fix is not None
+    return fix
+
+
+def test_sudo_user_runs_a_doctor_fix_the_worker_diagnosed_itself(
+    nouveau_free_host: dict[str, str],
+) -> None:
+    from dlenv_tui.plan.driver.common import NOUVEAU_CONF
+
+    user = nouveau_free_host
+    uid_before = subprocess.run(["id", "-u", USER], capture_output=True, text=True).stdout
+    done = _run_as_user(user, user["password"] + "\n", "-c", DOCTOR_CLIENT, user["src"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # This host boots without an initramfs: the fix is the blacklist, then the reboot it needs.
+    assert result["steps"] == ["doctor.blacklist-nouveau", "doctor.reboot"]
+    assert result["ok"]
+    assert result["outcomes"] == {"doctor.blacklist-nouveau": "ok", "doctor.reboot": "reboot"}
+    # On the host: root wrote exactly the blacklist, 0644, and nothing else changed for the user.
+    st = NOUVEAU_CONF_PATH.lstat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, 0, 0o644)
+    assert NOUVEAU_CONF_PATH.read_text() == NOUVEAU_CONF
+    assert subprocess.run(["id", "-u", USER], capture_output=True, text=True).stdout == uid_before
+    (journal,) = _user_jobs(user)
+    assert journal.stat().st_mode & 0o777 == 0o600
+    kinds = [json.loads(x)["kind"] for x in journal.read_text().splitlines()]
+    assert kinds[0] == "job_started" and kinds[-1] == "job_finished"
+    # The job's plan copy is the doctor's fix, named by its finding.
+    copy = json.loads(journal.with_name(journal.name.replace(".jsonl", ".plan.json")).read_text())
+    assert copy["finding"] == "driver.nouveau"
+
+
+def test_sudo_user_tampered_or_stale_doctor_requests_change_nothing(
+    nouveau_free_host: dict[str, str],
+) -> None:
+    from dlenv_tui.execute.request import encode_request, plan_digest
+
+    user = nouveau_free_host
+    tag = secrets.token_hex(4)
+    uid_before = subprocess.run(["id", "-u", USER], capture_output=True, text=True).stdout
+    fix = _nouveau_fix()
+    good = json.loads(encode_request(fix))
+    hostile = _attack_plans(tag, USER)
+    answers = {}
+    # the digest of a plan the doctor did not make, under the finding's id
+    answers["usermod digest"] = _doctor_line(
+        user,
+        json.dumps({**good, "digest": plan_digest(hostile["usermod on uid 0"])}).encode(),
+        "seam",
+    )
+    # the fix shown for another host (one with an initramfs to rebuild)
+    other = dataclasses.replace(
+        fix,
+        steps=(
+            fix.steps[0],
+            Step(id="doctor.initramfs", title="i", argv=("/usr/sbin/update-initramfs", "-u")),
+            *fix.steps[1:],
+        ),
+    )
+    answers["other host"] = _doctor_line(
+        user, json.dumps({**good, "digest": plan_digest(other)}).encode(), "seam"
+    )
+    # steps smuggled beside the id, and a finding that is not on this host
+    answers["extra plan"] = _doctor_line(
+        user,
+        json.dumps({**good, "plan": to_data(hostile["modprobe install hook"])}).encode(),
+        "seam",
+    )
+    answers["not here"] = _doctor_line(
+        user, json.dumps({**good, "doctor": "engine.docker-runtime"}).encode(), "seam"
+    )
+    # the product's worker diagnoses the real host, where nouveau is not loaded: the very request
+    # the seam worker runs is refused there
+    answers["product worker"] = _doctor_line(user, json.dumps(good).encode(), "product")
+    assert answers == {
+        "usermod digest": "ERROR The host changed since the plan was shown: review it again.",
+        "other host": "ERROR The host changed since the plan was shown: review it again.",
+        "extra plan": "ERROR The request has unknown field 'plan'; nothing ran.",
+        "not here": "ERROR The worker does not find engine.docker-runtime on this host now: "
+        "run `dlenv doctor` again.",
+        "product worker": "ERROR The worker does not find driver.nouveau on this host now: "
+        "run `dlenv doctor` again.",
+    }
+    # Checked on the host: nothing ran.
+    assert not NOUVEAU_CONF_PATH.exists()
+    assert not Path(f"/etc/modprobe.d/dlenv-{tag}.conf").exists()
+    assert not Path(f"/tmp/dlenv-pwned-{tag}").exists()
+    assert subprocess.run(["id", "-u", USER], capture_output=True, text=True).stdout == uid_before
+    assert not _user_jobs(user)

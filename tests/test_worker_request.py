@@ -200,3 +200,167 @@ def test_every_plan_of_the_release_matrix_passes_the_workers_policy() -> None:
                 validate_plan(plan, product_policy())
             except DlenvError as exc:
                 raise AssertionError(f"{name}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# The doctor request: a finding's signature id, the profile's choices (or null), the fix's digest
+
+DOCTOR_HOSTS = sorted(h for h in HOSTS if h.startswith("doctor-"))
+
+
+def _doctor_seam(host: str):  # type: ignore[no-untyped-def]
+    """The worker's doctor on a recorded host: the product's signatures over its reads."""
+    from dlenv_tui.doctor import examine
+
+    return lambda facts, profile: examine(LocalHost(SYSROOTS / host), facts, profile)[1]
+
+
+def _doctor_fixes(host: str, profile=None):  # type: ignore[no-untyped-def]
+    from dlenv_tui.doctor import examine
+
+    _, findings = examine(LocalHost(SYSROOTS / host), _facts(host), profile)
+    return [f.fix for f in findings if f.fix is not None and f.fix.steps]
+
+
+def _rootless_podman_profile():  # type: ignore[no-untyped-def]
+    from dlenv_tui.model import EngineChoice, Profile
+
+    return Profile(name="train", engine=EngineChoice(engine=EngineName.PODMAN, rootless=True))
+
+
+def test_a_doctor_request_names_the_finding_not_its_steps() -> None:
+    from dlenv_tui.execute.request import DoctorRequest
+
+    (fix,) = _doctor_fixes("doctor-stale-cdi-spec")
+    data = json.loads(encode_request(fix))
+    assert data == {
+        "v": 1,
+        "doctor": "engine.stale-cdi-spec",
+        "inputs": None,
+        "digest": plan_digest(fix),
+    }
+    request = parse_request(encode_request(fix).encode())
+    assert request == DoctorRequest("engine.stale-cdi-spec", None, plan_digest(fix))
+    # with a profile, its choices travel as a stage request's do
+    fixes = _doctor_fixes("doctor-podman-rootless-no-cgroups", _rootless_podman_profile())
+    fix = next(f for f in fixes if f.finding == "engine.podman-no-cgroups")
+    request = parse_request(encode_request(fix).encode())
+    assert isinstance(request, DoctorRequest) and request.inputs is not None
+    assert request.inputs.engine.rootless and request.inputs.profile == "train"
+
+
+@pytest.mark.parametrize("host", DOCTOR_HOSTS)
+def test_the_worker_rediagnoses_the_same_fix_and_the_policy_passes_it(host: str) -> None:
+    from dlenv_tui.execute.request import DoctorRequest
+    from dlenv_tui.execute.worker import derive_doctor_plan
+
+    facts = _facts(host)
+    for profile in (None, _rootless_podman_profile()):
+        for shown in _doctor_fixes(host, profile):
+            request = parse_request(encode_request(shown).encode())
+            assert isinstance(request, DoctorRequest)
+            ran = derive_doctor_plan(request, lambda: facts, _doctor_seam(host))
+            assert ran.steps == shown.steps and ran.finding == shown.finding
+            validate_plan(ran, product_policy())
+
+
+def test_a_doctor_finding_that_is_gone_is_refused_in_one_sentence() -> None:
+    from dlenv_tui.execute.request import DoctorRequest
+    from dlenv_tui.execute.worker import derive_doctor_plan
+
+    (shown,) = _doctor_fixes("doctor-stale-cdi-spec")
+    request = parse_request(encode_request(shown).encode())
+    assert isinstance(request, DoctorRequest)
+    healthy = "doctor-healthy-ubuntu-24.04"
+    with pytest.raises(DlenvError) as info:
+        derive_doctor_plan(request, lambda: _facts(healthy), _doctor_seam(healthy))
+    assert str(info.value) == (
+        "The worker does not find engine.stale-cdi-spec on this host now: run `dlenv doctor` again."
+    )
+
+
+def test_a_doctor_request_with_another_fixs_digest_is_refused() -> None:
+    from dlenv_tui.execute.request import DoctorRequest
+    from dlenv_tui.execute.worker import derive_doctor_plan
+
+    host = "doctor-stale-cdi-spec"
+    (shown,) = _doctor_fixes(host)
+    evil = dataclasses.replace(
+        shown, steps=(Step(id="x", title="x", argv=("/usr/sbin/usermod", "-o", "-u", "0", "a")),)
+    )
+    data = json.loads(encode_request(shown))
+    data["digest"] = plan_digest(evil)
+    request = parse_request(json.dumps(data).encode())
+    assert isinstance(request, DoctorRequest)
+    with pytest.raises(DlenvError) as info:
+        derive_doctor_plan(request, lambda: _facts(host), _doctor_seam(host))
+    assert str(info.value) == HOST_CHANGED
+    # the same finding on a host whose evidence differs (another driver version) plans another
+    # fix: refused too
+    data["digest"] = plan_digest(shown)
+    request = parse_request(json.dumps(data).encode())
+    assert isinstance(request, DoctorRequest)
+    other = _facts(host)
+    other = dataclasses.replace(other, driver=dataclasses.replace(other.driver, version="1.2.3"))
+
+    def moved(facts, profile):  # type: ignore[no-untyped-def]
+        from dlenv_tui.doctor import examine
+        from dlenv_tui.doctor.evidence import Read
+
+        reads, _ = examine(LocalHost(SYSROOTS / host), facts, profile)
+        reads = dataclasses.replace(reads, sys_module_version="590.48.01", proc_version=None)
+        from dlenv_tui.doctor.signatures import Inputs, diagnose
+
+        spec = Read(reads.cdi_specs[0].source, reads.cdi_specs[0].text)
+        return diagnose(Inputs(facts, dataclasses.replace(reads, cdi_specs=(spec,)), profile))
+
+    with pytest.raises(DlenvError) as info:
+        derive_doctor_plan(request, lambda: other, moved)
+    assert str(info.value) == HOST_CHANGED
+
+
+def _doctor(**changes: object) -> bytes:
+    data: dict[str, object] = {
+        "v": 1,
+        "doctor": "engine.stale-cdi-spec",
+        "inputs": None,
+        "digest": "0" * 64,
+    }
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "piece"),
+    [
+        (_doctor(doctor="engine.no-such-thing"), "names no doctor finding whose fix dlenv plans"),
+        # a finding with no planned fix (log in again) is not the worker's to run
+        (_doctor(doctor="engine.docker-group-session"), "names no doctor finding"),
+        (_doctor(doctor=["engine.stale-cdi-spec"]), "names no doctor finding"),
+        (_doctor(doctor="$(id)\u202e"), "names no doctor finding"),
+        (_doctor(stage="engine"), "unknown field 'stage'"),
+        (_doctor(argv=["/bin/sh"]), "unknown field 'argv'"),
+        (_doctor(digest="f" * 63), "sha256"),
+        (_doctor(inputs={"profile": "../../etc"}), "not valid"),
+        (_doctor(inputs={"profile": "p", "env": {"LD_PRELOAD": "x"}}), "unknown field 'env'"),
+        (_doctor(inputs="gpu-dev"), "not valid"),
+        (_doctor(doctor="engine.stale-cdi-spec\u0000"), "control character"),
+        (b'{"v": 1, "doctor": "engine.stale-cdi-spec", "digest": "' + b"0" * 64 + b'"}', "missing"),
+    ],
+)
+def test_bad_doctor_requests_are_one_sentence(raw: bytes, piece: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_request(raw)
+    message = str(info.value)
+    assert piece in message, message
+    assert "\n" not in message and message.endswith(".")
+    assert "$(id)" not in message
+
+
+@settings(max_examples=120)
+@given(st.dictionaries(st.sampled_from(["v", "doctor", "inputs", "digest", "stage", "x"]), _json))
+def test_any_doctor_shaped_object_is_a_request_or_one_sentence(data: dict[str, object]) -> None:
+    try:
+        parse_request(json.dumps(data).encode())
+    except BadRequest as exc:
+        assert "\n" not in str(exc)

@@ -10,6 +10,10 @@ request's profile name, so the client and the worker plan the same steps:
 - ``fail-<hex>``: install hello, a package that does not exist, then write a marker file;
 - ``fixed-<hex>``: install hello, sl, then write the marker file;
 - ``brk-<hex>``: install the local test package ``dlenv-brk`` from a file apt reads (see tests).
+
+A doctor request goes to the product's doctor over this host's own reads, on facts that say
+nouveau holds the GPU (``doctor``): CI hosts have no GPU, so no driver breakage is there to
+repair, and nouveau's fix, a modprobe.d blacklist, is one that is safe to run on them.
 """
 
 from __future__ import annotations
@@ -75,10 +79,21 @@ def planned(name: str, stage: Stage = Stage.TOOLKIT) -> Plan:
     return dataclasses.replace(plan(None, profile, stage), inputs=plan_inputs(profile))
 
 
+def doctor(facts: Any, profile: Profile | None) -> Any:
+    """The product's doctor on this host, where /proc/modules is taken to list nouveau."""
+    from dlenv_tui.doctor import examine
+    from dlenv_tui.probe import LocalHost
+
+    facts = dataclasses.replace(
+        facts, driver=dataclasses.replace(facts.driver, nouveau_loaded=True)
+    )
+    return examine(LocalHost("/"), facts, profile)[1]
+
+
 def main() -> int:
     from dlenv_tui.execute.worker import main as worker_main
 
-    return worker_main(sys.argv[1:], planner=plan)
+    return worker_main(sys.argv[1:], planner=plan, doctor=doctor)
 
 
 if __name__ == "__main__":

@@ -334,5 +334,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
             print(result.message, file=out)
             return 0
+        from dlenv_tui.plan.driver.guardian import relaunch_note
+
+        if note := relaunch_note(plan, result.outcomes):
+            print(note, file=out)
     print("Dry run: nothing was changed." if dry_run else "All steps finished.", file=out)
     return 0

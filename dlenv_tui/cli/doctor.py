@@ -32,6 +32,13 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--fix", action="store_true", help="show the fixes' plans, confirm, and run them as root"
     )
+    parser.add_argument(
+        "--finding",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="with --fix: repair only this finding (its id, e.g. engine.docker-runtime); repeatable",
+    )
     parser.add_argument("--yes", "-y", action="store_true", help="with --fix: do not ask")
     parser.add_argument(
         "--dry-run",
@@ -75,6 +82,18 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("--anonymize only applies to a bundle; add --bundle FILE.tar.gz.")
     if args.bundle and not args.bundle.endswith((".tar.gz", ".tgz")):
         raise UsageError(f"the bundle {args.bundle!r} must be named FILE.tar.gz.")
+    if args.finding and not args.fix:
+        raise UsageError("--finding chooses what --fix repairs; add --fix.")
+    if args.finding:
+        from dlenv_tui.doctor.signatures import FIXES
+
+        unknown = [x for x in args.finding if x not in FIXES]
+        if unknown:
+            raise UsageError(
+                f"dlenv plans no fix for a finding {unknown[0]!r}; the ones it can fix are "
+                + ", ".join(sorted(FIXES))
+                + "."
+            )
     if args.fix and args.json:
         raise UsageError("use --fix or --json, not both.")
     if args.fix and (args.sysroot or args.facts) and not getattr(args, "dry_run", False):
@@ -230,7 +249,15 @@ def render_text(facts: HostFacts, findings: tuple[Finding, ...], notes: tuple[st
 def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -> int:
     from dlenv_tui.cli.apply import _confirm, _report_failure, _run_plan, show_plan
 
-    plans = [f.fix for f in findings if f.fix is not None and f.fix.steps]
+    chosen = set(args.finding)
+    plans = [
+        f.fix
+        for f in findings
+        if f.fix is not None and f.fix.steps and (not chosen or f.id in chosen)
+    ]
+    if chosen and not plans:
+        print("None of the chosen findings is on this host.", file=out)
+        return 1
     if not plans:
         print("No finding has a fix dlenv can run; see the steps by hand above.", file=out)
         return 1
@@ -238,18 +265,9 @@ def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -
     for plan in plans:
         show_plan(plan, out)
     dry_run = bool(getattr(args, "dry_run", False))
-    if not dry_run:
-        from dlenv_tui.errors import DlenvError
-        from dlenv_tui.execute import sudo_mode
-
-        if sudo_mode() != "root":
-            # The root worker plans stages itself from a request; a doctor repair is no stage,
-            # so its whole plan goes over, which the worker takes only from root without sudo.
-            raise DlenvError(
-                "dlenv doctor --fix runs its repairs as root: run `sudo dlenv doctor --fix` "
-                "(or preview them with --dry-run)."
-            )
-        args.plan = "doctor"  # _run_plan: hand the worker the whole (saved) plan
+    # Each fix goes to the root worker as a doctor request (its finding's id, the profile's
+    # choices, its digest): the worker diagnoses the host itself and runs only the fix shown.
+    args.plan = None
     steps = sum(len(plan.steps) for plan in plans)
     if not args.yes and not dry_run and not _confirm(steps, out):
         print("Nothing was run.", file=out)

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dlenv_tui.probe.driver import CDI_SPECS as CDI_SPECS
+from dlenv_tui.probe.driver import cdi_driver_versions as cdi_driver_versions
 from dlenv_tui.probe.host import Host
 
 SYS_MODULE_VERSION = "/sys/module/nvidia/version"
@@ -27,7 +29,6 @@ RPM_QUERY = ("rpm", "-qa", "*nvidia*")
 DKMS_STATUS = ("dkms", "status")
 KERNEL_LOG = (("dmesg",), ("journalctl", "-k", "-b", "--no-pager"))
 DAEMON_JSON = "/etc/docker/daemon.json"
-CDI_SPECS = ("/etc/cdi/nvidia.yaml", "/var/run/cdi/nvidia.yaml")
 CTK_CONFIG = "/etc/nvidia-container-runtime/config.toml"
 SELINUX_ENFORCE = "/sys/fs/selinux/enforce"
 SELINUX_BOOL = "/sys/fs/selinux/booleans/container_use_devices"
@@ -112,6 +113,9 @@ class HostReads:
     """Contents of /run/reboot-required.pkgs (or of /run/reboot-required); None: no reboot pending."""
     needs_restarting: str | None = None
     """``needs-restarting -r`` output when it says a reboot is needed (exit status 1)."""
+    initramfs: str | None = None
+    """The running kernel's initramfs image ("" = looked, the host boots without one, as a VM
+    started straight from a kernel does); None: not looked at."""
 
 
 def read_host(host: Host, kernel: str, containers: Sequence[tuple[str, str]] = ()) -> HostReads:
@@ -153,7 +157,19 @@ def read_host(host: Host, kernel: str, containers: Sequence[tuple[str, str]] = (
         shm=tuple(s for engine, name in containers if (s := _shm(host, engine, name))),
         reboot_required=read_reboot_required(host),
         needs_restarting=_needs_restarting(host),
+        initramfs=_initramfs(host, kernel),
     )
+
+
+#: Where Debian/Ubuntu (initramfs-tools) and dracut (Fedora, RHEL, SUSE) put the image.
+INITRAMFS_IMAGES = ("/boot/initrd.img-{kernel}", "/boot/initramfs-{kernel}.img")
+
+
+def _initramfs(host: Host, kernel: str) -> str | None:
+    if not kernel:
+        return None
+    paths = [pattern.format(kernel=kernel) for pattern in INITRAMFS_IMAGES]
+    return next((path for path in paths if host.exists(path)), "")
 
 
 def _strip(text: str | None) -> str | None:
@@ -323,11 +339,6 @@ def daemon_json_runtimes(text: str) -> tuple[dict[str, object], bool] | None:
         return None
     runtimes = data.get("runtimes")
     return data, isinstance(runtimes, dict) and "nvidia" in runtimes
-
-
-def cdi_driver_versions(spec: str) -> frozenset[str]:
-    """Driver versions a CDI spec was generated for: the ``.so.<version>`` of its library mounts."""
-    return frozenset(re.findall(r"\.so\.(\d{2,4}\.\d{1,3}(?:\.\d{1,3})?)\b", spec))
 
 
 def read_reboot_required(host: Host) -> str | None:

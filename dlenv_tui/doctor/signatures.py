@@ -1,13 +1,14 @@
 """The doctor's signatures: pure functions of facts + host reads (+ profile) → a Finding or None.
 
-Each signature names the evidence it read and plans its fix with the plan package's step model,
-so a fix is previewed and run through the root worker like any stage.
+Each signature is declared with ``@signature(id, status, fixes=STAGE)``; its check names the
+evidence it read and the fix's steps (``Found``), and ``Signature`` builds every Finding and fix
+plan the same way, so a fix is previewed and run through the root worker like any stage.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dlenv_tui import compat
@@ -53,17 +54,78 @@ class Inputs:
     """Rows of `dlenv check --network` for the repositories the plans need (empty: not asked)."""
 
 
-Signature = Callable[[Inputs], Finding | None]
+@dataclass(frozen=True)
+class Found:
+    """What a signature's check found; ``signature`` turns it into the Finding and its fix plan."""
+
+    title: str
+    evidence: Sequence[Read]
+    why: str
+    steps: Sequence[Step] = ()
+    """The fix's steps (a signature declared with ``fixes=STAGE``)."""
+    warnings: Sequence[str] = ()
+    manual: Sequence[str] = ()
 
 
-def _plan(inp: Inputs, stage: Stage, steps: list[Step], why: str, *warnings: str) -> Plan:
-    return Plan(
-        stage=stage,
-        steps=tuple(steps),
-        reasons=(why,),
-        warnings=tuple(warnings),
-        profile=inp.profile.name if inp.profile else "",
-        distro=inp.facts.distro.id,
+@dataclass(frozen=True)
+class Signature:
+    """One known breakage: its stable id, how bad it is, the stage its fix belongs to (None: only
+    by hand) and the check. Called on Inputs it gives the Finding, its fix planned the same way
+    for every signature: the steps, the why as the plan's reason, the profile's plan inputs and
+    the signature id, which is what the root worker re-derives the fix from."""
+
+    id: str
+    status: Status
+    fixes: Stage | None
+    check: Callable[[Inputs], Found | None]
+
+    def __call__(self, inp: Inputs) -> Finding | None:
+        found = self.check(inp)
+        if found is None:
+            return None
+        fix = None
+        if self.fixes is not None:
+            from dlenv_tui.plan.stages import plan_inputs
+
+            fix = Plan(
+                stage=self.fixes,
+                steps=tuple(found.steps),
+                reasons=(found.why,),
+                warnings=tuple(found.warnings),
+                profile=inp.profile.name if inp.profile else "",
+                distro=inp.facts.distro.id,
+                inputs=plan_inputs(inp.profile) if inp.profile else None,
+                finding=self.id,
+            )
+        else:
+            assert not found.steps, f"{self.id} declares no fix stage"
+        return Finding(
+            id=self.id,
+            title=found.title,
+            status=self.status,
+            evidence=tuple(found.evidence),
+            why=found.why,
+            fix=fix,
+            manual=tuple(found.manual),
+        )
+
+
+def signature(
+    id: str, status: Status, *, fixes: Stage | None = None
+) -> Callable[[Callable[[Inputs], Found | None]], Signature]:
+    """Declare a signature's check: ``@signature("driver.nouveau", Status.FAIL, fixes=Stage.DRIVER)``."""
+
+    def wrap(check: Callable[[Inputs], Found | None]) -> Signature:
+        return Signature(id=id, status=status, fixes=fixes, check=check)
+
+    return wrap
+
+
+def _install_run(inp: Inputs, id: str, title: str, packages: Sequence[str]) -> Step:
+    """Install (or upgrade to the newest) ``packages`` with the host's package manager."""
+    pm = inp.facts.pkg_family
+    return s.run(
+        id, title, s.install_argv(pm, packages), env=s.APT_ENV if pm is PkgFamily.APT else ()
     )
 
 
@@ -124,7 +186,8 @@ def _reboot(check_version: str = "") -> Step:
 # The kernel module
 
 
-def version_mismatch(inp: Inputs) -> Finding | None:
+@signature("driver.version-mismatch", Status.FAIL, fixes=Stage.DRIVER)
+def version_mismatch(inp: Inputs) -> Found | None:
     loaded, where = loaded_version(inp)
     user, user_reads = userspace_versions(inp)
     if not loaded or not user or loaded in user or where is None:
@@ -139,13 +202,11 @@ def version_mismatch(inp: Inputs) -> Finding | None:
         f"{newest} (an unattended or manual package upgrade); NVML and CUDA refuse a module of "
         "another version, so nvidia-smi and every GPU container fail until the new module loads."
     )
-    return Finding(
-        id="driver.version-mismatch",
+    return Found(
         title="Driver/library version mismatch: a reboot (or reloading the module) is needed",
-        status=Status.FAIL,
         evidence=reads,
         why=why,
-        fix=_plan(inp, Stage.DRIVER, [_reboot(newest)], why),
+        steps=[_reboot(newest)],
         manual=(
             "Without a reboot: stop every GPU process and container, then "
             "`sudo modprobe -r nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia`.",
@@ -161,7 +222,8 @@ def _headers_package(facts: HostFacts) -> str:
     return "kernel-default-devel"
 
 
-def missing_module(inp: Inputs) -> Finding | None:
+@signature("driver.no-module-for-kernel", Status.FAIL, fixes=Stage.DRIVER)
+def missing_module(inp: Inputs) -> Found | None:
     f, r = inp.facts, inp.reads
     if f.driver.loaded or not _has_gpu(inp) or not f.kernel or r.modules_dep is None:
         return None
@@ -234,17 +296,16 @@ def missing_module(inp: Inputs) -> Finding | None:
             timeout_s=120,
         )
     )
-    return Finding(
-        id="driver.no-module-for-kernel",
+    return Found(
         title=f"No NVIDIA kernel module for the running kernel {f.kernel}",
-        status=Status.FAIL,
         evidence=tuple(reads),
         why=why,
-        fix=_plan(inp, Stage.DRIVER, steps, why),
+        steps=steps,
     )
 
 
-def nouveau_loaded(inp: Inputs) -> Finding | None:
+@signature("driver.nouveau", Status.FAIL, fixes=Stage.DRIVER)
+def nouveau_loaded(inp: Inputs) -> Found | None:
     f = inp.facts
     bound = [g.pci_address for g in f.gpus if g.bound_driver == "nouveau"]
     if not (f.driver.nouveau_loaded or bound):
@@ -257,9 +318,6 @@ def nouveau_loaded(inp: Inputs) -> Finding | None:
         "The open-source nouveau driver claimed the GPU at boot; the NVIDIA module cannot load "
         "while it holds the device, and nouveau has no CUDA."
     )
-    initramfs = (
-        (p.UPDATE_INITRAMFS, "-u") if f.pkg_family is PkgFamily.APT else (p.DRACUT, "--force")
-    )
     steps = [
         s.write(
             "doctor.blacklist-nouveau",
@@ -267,21 +325,30 @@ def nouveau_loaded(inp: Inputs) -> Finding | None:
             NOUVEAU_BLACKLIST,
             NOUVEAU_CONF,
         ),
-        s.run(
-            "doctor.initramfs",
-            "Rebuild the initramfs without nouveau",
-            initramfs,
-            timeout_s=900,
-        ),
-        _reboot(),
     ]
-    return Finding(
-        id="driver.nouveau",
+    if inp.reads.initramfs == "":
+        # a VM started straight from a kernel: the blacklist is read from the root file system
+        reads.append(
+            Read("/boot", f"no initramfs for kernel {f.kernel}: the host boots without one")
+        )
+    else:
+        initramfs = (
+            (p.UPDATE_INITRAMFS, "-u") if f.pkg_family is PkgFamily.APT else (p.DRACUT, "--force")
+        )
+        steps.append(
+            s.run(
+                "doctor.initramfs",
+                "Rebuild the initramfs without nouveau",
+                initramfs,
+                timeout_s=900,
+            )
+        )
+    steps.append(_reboot())
+    return Found(
         title="The nouveau driver is loaded and holds the GPU",
-        status=Status.FAIL,
         evidence=tuple(reads),
         why=why,
-        fix=_plan(inp, Stage.DRIVER, steps, why),
+        steps=steps,
     )
 
 
@@ -290,7 +357,8 @@ _KEY_REJECTED = re.compile(
 )
 
 
-def secure_boot_unsigned(inp: Inputs) -> Finding | None:
+@signature("driver.secure-boot-unsigned", Status.FAIL, fixes=Stage.DRIVER)
+def secure_boot_unsigned(inp: Inputs) -> Found | None:
     f, r = inp.facts, inp.reads
     if f.secure_boot.enabled is not True or f.driver.loaded:
         return None
@@ -323,20 +391,20 @@ def secure_boot_unsigned(inp: Inputs) -> Finding | None:
             )
         )
     steps.append(_reboot())
-    return Finding(
-        id="driver.secure-boot-unsigned",
+    return Found(
         title="Secure Boot rejects the NVIDIA module: its signing key is not enrolled",
-        status=Status.FAIL,
         evidence=tuple(reads),
         why=why,
-        fix=_plan(inp, Stage.DRIVER, steps, why, ENROL_WARNING),
+        steps=steps,
+        warnings=(ENROL_WARNING,),
         manual=()
         if unenrolled
         else ("Enrol the key the module was signed with (mokutil --import CERT), then reboot.",),
     )
 
 
-def fabric_manager(inp: Inputs) -> Finding | None:
+@signature("driver.fabric-manager", Status.FAIL, fixes=Stage.DRIVER)
+def fabric_manager(inp: Inputs) -> Found | None:
     f, r = inp.facts, inp.reads
     if not r.nvswitches or not f.driver.loaded:
         return None
@@ -374,11 +442,8 @@ def fabric_manager(inp: Inputs) -> Finding | None:
         pkgs = (f"nvidia-fabric-manager-{loaded}",)
     if pm is not PkgFamily.OTHER:
         steps.append(
-            s.run(
-                "doctor.fabric-manager-install",
-                f"Install Fabric Manager {loaded}",
-                s.install_argv(pm, pkgs),
-                env=s.APT_ENV if pm is PkgFamily.APT else (),
+            _install_run(
+                inp, "doctor.fabric-manager-install", f"Install Fabric Manager {loaded}", pkgs
             )
         )
     steps.append(
@@ -390,13 +455,11 @@ def fabric_manager(inp: Inputs) -> Finding | None:
             timeout_s=300,
         )
     )
-    return Finding(
-        id="driver.fabric-manager",
+    return Found(
         title=f"NVSwitch system: {what}, so CUDA cannot use the GPUs",
-        status=Status.FAIL,
         evidence=tuple(reads),
         why=why,
-        fix=_plan(inp, Stage.DRIVER, steps, why),
+        steps=steps,
     )
 
 
@@ -415,7 +478,8 @@ def _engine(inp: Inputs) -> EngineName | None:
     return None
 
 
-def docker_runtime(inp: Inputs) -> Finding | None:
+@signature("engine.docker-runtime", Status.FAIL, fixes=Stage.ENGINE)
+def docker_runtime(inp: Inputs) -> Found | None:
     f, r = inp.facts, inp.reads
     if _engine(inp) is not EngineName.DOCKER or not f.docker.present or not f.nvidia_ctk.present:
         return None
@@ -433,13 +497,11 @@ def docker_runtime(inp: Inputs) -> Finding | None:
     from dlenv_tui.plan.engine.gpu import docker_steps
 
     steps = docker_steps(f, [], [])
-    return Finding(
-        id="engine.docker-runtime",
+    return Found(
         title="Docker is not configured for the NVIDIA runtime",
-        status=Status.FAIL,
         evidence=(Read(ev.DAEMON_JSON, text),),
         why=why,
-        fix=_plan(inp, Stage.ENGINE, steps, why),
+        steps=steps,
     )
 
 
@@ -466,7 +528,8 @@ def _cdi_refresh(path: str, version: str) -> Step:
     )
 
 
-def podman_cdi_missing(inp: Inputs) -> Finding | None:
+@signature("engine.no-cdi-spec", Status.FAIL, fixes=Stage.ENGINE)
+def podman_cdi_missing(inp: Inputs) -> Found | None:
     f, r = inp.facts, inp.reads
     if _engine(inp) is not EngineName.PODMAN or not f.podman.present or not f.nvidia_ctk.present:
         return None
@@ -476,17 +539,16 @@ def podman_cdi_missing(inp: Inputs) -> Finding | None:
         "Podman finds GPUs only through a CDI spec; without one `--device nvidia.com/gpu=all` "
         "fails with: unresolvable CDI devices nvidia.com/gpu=all."
     )
-    return Finding(
-        id="engine.no-cdi-spec",
+    return Found(
         title="No CDI spec for Podman: containers cannot ask for the GPUs",
-        status=Status.FAIL,
         evidence=tuple(Read(path, "(no such file)") for path in ev.CDI_SPECS),
         why=why,
-        fix=_plan(inp, Stage.ENGINE, [_cdi_generate(ev.CDI_SPECS[0])], why),
+        steps=[_cdi_generate(ev.CDI_SPECS[0])],
     )
 
 
-def stale_cdi(inp: Inputs) -> Finding | None:
+@signature("engine.stale-cdi-spec", Status.FAIL, fixes=Stage.ENGINE)
+def stale_cdi(inp: Inputs) -> Found | None:
     loaded, where = loaded_version(inp)
     if not loaded or where is None:
         return None
@@ -500,13 +562,11 @@ def stale_cdi(inp: Inputs) -> Finding | None:
             f"its libraries, which the upgrade to {loaded} removed; containers fail to start "
             "(a missing mount source) until the spec is generated again."
         )
-        return Finding(
-            id="engine.stale-cdi-spec",
+        return Found(
             title=f"The CDI spec {spec.source} is for another driver than the loaded {loaded}",
-            status=Status.FAIL,
             evidence=(where, Read(spec.source, "\n".join(libs) or ", ".join(sorted(versions)))),
             why=why,
-            fix=_plan(inp, Stage.ENGINE, [_cdi_refresh(spec.source, loaded)], why),
+            steps=[_cdi_refresh(spec.source, loaded)],
         )
     return None
 
@@ -520,7 +580,8 @@ def _restart_engine(inp: Inputs, step_id: str) -> list[Step]:
     return []
 
 
-def toolkit_outdated(inp: Inputs) -> Finding | None:
+@signature("toolkit.outdated", Status.WARN, fixes=Stage.TOOLKIT)
+def toolkit_outdated(inp: Inputs) -> Found | None:
     ctk = inp.facts.nvidia_ctk
     version = _version(ctk.version)
     if not ctk.present or not version or version >= TOOLKIT_SAFE:
@@ -530,47 +591,26 @@ def toolkit_outdated(inp: Inputs) -> Finding | None:
         "the container through the createContainer hook and run as root on the host)."
     )
     pkgs = ("nvidia-container-toolkit", "nvidia-container-toolkit-base")
-    pm = inp.facts.pkg_family
     steps: list[Step] = []
-    if pm is PkgFamily.APT:
+    if inp.facts.pkg_family is not PkgFamily.OTHER:
         steps.append(
-            s.run(
-                "doctor.toolkit-upgrade",
-                "Upgrade the NVIDIA Container Toolkit",
-                (p.APT_GET, "install", "-y", *pkgs),
-                env=s.APT_ENV,
-            )
-        )
-    elif pm is PkgFamily.DNF:
-        steps.append(
-            s.run(
-                "doctor.toolkit-upgrade",
-                "Upgrade the NVIDIA Container Toolkit",
-                (p.DNF, "install", "-y", *pkgs),
-            )
-        )
-    elif pm is PkgFamily.ZYPPER:
-        steps.append(
-            s.run(
-                "doctor.toolkit-upgrade",
-                "Upgrade the NVIDIA Container Toolkit",
-                (p.ZYPPER, "--non-interactive", "install", *pkgs),
+            _install_run(
+                inp, "doctor.toolkit-upgrade", "Upgrade the NVIDIA Container Toolkit", pkgs
             )
         )
     steps += _restart_engine(inp, "doctor.toolkit-restart-engine")
-    return Finding(
-        id="toolkit.outdated",
+    return Found(
         title=f"NVIDIA Container Toolkit {ctk.version} is older than its security fixes (1.17.8)",
-        status=Status.WARN,
         evidence=(
             Read("nvidia-ctk --version", f"NVIDIA Container Toolkit CLI version {ctk.version}"),
         ),
         why=why,
-        fix=_plan(inp, Stage.TOOLKIT, steps, why),
+        steps=steps,
     )
 
 
-def cgroup_nvml_loss(inp: Inputs) -> Finding | None:
+@signature("engine.cgroup-nvml-loss", Status.WARN, fixes=Stage.ENGINE)
+def cgroup_nvml_loss(inp: Inputs) -> Found | None:
     f, r = inp.facts, inp.reads
     if not f.docker.present or not f.driver.loaded or r.docker_cgroup_driver != "systemd":
         return None
@@ -600,21 +640,20 @@ def cgroup_nvml_loss(inp: Inputs) -> Finding | None:
             DEV_CHAR_RULE_TEXT,
         ),
     ]
-    return Finding(
-        id="engine.cgroup-nvml-loss",
+    return Found(
         title="Containers lose the GPU after `systemctl daemon-reload` (NVML: Unknown Error)",
-        status=Status.WARN,
         evidence=(
             Read("docker info --format {{.CgroupDriver}}", "systemd"),
             Read(ev.DAEMON_JSON, 'runtimes: "nvidia" (the legacy runtime, not CDI)'),
             Read(ev.DEV_CHAR, "no 195:* entries for the NVIDIA device nodes"),
         ),
         why=why,
-        fix=_plan(inp, Stage.ENGINE, steps, why),
+        steps=steps,
     )
 
 
-def docker_group_session(inp: Inputs) -> Finding | None:
+@signature("engine.docker-group-session", Status.WARN)
+def docker_group_session(inp: Inputs) -> Found | None:
     f, r = inp.facts, inp.reads
     user = f.user
     if user.is_root or not user.name or r.etc_group is None or r.session_id is None:
@@ -631,10 +670,8 @@ def docker_group_session(inp: Inputs) -> Finding | None:
                 "Group membership is read at login: the user was added to the docker group after "
                 "this session started, so the Docker socket still refuses it (permission denied)."
             )
-            return Finding(
-                id="engine.docker-group-session",
+            return Found(
                 title=f"{user.name} is in the docker group, but this session does not have it yet",
-                status=Status.WARN,
                 evidence=(Read("/etc/group", line), Read("id", r.session_id)),
                 why=why,
                 manual=("Log out and back in (or run `newgrp docker` in this shell).",),
@@ -646,7 +683,8 @@ def docker_group_session(inp: Inputs) -> Finding | None:
 # The profile's image and container
 
 
-def profile_cuda_too_new(inp: Inputs) -> Finding | None:
+@signature("image.cuda-too-new", Status.FAIL)
+def profile_cuda_too_new(inp: Inputs) -> Found | None:
     prof, f = inp.profile, inp.facts
     if prof is None or not prof.image.cuda or not f.driver.version:
         return None
@@ -658,10 +696,8 @@ def profile_cuda_too_new(inp: Inputs) -> Finding | None:
         f'to {limit}; in the container CUDA reports "forward compatibility was attempted on non '
         'supported HW" or "driver version is insufficient".'
     )
-    return Finding(
-        id="image.cuda-too-new",
+    return Found(
         title=f"Profile {prof.name!r} uses CUDA {prof.image.cuda}, newer than driver {f.driver.version} allows",
-        status=Status.FAIL,
         evidence=(
             Read(f"profile {prof.name}", f"image.cuda = {prof.image.cuda}"),
             Read(ev.PROC_VERSION, f"driver {f.driver.version} (CUDA up to {limit})"),
@@ -695,7 +731,8 @@ def _arch_ok(cc: str, arch_list: tuple[str, ...]) -> bool:
     return False
 
 
-def torch_no_kernels(inp: Inputs) -> Finding | None:
+@signature("image.torch-no-kernels", Status.FAIL)
+def torch_no_kernels(inp: Inputs) -> Found | None:
     prof, f = inp.profile, inp.facts
     check = prof.last_image.gpu_check if prof and prof.last_image else None
     if prof is None or check is None or not check.arch_list:
@@ -713,10 +750,8 @@ def torch_no_kernels(inp: Inputs) -> Finding | None:
         f'is sm_{g.compute_capability.replace(".", "")}, so every kernel launch fails with "no '
         'kernel image is available for execution on the device".'
     )
-    return Finding(
-        id="image.torch-no-kernels",
+    return Found(
         title=f"The image's torch has no kernels for the {g.name or g.pci_address} (compute capability {g.compute_capability})",
-        status=Status.FAIL,
         evidence=(
             Read(
                 f"profile {prof.name}: in-image check",
@@ -731,7 +766,8 @@ def torch_no_kernels(inp: Inputs) -> Finding | None:
     )
 
 
-def gpu_check_failed(inp: Inputs) -> Finding | None:
+@signature("image.gpu-check-failed", Status.FAIL)
+def gpu_check_failed(inp: Inputs) -> Found | None:
     prof = inp.profile
     check = prof.last_image.gpu_check if prof and prof.last_image else None
     if prof is None or check is None or check.ok:
@@ -743,10 +779,8 @@ def gpu_check_failed(inp: Inputs) -> Finding | None:
         "The check ran inside the built image and something a training script needs did not "
         "work there: a package that does not import, or a GPU the container cannot use."
     )
-    return Finding(
-        id="image.gpu-check-failed",
+    return Found(
         title=f"The in-image check of profile {prof.name!r} failed",
-        status=Status.FAIL,
         evidence=(
             Read(
                 f"profile {prof.name}: in-image check",
@@ -760,7 +794,8 @@ def gpu_check_failed(inp: Inputs) -> Finding | None:
     )
 
 
-def small_shm(inp: Inputs) -> Finding | None:
+@signature("launch.small-shm", Status.WARN)
+def small_shm(inp: Inputs) -> Found | None:
     small = [c for c in inp.reads.shm if c.shm_bytes < SHM_MIN_BYTES]
     if not small:
         return None
@@ -771,10 +806,8 @@ def small_shm(inp: Inputs) -> Finding | None:
         f'{mib} MiB they die with "bus error" or "insufficient shared memory (shm)".'
     )
     name = inp.profile.name if inp.profile else "PROFILE"
-    return Finding(
-        id="launch.small-shm",
+    return Found(
         title=f"Container {c.name} has only {mib} MiB of /dev/shm (1 GiB at least is advised)",
-        status=Status.WARN,
         evidence=(Read(c.source, str(c.shm_bytes)),),
         why=why,
         manual=(
@@ -790,7 +823,8 @@ def _rootless_podman(inp: Inputs) -> bool:
     return not f.user.is_root or bool(inp.profile and inp.profile.engine.rootless)
 
 
-def podman_no_cgroups(inp: Inputs) -> Finding | None:
+@signature("engine.podman-no-cgroups", Status.WARN, fixes=Stage.TOOLKIT)
+def podman_no_cgroups(inp: Inputs) -> Found | None:
     r = inp.reads
     if not _rootless_podman(inp) or r.ctk_config is None or r.cdi_specs:
         return None
@@ -810,17 +844,16 @@ def podman_no_cgroups(inp: Inputs) -> Finding | None:
             timeout_s=60,
         )
     ]
-    return Finding(
-        id="engine.podman-no-cgroups",
+    return Found(
         title="Rootless Podman: the NVIDIA hook is not set to no-cgroups",
-        status=Status.WARN,
         evidence=(Read(ev.CTK_CONFIG, line),),
         why=why,
-        fix=_plan(inp, Stage.TOOLKIT, steps, why),
+        steps=steps,
     )
 
 
-def podman_keep_id(inp: Inputs) -> Finding | None:
+@signature("engine.podman-keep-id", Status.WARN)
+def podman_keep_id(inp: Inputs) -> Found | None:
     prof = inp.profile
     if prof is None or not _rootless_podman(inp) or not prof.run.mounts or prof.run.as_root:
         return None
@@ -829,10 +862,8 @@ def podman_keep_id(inp: Inputs) -> Finding | None:
         "show up owned by another UID (or nobody) and the container user cannot write them; "
         "--userns=keep-id maps the host user onto the same UID inside."
     )
-    return Finding(
-        id="engine.podman-keep-id",
+    return Found(
         title="Rootless Podman: bind mounts without keep-id are owned by another UID",
-        status=Status.WARN,
         evidence=(
             Read(
                 f"profile {prof.name}",
@@ -844,7 +875,8 @@ def podman_keep_id(inp: Inputs) -> Finding | None:
     )
 
 
-def selinux_devices(inp: Inputs) -> Finding | None:
+@signature("engine.selinux-devices", Status.FAIL, fixes=Stage.ENGINE)
+def selinux_devices(inp: Inputs) -> Found | None:
     r = inp.reads
     if r.selinux_enforce != "1" or not _has_gpu(inp):
         return None
@@ -863,21 +895,20 @@ def selinux_devices(inp: Inputs) -> Finding | None:
             timeout_s=300,
         )
     ]
-    return Finding(
-        id="engine.selinux-devices",
+    return Found(
         title="SELinux is enforcing without the container device policy",
-        status=Status.FAIL,
         evidence=(
             Read(ev.SELINUX_ENFORCE, "1"),
             Read(ev.SELINUX_BOOL, r.selinux_container_use_devices),
         ),
         why=why,
-        fix=_plan(inp, Stage.ENGINE, steps, why),
+        steps=steps,
         manual=("Or run GPU containers with --security-opt=label=disable.",),
     )
 
 
-def repositories_unreachable(inp: Inputs) -> Finding | None:
+@signature("network.unreachable", Status.WARN)
+def repositories_unreachable(inp: Inputs) -> Found | None:
     bad = [c for c in inp.reach if c.status in (Status.WARN, Status.FAIL)]
     if not bad:
         return None
@@ -885,10 +916,8 @@ def repositories_unreachable(inp: Inputs) -> Finding | None:
         "The plans download packages from these repositories; without them the driver, toolkit "
         "or engine cannot be installed or repaired."
     )
-    return Finding(
-        id="network.unreachable",
+    return Found(
         title=f"{len(bad)} package repositor{'y' if len(bad) == 1 else 'ies'} the plans need cannot be reached",
-        status=Status.WARN,
         evidence=tuple(Read(f"HEAD https://{c.title}/", c.detail) for c in bad),
         why=why,
         manual=tuple(dict.fromkeys(c.fix for c in bad if c.fix))
@@ -917,6 +946,11 @@ SIGNATURES: tuple[Signature, ...] = (
     selinux_devices,
     repositories_unreachable,
 )
+
+
+#: The signatures whose fix dlenv plans, and the stage each fix belongs to: the ids a doctor
+#: request to the root worker may name.
+FIXES: dict[str, Stage] = {sig.id: sig.fixes for sig in SIGNATURES if sig.fixes is not None}
 
 
 def diagnose(inp: Inputs) -> tuple[Finding, ...]:

@@ -3,8 +3,11 @@
 The client sends ``{"v": 1, "stage": "toolkit", "inputs": {...}, "digest": "<sha256>"}``: the
 stage, the profile's choices the planner reads (``PlanInputs``) and the digest of the plan the user
 was shown. The worker probes the host itself, plans again with the same pure planner and refuses
-when its plan's digest differs. ``{"v": 1, "plan": {...}}`` (a saved plan, ``dlenv apply --plan``)
-is accepted only by a worker that runs as root without sudo.
+when its plan's digest differs. ``{"v": 1, "doctor": "<signature id>", "inputs": {...} | null,
+"digest": "<sha256>"}`` asks for one `dlenv doctor` repair the same way: the worker diagnoses the
+host itself and runs that finding's fix only if its digest is the one shown. ``{"v": 1, "plan":
+{...}}`` (a saved plan, ``dlenv apply --plan``) is accepted only by a worker that runs as root
+without sudo.
 
 Every read is bounded: one line of at most ``MAX_REQUEST_BYTES``, nesting at most ``MAX_DEPTH``,
 no NUL bytes, control characters or lone surrogates in any string.
@@ -44,6 +47,21 @@ class StageRequest:
     digest: str
 
 
+@dataclass(frozen=True)
+class DoctorRequest:
+    """Diagnose this host, and run the fix of finding ``finding`` if its digest is ``digest``.
+
+    ``inputs`` are the choices of the profile the doctor looked at (None: no profile)."""
+
+    finding: str
+    inputs: PlanInputs | None
+    digest: str
+
+
+DOCTOR_FIELDS = frozenset({"v", "doctor", "inputs", "digest"})
+STAGE_FIELDS = frozenset({"v", "stage", "inputs", "digest"})
+
+
 def plan_digest(plan: Plan) -> str:
     """sha256 over what the plan would do (its stage and steps): the same steps, the same digest."""
     data = {"stage": plan.stage.value, "steps": to_data(plan.steps)}
@@ -52,7 +70,18 @@ def plan_digest(plan: Plan) -> str:
 
 
 def encode_request(plan: Plan) -> str:
-    """The request line for a plan the planner made (its inputs and digest)."""
+    """The request line for a plan the planner made (its inputs and digest), or for a doctor
+    fix (its finding's signature id, the profile's inputs if any, its digest)."""
+    if plan.finding:
+        return json.dumps(
+            {
+                "v": VERSION,
+                "doctor": plan.finding,
+                "inputs": None if plan.inputs is None else to_data(plan.inputs),
+                "digest": plan_digest(plan),
+            },
+            separators=(",", ":"),
+        )
     if plan.inputs is None:
         raise DlenvError(
             "This plan was not made from a profile, so the worker cannot check it; "
@@ -116,7 +145,7 @@ def _check_strings(value: Any, where: str = "request") -> None:
             _check_strings(item, where)
 
 
-def parse_request(raw: bytes) -> StageRequest | Plan:
+def parse_request(raw: bytes) -> StageRequest | DoctorRequest | Plan:
     """The request on one line; BadRequest (one sentence) for anything else."""
     if len(raw) > MAX_REQUEST_BYTES:
         raise BadRequest(
@@ -149,23 +178,42 @@ def parse_request(raw: bytes) -> StageRequest | Plan:
             return from_data(Plan, data["plan"], "plan")
         except DataError as exc:
             raise BadRequest(f"The saved plan is not valid: {exc}.") from None
-    if set(data) != {"v", "stage", "inputs", "digest"}:
-        extra = sorted(set(data) - {"v", "stage", "inputs", "digest"})
+    fields = DOCTOR_FIELDS if "doctor" in data else STAGE_FIELDS
+    if set(data) != fields:
+        extra = sorted(set(data) - fields)
         what = f"unknown field {extra[0]!r}" if extra else "a missing field"
         raise BadRequest(f"The request has {what}; nothing ran.")
+    digest = data["digest"]
+    if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise BadRequest("The request's plan digest is not a sha256 hex digest; nothing ran.")
+    if fields is DOCTOR_FIELDS:
+        return _doctor_request(data["doctor"], data["inputs"], digest)
     stage = data["stage"]
     if stage not in [s.value for s in REQUEST_STAGES]:
         names = ", ".join(s.value for s in REQUEST_STAGES)
         raise BadRequest(f"The request names stage {stage!r}; the worker runs only {names}.")
-    digest = data["digest"]
-    if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
-        raise BadRequest("The request's plan digest is not a sha256 hex digest; nothing ran.")
+    return StageRequest(stage=Stage(stage), inputs=_inputs(data["inputs"]), digest=digest)
+
+
+def _inputs(data: Any) -> PlanInputs:
     try:
-        inputs = from_data(PlanInputs, data["inputs"], "inputs")
+        inputs = from_data(PlanInputs, data, "inputs")
     except DataError as exc:
         raise BadRequest(f"The request's profile choices are not valid: {exc}.") from None
     _validate_inputs(inputs)
-    return StageRequest(stage=Stage(stage), inputs=inputs, digest=digest)
+    return inputs
+
+
+def _doctor_request(finding: Any, inputs: Any, digest: str) -> DoctorRequest:
+    """A doctor repair: a signature id whose fix dlenv plans, the profile's choices or null."""
+    from dlenv_tui.doctor.signatures import FIXES
+
+    if not isinstance(finding, str) or finding not in FIXES:
+        # only a known id goes into the sentence: the field may itself be the hostile text
+        raise BadRequest("The request names no doctor finding whose fix dlenv plans; nothing ran.")
+    return DoctorRequest(
+        finding=finding, inputs=None if inputs is None else _inputs(inputs), digest=digest
+    )
 
 
 def _validate_inputs(inputs: PlanInputs) -> None:

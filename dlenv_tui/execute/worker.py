@@ -6,9 +6,11 @@ see ``execute.request``), then ``DLENV-WORKER JOB <id>`` (it runs; follow the jo
 session: stdin/stdout/stderr point at /dev/null, so a closed terminal or a killed client does
 not stop it.
 
-Nothing executable crosses the boundary: the request names a stage and carries the profile's
-choices as data. The worker probes this host itself, plans with the same pure planner the
-client showed, and runs the plan only when its digest is the one the user saw; each step is
+Nothing executable crosses the boundary: the request names a stage (or a doctor finding) and
+carries the profile's choices as data. The worker probes this host itself, plans with the same
+pure planner the client showed (for a doctor request: diagnoses the host with the same
+signatures and takes that finding's fix), and runs the plan only when its digest is the one the
+user saw; each step is
 checked against the policy once more before it runs. Under sudo nothing in the environment is
 trusted: the jobs directory is fixed and every variable the user could set is dropped.
 """
@@ -23,6 +25,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dlenv_tui import locations
 from dlenv_tui.errors import DlenvError
@@ -30,6 +33,7 @@ from dlenv_tui.execute import journal as jr
 from dlenv_tui.execute.request import (
     MAX_REQUEST_BYTES,
     BadRequest,
+    DoctorRequest,
     StageRequest,
     parse_request,
     plan_digest,
@@ -37,6 +41,9 @@ from dlenv_tui.execute.request import (
 from dlenv_tui.execute.runners import JobResult, SubprocessRunner, new_job_id
 from dlenv_tui.execute.validate import Policy, product_policy, validate_plan
 from dlenv_tui.model import Event, EventKind, HostFacts, Plan, Profile, Stage, StepOutcome
+
+if TYPE_CHECKING:
+    from dlenv_tui.doctor import Finding
 
 PREFIX = "DLENV-WORKER"
 #: Default wait for a package manager's lock before a step gives up.
@@ -51,6 +58,9 @@ HOST_CHANGED = "The host changed since the plan was shown: review it again."
 Planner = Callable[[HostFacts, Profile, Stage], Plan]
 #: () -> HostFacts as root, with the invoking user's identity.
 Prober = Callable[[], HostFacts]
+#: (facts, profile or None) -> the findings: the product's doctor reads this host; tests diagnose
+#: recorded evidence (a host without a GPU has none of the driver's breakages to repair).
+Doctor = Callable[[HostFacts, "Profile | None"], Sequence["Finding"]]
 
 
 def _say(text: str) -> None:
@@ -147,6 +157,34 @@ def derive_plan(request: StageRequest, probe: Prober, planner: Planner | None = 
     return plan
 
 
+def _product_doctor(facts: HostFacts, profile: Profile | None) -> Sequence[Finding]:
+    from dlenv_tui.doctor import examine
+    from dlenv_tui.probe import LocalHost
+
+    return examine(LocalHost("/"), facts, profile)[1]
+
+
+def derive_doctor_plan(request: DoctorRequest, probe: Prober, doctor: Doctor | None = None) -> Plan:
+    """The doctor fix the worker runs for ``request``: the worker diagnoses this host itself and
+    takes the fix of the finding named; refused unless that finding is here and its fix is what
+    was shown."""
+    from dlenv_tui.plan.stages import profile_from_inputs
+
+    facts = probe()
+    profile = None if request.inputs is None else profile_from_inputs(request.inputs)
+    findings = (doctor or _product_doctor)(facts, profile)
+    found = next((f for f in findings if f.id == request.finding), None)
+    if found is None or found.fix is None or not found.fix.steps:
+        raise DlenvError(
+            f"The worker does not find {request.finding} on this host now: "
+            "run `dlenv doctor` again.",
+            exit_code=1,
+        )
+    if plan_digest(found.fix) != request.digest:
+        raise DlenvError(HOST_CHANGED, exit_code=1)
+    return found.fix
+
+
 def prepare_job(plan: Plan, jobs: Path, owner: jr.Owner) -> tuple[str, jr.HostLock, jr.Journal]:
     """Take the host lock and create the job's files; JobBusy when another job runs."""
     dir_fd = jr.open_jobs_dir(jobs)
@@ -219,9 +257,11 @@ def main(
     *,
     planner: Planner | None = None,
     probe: Prober | None = None,
+    doctor: Doctor | None = None,
 ) -> int:
-    """The worker's entry point. ``planner``/``probe``/``policy`` are for tests that start the
-    worker in-process; ``python -m dlenv_tui.worker`` (what sudo runs) always uses the product's."""
+    """The worker's entry point. ``planner``/``probe``/``doctor``/``policy`` are for tests that
+    start the worker with test seams; ``python -m dlenv_tui.worker`` (what sudo runs) always uses
+    the product's."""
     parser = argparse.ArgumentParser(prog="python -m dlenv_tui.worker")
     parser.add_argument("--lock-timeout", type=float, default=LOCK_TIMEOUT_S)
     try:
@@ -253,6 +293,8 @@ def main(
                     "each stage itself: run `dlenv apply PROFILE`."
                 )
             plan = request
+        elif isinstance(request, DoctorRequest):
+            plan = derive_doctor_plan(request, early.result, doctor)
         else:
             plan = derive_plan(request, early.result, planner)
         validate_plan(plan, policy or product_policy())

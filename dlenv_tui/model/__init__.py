@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 if TYPE_CHECKING:
+    from dlenv_tui.model.facts import CdiSpec as CdiSpec
     from dlenv_tui.model.facts import DiskInfo as DiskInfo
     from dlenv_tui.model.facts import Distro as Distro
     from dlenv_tui.model.facts import DriverInfo as DriverInfo
@@ -62,6 +63,7 @@ _LAZY: dict[str, str] = {
     "Tool": "facts",
     "UserInfo": "facts",
     "DiskInfo": "facts",
+    "CdiSpec": "facts",
     "HostFacts": "facts",
     "Check": "plans",
     "FileSpec": "plans",

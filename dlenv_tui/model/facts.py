@@ -104,6 +104,15 @@ class UserInfo:
 
 
 @dataclass(frozen=True)
+class CdiSpec:
+    """An NVIDIA CDI spec on the host (``/etc/cdi/nvidia.yaml``, ``/var/run/cdi/nvidia.yaml``)."""
+
+    path: str
+    drivers: tuple[str, ...] = ()
+    """The driver versions its library mounts name (``libnvidia-ml.so.<version>``)."""
+
+
+@dataclass(frozen=True)
 class DiskInfo:
     """Free and total space where container images will be stored."""
 
@@ -138,6 +147,8 @@ class HostFacts:
     docker: Tool = field(default_factory=Tool)
     podman: Tool = field(default_factory=Tool)
     nvidia_ctk: Tool = field(default_factory=Tool)
+    cdi_specs: tuple[CdiSpec, ...] = ()
+    """The NVIDIA CDI specs Docker/Podman find the GPUs through (empty: none)."""
     lspci: bool = False
     user: UserInfo = field(default_factory=UserInfo)
     disk: DiskInfo = field(default_factory=DiskInfo)

@@ -103,6 +103,9 @@ class Plan:
     distro: str = ""
     inputs: PlanInputs | None = None
     """What the planner read from the profile (None for a plan that did not come from one)."""
+    finding: str = ""
+    """A `dlenv doctor` repair: the signature id of the finding it fixes (the root worker
+    diagnoses the host again and re-derives the fix from that id); empty for a stage's plan."""
 
 
 @dataclass(frozen=True)

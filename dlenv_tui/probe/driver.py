@@ -7,6 +7,15 @@ import re
 from dlenv_tui.model import DriverFlavour
 
 PROC_VERSION = "/proc/driver/nvidia/version"
+#: Where the toolkit writes the NVIDIA CDI spec: by hand (nvidia-ctk cdi generate) and by its
+#: nvidia-cdi-refresh units (toolkit 1.18+).
+CDI_SPECS = ("/etc/cdi/nvidia.yaml", "/var/run/cdi/nvidia.yaml")
+
+
+def cdi_driver_versions(spec: str) -> frozenset[str]:
+    """Driver versions a CDI spec was generated for: the ``.so.<version>`` of its library mounts."""
+    return frozenset(re.findall(r"\.so\.(\d{2,4}\.\d{1,3}(?:\.\d{1,3})?)\b", spec))
+
 
 _VERSION = re.compile(r"(?<![\w.])(\d{2,4}\.\d{1,3}(?:\.\d{1,3})?)(?![\w.])")
 

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from dlenv_tui.errors import UsageError
 from dlenv_tui.model import (
+    CdiSpec,
     DiskInfo,
     DriverInfo,
     Gpu,
@@ -95,11 +96,20 @@ def probe_host(host: Host | None = None, *, nvml: bool = True) -> HostFacts:
         docker=docker,
         podman=podman,
         nvidia_ctk=ctk_job.result(),
+        cdi_specs=_cdi_specs(host),
         lspci=lspci_gpus is not None,
         user=user,
         disk=read_disk(host, docker, podman),
         hostname=system.read_hostname(host),
         probed_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def _cdi_specs(host: Host) -> tuple[CdiSpec, ...]:
+    return tuple(
+        CdiSpec(path, tuple(sorted(drv.cdi_driver_versions(text))))
+        for path in drv.CDI_SPECS
+        if (text := host.read_text(path)) is not None
     )
 
 

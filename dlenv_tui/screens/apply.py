@@ -211,6 +211,8 @@ class ApplyScreen(Screen[ApplyOutcome]):
             "engine": "Container engine",
         }
         what = names.get(self.plan.stage.value, self.plan.stage.value)
+        if self.plan.finding:
+            what = f"Doctor fix ({self.plan.finding})"
         return {
             "confirm": f"{what}: the plan",
             "running": f"{what}: running…",
@@ -374,6 +376,10 @@ class ApplyScreen(Screen[ApplyOutcome]):
                     "Every step would run as shown (dry run: nothing ran). Press Ctrl+N to continue.",
                 )
             )
+            from dlenv_tui.plan.driver.guardian import relaunch_note
+
+            if relaunch := relaunch_note(self.plan, message.result.outcomes):
+                note += "\n" + relaunch
             failure = self.query_one("#failure", Static)
             failure.update(note)
             failure.set_class(False, "-error")
@@ -406,6 +412,8 @@ class ApplyScreen(Screen[ApplyOutcome]):
         quits at the reboot prompt finds the profile waiting at this stage when dlenv reopens."""
         from dlenv_tui.profiles import record_outcome
 
+        if self.plan.finding:
+            return  # a doctor fix is no stage's progress; its job's journal records it
         try:
             record_outcome(self.ctx.store, self.profile.name, self.plan, result)
         except Exception as exc:  # a conflict or a full disk: say so, the job's outcome stands

@@ -359,6 +359,13 @@ def kill_probes() -> None:
 
 def doctor_report(facts: HostFacts, *, sysroot: str | None = None, demo: bool = False) -> str:
     """`dlenv doctor`'s text report for ``facts`` (a simulated host: from the facts alone)."""
+    return doctor_findings(facts, sysroot=sysroot, demo=demo)[0]
+
+
+def doctor_findings(
+    facts: HostFacts, *, sysroot: str | None = None, demo: bool = False
+) -> tuple[str, tuple[Any, ...]]:
+    """`dlenv doctor`'s text report and its findings (``doctor.Finding``) for ``facts``."""
     from dlenv_tui.cli.doctor import render_text, verdict_notes
     from dlenv_tui.doctor import HostReads, examine
     from dlenv_tui.doctor.signatures import Inputs, diagnose
@@ -368,7 +375,7 @@ def doctor_report(facts: HostFacts, *, sysroot: str | None = None, demo: bool = 
         findings = diagnose(Inputs(facts, HostReads()))
     else:
         _, findings = examine(LocalHost(sysroot or "/"), facts)
-    return render_text(facts, findings, verdict_notes(facts, findings))
+    return render_text(facts, findings, verdict_notes(facts, findings)), findings
 
 
 def probe_in_subprocess(sysroot: str | None, timeout: float = PROBE_TIMEOUT_S) -> HostFacts:

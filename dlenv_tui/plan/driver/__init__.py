@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from dlenv_tui.model import HostFacts, Plan, Profile, Stage
+from dlenv_tui.model import HostFacts, Plan, Profile, Stage, Step
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan.distros import Target
 from dlenv_tui.plan.driver import debian, fabric, fedora, guardian, rhel, suse, ubuntu
@@ -44,21 +44,27 @@ def plan_driver(facts: HostFacts, profile: Profile, target: Target) -> Plan:
         return replace(base, reasons=(NO_GPU,))
     flavour, branch, reasons = decide(facts, profile)
     done = satisfied_reason(facts, profile, flavour, branch)
-    if done and facts.fabric_manager.present:
-        return replace(base, satisfied=True, reasons=(*reasons, done))
     if done:
-        # the driver fits, but an NVSwitch board also needs Fabric Manager at its version
         fm_reasons: list[str] = [*reasons, done]
         fm_warnings: list[str] = []
-        fm_steps = fabric.steps(
-            facts,
-            target,
-            branch,
-            archive=target.family == "ubuntu" and bool(facts.secure_boot.enabled),
-            start_now=True,
-            reasons=fm_reasons,
-            warnings=fm_warnings,
-        )
+        fm_steps: list[Step] = []
+        if not facts.fabric_manager.present:
+            # the driver fits, but an NVSwitch board also needs Fabric Manager at its version
+            fm_steps = fabric.steps(
+                facts,
+                target,
+                branch,
+                archive=target.family == "ubuntu" and bool(facts.secure_boot.enabled),
+                start_now=True,
+                reasons=fm_reasons,
+                warnings=fm_warnings,
+            )
+        if guardian.stale_cdi(facts):
+            # the driver was changed (this stage, after its reboot, or an upgrade) and the CDI
+            # spec still names the old one
+            fm_steps += guardian.after_change_steps(
+                facts, profile, fm_reasons, loaded=facts.driver.version
+            )
         if not fm_steps and not fm_warnings:
             return replace(base, satisfied=True, reasons=(*reasons, done))
         return replace(
@@ -102,9 +108,10 @@ def plan_driver(facts: HostFacts, profile: Profile, target: Target) -> Plan:
     )
     ctx.steps[family_start:family_start] = guardian.unlock_steps(ctx)
     ctx.steps.extend(guardian.hold_steps(ctx))
-    if facts.driver.loaded:
-        guardian.after_change_warning(ctx)
     reboot_step(ctx)
+    if facts.driver.loaded:
+        # after the reboot (a resumed run): the spec and the engine follow the new driver
+        ctx.steps.extend(guardian.after_change_steps(facts, profile, ctx.reasons))
     return replace(
         base, steps=tuple(ctx.steps), reasons=tuple(ctx.reasons), warnings=tuple(ctx.warnings)
     )

@@ -9,7 +9,9 @@ blacklist, dnf's versionlock, zypper's locks. Upgrading on purpose is re-running
 
 from __future__ import annotations
 
-from dlenv_tui.model import PkgFamily, Step
+from collections.abc import Mapping
+
+from dlenv_tui.model import EngineName, HostFacts, PkgFamily, Plan, Profile, Step, StepOutcome
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan import steps as s
 from dlenv_tui.plan.driver.common import DriverContext
@@ -158,10 +160,69 @@ def hold_steps(ctx: DriverContext) -> list[Step]:
     return []
 
 
-def after_change_warning(ctx: DriverContext) -> None:
-    """What follows a driver change: the CDI spec, the engine and the container."""
-    ctx.warnings.append(
-        "After the reboot, run the engine stage again (`dlenv apply PROFILE --stage engine`): it "
-        "generates the CDI spec for the new driver and restarts the engine; then relaunch the "
-        "profile's container (`dlenv run PROFILE`). `dlenv doctor` finds a stale CDI spec."
+CDI_SPEC = "/etc/cdi/nvidia.yaml"
+
+
+def _cdi_in_use(facts: HostFacts, profile: Profile) -> bool:
+    """The toolkit is here and GPUs reach containers through a CDI spec dlenv writes."""
+    if not facts.nvidia_ctk.present:
+        return False
+    paths = {spec.path for spec in facts.cdi_specs}
+    return CDI_SPEC in paths or (not paths and profile.engine.engine is EngineName.PODMAN)
+
+
+def after_change_steps(
+    facts: HostFacts, profile: Profile, reasons: list[str], *, loaded: str = ""
+) -> list[Step]:
+    """What follows a driver change, once the new module is loaded: the CDI spec generated for the
+    new driver's libraries, then Docker restarted so it reads it (daemonless Podman reads the
+    spec at each run). ``loaded``: the new driver's version when it is already loaded."""
+    steps: list[Step] = []
+    if not _cdi_in_use(facts, profile):
+        return steps
+    reasons.append(
+        "After a driver change the CDI spec still mounts the old driver's libraries: it is "
+        "generated again for the new driver"
+        + (" and Docker restarted to read it." if facts.docker.present and facts.systemd else ".")
+        + f" Then relaunch the profile's container (`dlenv run {profile.name}`)."
+    )
+    steps.append(
+        s.run(
+            "driver.cdi-refresh",
+            "Generate the CDI spec for the new driver",
+            (p.NVIDIA_CTK, "cdi", "generate", f"--output={CDI_SPEC}"),
+            check=(p.GREP, "-qs", f".so.{loaded}", CDI_SPEC) if loaded else (),
+            note="Containers started with the old spec fail to start (a missing mount source).",
+            timeout_s=120,
+        )
+    )
+    if facts.docker.present and facts.systemd:
+        steps.append(
+            s.run(
+                "driver.restart-engine",
+                "Restart Docker to read the new CDI spec",
+                (p.SYSTEMCTL, "restart", "docker"),
+                note="Running containers stop unless live-restore is on; relaunch them after.",
+                timeout_s=300,
+            )
+        )
+    return steps
+
+
+def stale_cdi(facts: HostFacts) -> bool:
+    """A loaded driver whose version no NVIDIA CDI spec on the host names (one was upgraded)."""
+    version = facts.driver.version
+    return bool(version) and any(
+        spec.drivers and version not in spec.drivers for spec in facts.cdi_specs
+    )
+
+
+def relaunch_note(plan: Plan, outcomes: Mapping[str, StepOutcome]) -> str:
+    """The end of a driver stage that refreshed the CDI spec: offer to relaunch the container,
+    which still runs with the old driver's libraries (or was stopped by the engine's restart)."""
+    if outcomes.get("driver.cdi-refresh") is not StepOutcome.OK or not plan.profile:
+        return ""
+    return (
+        "The CDI spec and the engine now follow the new driver: relaunch the profile's container "
+        f"with `dlenv run {plan.profile}` (the Launch stage)."
     )
