@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,9 +30,6 @@ from dlenv_tui.plan import PlanError, plan_all
 from dlenv_tui.probe import LocalHost, probe_host
 from dlenv_tui.profiles import ProfileStore, recommended_profile
 
-SYSROOTS = Path(__file__).parent / "fixtures" / "sysroots"
-HOSTS = sorted(p.name for p in SYSROOTS.iterdir() if p.is_dir())
-
 
 @pytest.fixture
 def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -48,9 +45,8 @@ def _save_profile(sysroot: Path, name: str = "p") -> Profile:
     return profile
 
 
-@pytest.mark.parametrize("host", HOSTS)
-def test_every_fixture_plan_passes_the_workers_validation(host: str) -> None:
-    facts = probe_host(LocalHost(SYSROOTS / host), nvml=False)
+def test_every_fixture_plan_passes_the_workers_validation(probed: Any, sysroot_name: str) -> None:
+    facts = probed(sysroot_name)
     profile = recommended_profile("p", facts)
     try:
         plans = plan_all(facts, profile)
@@ -62,11 +58,13 @@ def test_every_fixture_plan_passes_the_workers_validation(host: str) -> None:
 
 
 def test_dry_run_shows_the_plan_and_changes_nothing(
-    dirs: Path, capsys: pytest.CaptureFixture[str]
+    dirs: Path,
+    capsys: pytest.CaptureFixture[str],
+    sysroot: Callable[[str], Path],
 ) -> None:
-    sysroot = SYSROOTS / "debian-12-nogpu"
-    before = _save_profile(sysroot)
-    code = main(["apply", "p", "--stage", "toolkit", "--dry-run", "--sysroot", str(sysroot)])
+    root = sysroot("debian-12-nogpu")
+    before = _save_profile(root)
+    code = main(["apply", "p", "--stage", "toolkit", "--dry-run", "--sysroot", str(root)])
     out = capsys.readouterr().out
     assert code == 0
     assert "== toolkit:" in out
@@ -78,29 +76,31 @@ def test_dry_run_shows_the_plan_and_changes_nothing(
 
 
 def test_top_level_dry_run_flag_works_for_apply(
-    dirs: Path, capsys: pytest.CaptureFixture[str]
+    dirs: Path,
+    capsys: pytest.CaptureFixture[str],
+    sysroot: Callable[[str], Path],
 ) -> None:
-    sysroot = SYSROOTS / "debian-12-nogpu"
-    _save_profile(sysroot)
-    assert main(["--dry-run", "apply", "p", "--sysroot", str(sysroot)]) == 0
+    root = sysroot("debian-12-nogpu")
+    _save_profile(root)
+    assert main(["--dry-run", "apply", "p", "--sysroot", str(root)]) == 0
     out = capsys.readouterr().out
     for stage in ("driver", "toolkit", "engine"):
         assert f"-- {stage} (dry run)" in out
     assert not (dirs / "state").exists()
 
 
-def test_without_yes_and_without_a_terminal_nothing_runs(dirs: Path) -> None:
-    sysroot = SYSROOTS / "debian-12-nogpu"
-    _save_profile(sysroot)
+def test_without_yes_and_without_a_terminal_nothing_runs(
+    dirs: Path, sysroot: Callable[[str], Path], dlenv_argv: list[str]
+) -> None:
+    root = sysroot("debian-12-nogpu")
+    _save_profile(root)
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "dlenv_tui",
+            *dlenv_argv,
             "apply",
             "p",
             "--stage=toolkit",
-            f"--sysroot={sysroot}",
+            f"--sysroot={root}",
         ],
         stdin=subprocess.DEVNULL,
         capture_output=True,

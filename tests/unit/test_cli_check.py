@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import SYSROOTS
 
 from dlenv_tui.checks import run_checks
 from dlenv_tui.cli import main
@@ -17,20 +17,26 @@ from dlenv_tui.cli.check import render_table, use_colour
 from dlenv_tui.model import HostFacts, from_data
 from dlenv_tui.probe import LocalHost, probe_host
 
-REPO = Path(__file__).resolve().parent.parent
 
-
-def dlenv(*args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture
+def dlenv(
+    repo_root: Path, dlenv_argv: list[str]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``dlenv(*args)``: the CLI in a subprocess from the checkout, with ``NO_COLOR`` empty."""
     env = {**os.environ, "NO_COLOR": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "dlenv_tui", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*dlenv_argv, *args],
+            capture_output=True,
+            text=True,
+            cwd=repo_root,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -45,8 +51,10 @@ def dlenv(*args: str) -> subprocess.CompletedProcess[str]:
         ("arch-rtx4090", 1, ["Distribution", "Package manager"]),
     ],
 )
-def test_table_and_exit_status(tree: str, code: int, failed: list[str]) -> None:
-    result = dlenv("check", "--sysroot", str(SYSROOTS / tree))
+def test_table_and_exit_status(
+    tree: str, code: int, failed: list[str], dlenv: Any, sysroot: Callable[[str], Path]
+) -> None:
+    result = dlenv("check", "--sysroot", str(sysroot(tree)))
     assert result.returncode == code, result.stderr
     assert result.stderr == ""
     assert "\x1b[" not in result.stdout  # not a terminal: no colour
@@ -57,9 +65,11 @@ def test_table_and_exit_status(tree: str, code: int, failed: list[str]) -> None:
     assert f"{len(failed)} failed" in result.stdout
 
 
-def test_json_round_trips_through_facts(tmp_path: Path) -> None:
+def test_json_round_trips_through_facts(
+    tmp_path: Path, dlenv: Any, sysroot: Callable[[str], Path]
+) -> None:
     first = dlenv(
-        "--sysroot", str(SYSROOTS / "ubuntu-22.04-mixed"), "check", "--json"
+        "--sysroot", str(sysroot("ubuntu-22.04-mixed")), "check", "--json"
     )  # global flag position
     assert first.returncode == 0, first.stderr
     data = json.loads(first.stdout)
@@ -73,8 +83,10 @@ def test_json_round_trips_through_facts(tmp_path: Path) -> None:
     assert json.loads(again.stdout) == data
 
 
-def test_failing_facts_keep_exit_status_1(tmp_path: Path) -> None:
-    out = dlenv("check", "--json", "--sysroot", str(SYSROOTS / "arch-rtx4090"))
+def test_failing_facts_keep_exit_status_1(
+    tmp_path: Path, dlenv: Any, sysroot: Callable[[str], Path]
+) -> None:
+    out = dlenv("check", "--json", "--sysroot", str(sysroot("arch-rtx4090")))
     assert out.returncode == 1
     checks = {c["id"]: c for c in json.loads(out.stdout)["checks"]}
     assert checks["distro"]["status"] == "fail" and "Ubuntu 22.04/24.04" in checks["distro"]["fix"]
@@ -96,7 +108,11 @@ def test_failing_facts_keep_exit_status_1(tmp_path: Path) -> None:
     ],
 )
 def test_bad_usage_is_one_sentence_and_exit_2(
-    tmp_path: Path, args: list[str], content: str | None, message: str
+    tmp_path: Path,
+    args: list[str],
+    content: str | None,
+    message: str,
+    dlenv: Any,
 ) -> None:
     file = tmp_path / "facts.json"
     if content is not None:
@@ -118,8 +134,8 @@ def test_this_machine(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["facts"]["kernel"]
 
 
-def test_colour_only_when_asked() -> None:
-    facts = probe_host(LocalHost(SYSROOTS / "arch-rtx4090"))
+def test_colour_only_when_asked(sysroot: Callable[[str], Path]) -> None:
+    facts = probe_host(LocalHost(sysroot("arch-rtx4090")))
     checks = run_checks(facts)
     plain = render_table(facts, checks)
     coloured = render_table(facts, checks, colour=True)

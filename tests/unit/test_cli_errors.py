@@ -19,19 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, SYSROOTS
 
 from dlenv_tui.probe import load_facts
 from dlenv_tui.profiles import ProfileStore, recommended_profile
 
-REPO = Path(__file__).resolve().parent.parent
-FACTS = FIXTURES / "facts"
-UBUNTU = str(FACTS / "ubuntu-24.04-rtx4090-fresh.json")
-ARCH = str(FACTS / "arch-rtx4090.json")
+#: ``{fixtures}`` stands for tests/fixtures, filled in like ``{tmp}`` when a case runs.
+UBUNTU = "{fixtures}/facts/ubuntu-24.04-rtx4090-fresh.json"
+ARCH = "{fixtures}/facts/arch-rtx4090.json"
 _SCRIPT = Path(sys.executable).parent / "dlenv"
 #: The installed console script when there is one (the venv), else the module.
-DLENV = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "dlenv_tui"]
-MODULE = [sys.executable, "-m", "dlenv_tui"]
+DLENV = [str(_SCRIPT)] if _SCRIPT.exists() else None
+#: ``command=MODULE``: the package run by this interpreter (the ``dlenv_argv`` fixture).
+MODULE = ("{module}",)
 
 #: Runs the CLI with a few engine / CLI internals changed: argv[1] is a Python statement.
 PATCHED = [
@@ -67,7 +66,7 @@ def _cases() -> list[Case]:
         cases.append(Case(id, tuple(argv), code, message, dict(env or {}), tuple(command)))
 
     # --- usage: commands, flags, arguments, choices
-    add("unknown-command", ["bogus"], 2, "invalid choice: 'bogus'", command=tuple(MODULE))
+    add("unknown-command", ["bogus"], 2, "invalid choice: 'bogus'", command=MODULE)
     add("unknown-flag", ["--bogus"], 2, "unrecognized arguments: --bogus")
     add("unknown-subcommand-flag", ["check", "--bogus"], 2, "unrecognized arguments: --bogus")
     add("profiles-no-action", ["profiles"], 2, "required: ACTION")
@@ -189,7 +188,7 @@ def _cases() -> list[Case]:
     for key, (path, message) in sysroots.items():
         for cmd, argv in users.items():
             add(f"sysroot-{key}-{cmd}", [*argv, "--sysroot", path], 2, message)
-    tree = str(SYSROOTS / "ubuntu-24.04-rtx4090")
+    tree = "{fixtures}/sysroots/ubuntu-24.04-rtx4090"
     add("sysroot-and-facts", ["plan", "good", "--sysroot", tree, "--facts", UBUNTU], 2, "not both")
 
     # --- hosts dlenv cannot plan for: a failed check, exit status 1
@@ -197,7 +196,7 @@ def _cases() -> list[Case]:
     add("apply-arch-facts", [*arch, "--facts", ARCH], 1, "unsupported: Arch Linux; supported:")
     add(
         "plan-arch-sysroot",
-        ["plan", "archp", "--sysroot", str(SYSROOTS / "arch-rtx4090")],
+        ["plan", "archp", "--sysroot", "{fixtures}/sysroots/arch-rtx4090"],
         1,
         "unsupported: Arch Linux; supported:",
     )
@@ -310,12 +309,13 @@ def _snapshot(directory: Path) -> dict[str, str]:
     return out
 
 
-def _prepare(tmp: Path) -> Path:
+def _prepare(tmp: Path, fixtures: Path) -> Path:
     """A config directory with two good profiles and broken files; junk inputs beside it."""
     config = tmp / "config"
     store = ProfileStore(config / "profiles")
-    store.save(recommended_profile("good", load_facts(UBUNTU)))
-    store.save(recommended_profile("archp", load_facts(ARCH)))
+    for name, facts in (("good", UBUNTU), ("archp", ARCH)):
+        facts_file = facts.replace("{fixtures}", str(fixtures))
+        store.save(recommended_profile(name, load_facts(facts_file)))
     profiles = store.directory
     good = (profiles / "good.toml").read_text()
     assert 'shm_size = "' in good
@@ -347,22 +347,36 @@ def _prepare(tmp: Path) -> Path:
     return config
 
 
-def _run(case: Case, tmp: Path, config: Path) -> Result:
+@dataclass(frozen=True)
+class Where:
+    """What a case's command line is filled in with."""
+
+    fixtures: Path
+    repo: Path
+    module: list[str]
+
+
+def _run(case: Case, tmp: Path, config: Path, where: Where) -> Result:
     def fill(text: str) -> str:
-        return text.replace("{tmp}", str(tmp))
+        return text.replace("{tmp}", str(tmp)).replace("{fixtures}", str(where.fixtures))
 
     env = {**os.environ, "NO_COLOR": "1", "DLENV_CONFIG_DIR": str(config)}
     env["DLENV_STATE_DIR"] = str(tmp / "state")
     for key in ("DOCKER_HOST", "CONTAINER_HOST"):
         env.pop(key, None)
     env.update({k: fill(v) for k, v in case.env.items()})
-    command = [fill(c) for c in case.command] if case.command else DLENV
+    if case.command == MODULE:
+        command = where.module
+    elif case.command:
+        command = [fill(c) for c in case.command]
+    else:
+        command = DLENV or where.module
     start = time.monotonic()
     proc = subprocess.run(
         [*command, *(fill(a) for a in case.argv)],
         capture_output=True,
         text=True,
-        cwd=REPO,
+        cwd=where.repo,
         env=env,
         stdin=subprocess.DEVNULL,
         timeout=60,
@@ -372,15 +386,21 @@ def _run(case: Case, tmp: Path, config: Path) -> Result:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+    fixtures_dir: Path,
+    repo_root: Path,
+    dlenv_argv: list[str],
+) -> World:
+    where = Where(fixtures_dir, repo_root, dlenv_argv)
     tmp = tmp_path_factory.mktemp("cli-errors")
-    config = _prepare(tmp)
+    config = _prepare(tmp, fixtures_dir)
     profiles = config / "profiles"
     before = _snapshot(profiles)
     blocked_before = (tmp / "blocked-config" / "profiles").read_text()
     cases = [*CASES, DEBUG_BOOM]
     with ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 2) * 2)) as pool:
-        done = pool.map(lambda c: (c.id, _run(c, tmp, config)), cases)
+        done = pool.map(lambda c: (c.id, _run(c, tmp, config, where)), cases)
         results = dict(done)
     return World(
         tmp,

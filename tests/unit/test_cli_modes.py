@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,6 @@ import pytest
 from dlenv_tui.cli import main
 from dlenv_tui.model import Profile
 from dlenv_tui.profiles import ProfileStore
-
-FACTS = Path(__file__).parent / "fixtures" / "facts" / "ubuntu-24.04-rtx4090-fresh.json"
 
 
 @pytest.fixture
@@ -31,13 +30,18 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProfileStore:
         ["--demo", "stop", "real"],
         ["--demo", "apply", "real"],
         ["--demo=fresh-ubuntu", "plan", "real"],
-        ["--dry-run", "profiles", "new", "x", "--facts", str(FACTS)],
+        ["--dry-run", "profiles", "new", "x", "--facts", "{facts}"],
         ["--dry-run", "profiles", "rm", "real"],
     ],
 )
 def test_refused_in_one_sentence_and_nothing_touched(
-    argv: list[str], store: ProfileStore, capsys: pytest.CaptureFixture[str]
+    argv: list[str],
+    store: ProfileStore,
+    capsys: pytest.CaptureFixture[str],
+    facts_file: Callable[[str], Path],
 ) -> None:
+    facts = str(facts_file("ubuntu-24.04-rtx4090-fresh"))
+    argv = [a.replace("{facts}", facts) for a in argv]
     before = sorted(p.name for p in store.directory.iterdir())
     assert main(argv) == 2
     out, err = capsys.readouterr()

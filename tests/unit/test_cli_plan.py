@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dlenv_tui.cli import main
 from dlenv_tui.plan import plan_from_json
-
-FACTS = Path(__file__).parent / "fixtures" / "facts"
 
 
 @pytest.fixture(autouse=True)
@@ -19,11 +19,15 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def facts(name: str) -> str:
-    return str(FACTS / f"{name}.json")
+@pytest.fixture
+def facts(facts_file: Callable[[str], Path]) -> Callable[[str], str]:
+    """``facts(name)`` → the recorded facts file's path, as ``--facts`` takes it."""
+    return lambda name: str(facts_file(name))
 
 
-def test_profiles_new_list_show_rm(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+def test_profiles_new_list_show_rm(
+    capsys: pytest.CaptureFixture[str], config: Path, facts: Any
+) -> None:
     assert main(["profiles", "list"]) == 0
     assert "No profiles" in capsys.readouterr().out
     assert main(["profiles", "new", "gpu1", "--facts", facts("fedora-43-a100-secureboot")]) == 0
@@ -41,7 +45,9 @@ def test_profiles_new_list_show_rm(capsys: pytest.CaptureFixture[str], config: P
     assert "No profile named 'gpu1'" in capsys.readouterr().err
 
 
-def test_profiles_new_with_overrides_and_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+def test_profiles_new_with_overrides_and_bad_input(
+    capsys: pytest.CaptureFixture[str], facts: Any
+) -> None:
     assert (
         main(
             [
@@ -76,7 +82,7 @@ def test_list_shows_broken_files_with_their_error(
     assert "newer dlenv" in capsys.readouterr().out
 
 
-def test_plan_script_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_script_and_json(capsys: pytest.CaptureFixture[str], facts: Any) -> None:
     f = facts("ubuntu-24.04-rtx4090-fresh")
     assert main(["profiles", "new", "u", "--facts", f]) == 0
     capsys.readouterr()
@@ -94,7 +100,9 @@ def test_plan_script_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     ]
 
 
-def test_plan_for_an_unsupported_host_is_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_for_an_unsupported_host_is_one_sentence(
+    capsys: pytest.CaptureFixture[str], facts: Any
+) -> None:
     f = facts("arch-rtx4090")
     assert main(["profiles", "new", "a", "--facts", f]) == 0
     capsys.readouterr()

@@ -14,8 +14,16 @@ import pytest
 from dlenv_tui import compat
 from dlenv_tui.locations import asset
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT.parent / "shared" / "reference"
+
+@pytest.fixture
+def reference(repo_root: Path) -> Path:
+    """The research reference beside this checkout (``../shared/reference``); skips without it."""
+    path = repo_root.parent / "shared" / "reference"
+    if not path.is_dir():
+        pytest.skip("the research reference is not beside this checkout")
+    return path
+
+
 DATA_FILES = ["pci_devices.json", "cuda.json", "distros.json"]
 
 
@@ -133,16 +141,15 @@ def test_importing_compat_reads_no_data() -> None:
     assert out.stdout.split() == ["0", "1"]
 
 
-@pytest.mark.skipif(
-    not REFERENCE.is_dir(), reason="the research reference is not beside this checkout"
-)
-def test_build_data_reproduces_the_shipped_tables(tmp_path: Path) -> None:
+def test_build_data_reproduces_the_shipped_tables(
+    tmp_path: Path, repo_root: Path, reference: Path
+) -> None:
     subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "build-data"),
+            str(repo_root / "scripts" / "build-data"),
             "--reference",
-            str(REFERENCE),
+            str(reference),
             "--out",
             str(tmp_path),
         ],
@@ -155,11 +162,8 @@ def test_build_data_reproduces_the_shipped_tables(tmp_path: Path) -> None:
         ), f"{name} is stale: run scripts/build-data"
 
 
-@pytest.mark.skipif(
-    not REFERENCE.is_dir(), reason="the research reference is not beside this checkout"
-)
-def test_pci_table_agrees_with_the_reference() -> None:
-    ref = json.loads((REFERENCE / "nvidia_pci_devices.json").read_text(encoding="utf-8"))
+def test_pci_table_agrees_with_the_reference(reference: Path) -> None:
+    ref = json.loads((reference / "nvidia_pci_devices.json").read_text(encoding="utf-8"))
     checked = 0
     for row in ref["devices"]:
         if row["likely_non_gpu_function"] or not row["compute_capability"]:

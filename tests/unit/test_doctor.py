@@ -3,10 +3,11 @@ accepted by the root worker's policy; a healthy host reports nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import SYSROOTS
 
 from dlenv_tui.doctor import examine
 from dlenv_tui.doctor.evidence import (
@@ -33,16 +34,21 @@ from dlenv_tui.model import (
 from dlenv_tui.probe import LocalHost, probe_host
 
 
-def run_doctor(name: str, profile: Profile | None = None) -> tuple[str, ...]:
-    host = LocalHost(SYSROOTS / name)
-    facts = probe_host(host)
-    _, findings = examine(host, facts, profile)
-    return tuple(f.id for f in findings)
+@pytest.fixture
+def findings_of(sysroot: Callable[[str], Path]) -> Callable[..., Any]:
+    """``findings_of(tree, profile=None)`` → the doctor's findings on that recorded host."""
+
+    def examine_tree(name: str, profile: Profile | None = None) -> Any:
+        host = LocalHost(sysroot(name))
+        return examine(host, probe_host(host), profile)[1]
+
+    return examine_tree
 
 
-def findings_of(name: str, profile: Profile | None = None):  # type: ignore[no-untyped-def]
-    host = LocalHost(SYSROOTS / name)
-    return examine(host, probe_host(host), profile)[1]
+@pytest.fixture
+def run_doctor(findings_of: Callable[..., Any]) -> Callable[..., tuple[str, ...]]:
+    """``run_doctor(tree, profile=None)`` → the ids of its findings."""
+    return lambda name, profile=None: tuple(f.id for f in findings_of(name, profile))
 
 
 PODMAN_MOUNTS = Profile(
@@ -177,7 +183,12 @@ CASES = [
     ("tree", "profile", "finding", "source", "step"), CASES, ids=[c[2] for c in CASES]
 )
 def test_signature_found_explained_and_fixed(
-    tree: str, profile: Profile | None, finding: str, source: str, step: str | None
+    tree: str,
+    profile: Profile | None,
+    finding: str,
+    source: str,
+    step: str | None,
+    findings_of: Any,
 ) -> None:
     found = {f.id: f for f in findings_of(tree, profile)}
     assert finding in found, f"{tree}: got {sorted(found)}"
@@ -192,7 +203,7 @@ def test_signature_found_explained_and_fixed(
         validate_plan(f.fix, product_policy())  # the root worker would run it
 
 
-def test_healthy_host_has_no_finding() -> None:
+def test_healthy_host_has_no_finding(run_doctor: Any) -> None:
     assert run_doctor("doctor-healthy-ubuntu-24.04") == ()
     assert run_doctor("doctor-healthy-ubuntu-24.04", TRAIN) == ()
 
@@ -212,12 +223,12 @@ def test_healthy_host_has_no_finding() -> None:
         ("rocky-9-t4", ("engine.docker-runtime", "toolkit.outdated")),
     ],
 )
-def test_exactly_these_findings(tree: str, expected: tuple[str, ...]) -> None:
+def test_exactly_these_findings(tree: str, expected: tuple[str, ...], run_doctor: Any) -> None:
     """No signature fires where it does not belong (each fixture differs from healthy in one way)."""
     assert run_doctor(tree) == expected
 
 
-def test_mismatch_evidence_and_fix_use_the_user_space_version() -> None:
+def test_mismatch_evidence_and_fix_use_the_user_space_version(findings_of: Any) -> None:
     (f,) = findings_of("doctor-version-mismatch")
     texts = {r.source: r.text for r in f.evidence}
     assert texts["/sys/module/nvidia/version"] == "565.57.01"
@@ -227,7 +238,7 @@ def test_mismatch_evidence_and_fix_use_the_user_space_version() -> None:
     assert f.fix.steps[-1].check[-2:] == ("565.77", "/proc/driver/nvidia/version")
 
 
-def test_missing_module_installs_the_headers_first() -> None:
+def test_missing_module_installs_the_headers_first(findings_of: Any) -> None:
     (f,) = findings_of("doctor-no-module-for-kernel")
     assert f.fix is not None
     steps = {s.id: s for s in f.fix.steps}
@@ -243,13 +254,13 @@ def test_missing_module_installs_the_headers_first() -> None:
     ].index("doctor.rebuild-module")
 
 
-def test_fabric_manager_of_another_version_is_found() -> None:
+def test_fabric_manager_of_another_version_is_found(sysroot: Callable[[str], Path]) -> None:
     import shutil
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "host"
-        shutil.copytree(SYSROOTS / "doctor-nvswitch-no-fabric-manager", root, symlinks=True)
+        shutil.copytree(sysroot("doctor-nvswitch-no-fabric-manager"), root, symlinks=True)
         cmds = root / ".commands"
         (cmds / "systemctl_is-active_nvidia-fabricmanager.out").write_text("active\n")
         (cmds / "systemctl_is-active_nvidia-fabricmanager.rc").write_text("0\n")
@@ -265,11 +276,11 @@ def test_fabric_manager_of_another_version_is_found() -> None:
         assert examine(host, probe_host(host))[1] == ()
 
 
-def test_unreachable_repositories_are_a_finding() -> None:
+def test_unreachable_repositories_are_a_finding(sysroot: Callable[[str], Path]) -> None:
     from dlenv_tui.probe.reach import check_reachable
 
     rows = check_reachable(["https://127.0.0.1:9"], timeout=2.0)
-    host = LocalHost(SYSROOTS / "doctor-healthy-ubuntu-24.04")
+    host = LocalHost(sysroot("doctor-healthy-ubuntu-24.04"))
     facts = probe_host(host)
     (f,) = diagnose(Inputs(facts, read_host(host, facts.kernel), None, rows))
     assert f.id == "network.unreachable"
@@ -319,10 +330,12 @@ def test_parsers() -> None:
         ("rocky-9-t4", None),
     ],
 )
-def test_check_notes_a_pending_reboot(tree: str, detail: str | None) -> None:
+def test_check_notes_a_pending_reboot(
+    tree: str, detail: str | None, sysroot: Callable[[str], Path]
+) -> None:
     from dlenv_tui.doctor.reboot import pending_reboot_check
 
-    row = pending_reboot_check(LocalHost(SYSROOTS / tree))
+    row = pending_reboot_check(LocalHost(sysroot(tree)))
     if detail is None:
         assert row is None
     else:

@@ -6,35 +6,41 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import SYSROOTS
 
 from dlenv_tui.doctor.bundle import redact
 
-REPO = Path(__file__).resolve().parent.parent
+
+@pytest.fixture
+def dlenv(
+    repo_root: Path, dlenv_argv: list[str]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``dlenv(*args, env=None)``: the CLI in a subprocess from the checkout."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*dlenv_argv, *args],
+            capture_output=True,
+            text=True,
+            cwd=repo_root,
+            env={**os.environ, **(env or {})},
+            timeout=120,
+            check=False,
+        )
+
+    return run
 
 
-def dlenv(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dlenv_tui", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-        check=False,
-    )
-
-
-def test_healthy_exit_0_findings_exit_1() -> None:
-    ok = dlenv("doctor", "--sysroot", str(SYSROOTS / "doctor-healthy-ubuntu-24.04"))
+def test_healthy_exit_0_findings_exit_1(dlenv: Any, sysroot: Callable[[str], Path]) -> None:
+    ok = dlenv("doctor", "--sysroot", str(sysroot("doctor-healthy-ubuntu-24.04")))
     assert ok.returncode == 0, ok.stderr
     assert "Healthy" in ok.stdout
-    bad = dlenv("doctor", "--sysroot", str(SYSROOTS / "doctor-version-mismatch"))
+    bad = dlenv("doctor", "--sysroot", str(sysroot("doctor-version-mismatch")))
     assert bad.returncode == 1, bad.stderr
     assert (
         "Driver/library version mismatch: a reboot (or reloading the module) is needed"
@@ -43,8 +49,8 @@ def test_healthy_exit_0_findings_exit_1() -> None:
     assert "evidence:" in bad.stdout and "why:" in bad.stdout and "fix (1 step" in bad.stdout
 
 
-def test_json_has_the_same_findings() -> None:
-    text = dlenv("doctor", "--json", "--sysroot", str(SYSROOTS / "rocky-9-t4"))
+def test_json_has_the_same_findings(dlenv: Any, sysroot: Callable[[str], Path]) -> None:
+    text = dlenv("doctor", "--json", "--sysroot", str(sysroot("rocky-9-t4")))
     assert text.returncode == 1
     data = json.loads(text.stdout)
     assert data["healthy"] is False
@@ -59,14 +65,18 @@ def test_json_has_the_same_findings() -> None:
     ("args", "says"),
     [
         (["doctor", "--anonymize"], "--anonymize only applies to a bundle"),
-        (["doctor", "--fix", "--sysroot", str(SYSROOTS / "rocky-9-t4")], "add --dry-run"),
+        (["doctor", "--fix", "--sysroot", "sysroot:rocky-9-t4"], "add --dry-run"),
         (["doctor", "--fix", "--json"], "use --fix or --json"),
         (["doctor", "--sysroot", "/nonexistent/root"], "is not a directory"),
         (["doctor", "--bundle", "out.zip"], "must be named FILE.tar.gz"),
         (["doctor", "--profile", "no-such-profile"], "no-such-profile"),
     ],
 )
-def test_bad_usage_is_one_sentence(args: list[str], says: str, tmp_path: Path) -> None:
+def test_bad_usage_is_one_sentence(
+    args: list[str], says: str, tmp_path: Path, dlenv: Any, sysroot: Callable[[str], Path]
+) -> None:
+    """``sysroot:NAME`` in ``args`` stands for that fixture tree."""
+    args = [str(sysroot(a[8:])) if a.startswith("sysroot:") else a for a in args]
     result = dlenv(*args, env={"DLENV_CONFIG_DIR": str(tmp_path)})
     assert result.returncode == 2, result.stderr
     assert says in result.stderr
@@ -74,7 +84,7 @@ def test_bad_usage_is_one_sentence(args: list[str], says: str, tmp_path: Path) -
     assert result.stderr.count("\n") == 1
 
 
-def test_this_machine_gives_a_verdict() -> None:
+def test_this_machine_gives_a_verdict(dlenv: Any) -> None:
     """The real host (a CI machine without a GPU here): a verdict and 0/1, never a traceback."""
     result = dlenv("doctor", "--no-network")
     assert result.returncode in (0, 1), result.stderr
@@ -82,9 +92,11 @@ def test_this_machine_gives_a_verdict() -> None:
     assert "Healthy" in result.stdout or "finding" in result.stdout
 
 
-def test_bundle_is_redacted_and_anonymized(tmp_path: Path) -> None:
+def test_bundle_is_redacted_and_anonymized(
+    tmp_path: Path, dlenv: Any, sysroot: Callable[[str], Path]
+) -> None:
     root = tmp_path / "host"
-    shutil.copytree(SYSROOTS / "doctor-stale-cdi-spec", root, symlinks=True)
+    shutil.copytree(sysroot("doctor-stale-cdi-spec"), root, symlinks=True)
     (root / "etc/docker").mkdir(parents=True)
     (root / "etc/docker/daemon.json").write_text(
         '{"registry-mirrors": ["https://bob:hunter2@mirror.example.com"],\n'
@@ -157,9 +169,9 @@ def test_redact(raw: str, clean: str) -> None:
     assert redact(raw) == clean
 
 
-def test_fix_dry_run_previews_and_runs_nothing() -> None:
+def test_fix_dry_run_previews_and_runs_nothing(dlenv: Any, sysroot: Callable[[str], Path]) -> None:
     result = dlenv(
-        "doctor", "--fix", "--dry-run", "--sysroot", str(SYSROOTS / "doctor-stale-cdi-spec")
+        "doctor", "--fix", "--dry-run", "--sysroot", str(sysroot("doctor-stale-cdi-spec"))
     )
     assert result.returncode == 1, result.stderr
     assert "== the fixes" in result.stdout

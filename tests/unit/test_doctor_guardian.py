@@ -6,14 +6,11 @@ import re
 from dataclasses import replace
 
 import pytest
-from test_plan_support import matrix
 
 from dlenv_tui.execute.validate import product_policy, validate_plan
 from dlenv_tui.model import DriverInfo, Plan, Stage, StepKind
 from dlenv_tui.plan import plan_stage
 from dlenv_tui.plan.driver.guardian import APT_BLACKLIST, APT_HOLD_FILE, apt_hold_text
-
-MATRIX = matrix()
 
 
 def guardian_only(plan: Plan) -> Plan:
@@ -22,7 +19,7 @@ def guardian_only(plan: Plan) -> Plan:
     return replace(plan, steps=tuple(s for s in plan.steps if s.id in ours))
 
 
-@pytest.mark.parametrize(("name", "facts", "profile"), MATRIX, ids=[m[0] for m in MATRIX])
+@pytest.mark.release_matrix
 def test_every_driver_plan_holds_the_driver(name, facts, profile) -> None:  # type: ignore[no-untyped-def]
     plan = plan_stage(facts, profile, Stage.DRIVER)
     ids = [s.id for s in plan.steps]
@@ -42,11 +39,7 @@ def test_every_driver_plan_holds_the_driver(name, facts, profile) -> None:  # ty
     validate_plan(guardian_only(plan), product_policy())
 
 
-@pytest.mark.parametrize(
-    ("name", "facts", "profile"),
-    [m for m in MATRIX if m[1].pkg_family.value != "apt"][::3],
-    ids=lambda v: v if isinstance(v, str) else "",
-)
+@pytest.mark.release_matrix(every=3, families=("dnf", "zypper"))
 def test_replacing_a_loaded_driver_lifts_the_lock_first(name, facts, profile) -> None:  # type: ignore[no-untyped-def]
     old = replace(facts, driver=DriverInfo(loaded=True, version="550.54.14"))
     plan = plan_stage(old, profile, Stage.DRIVER)

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import FIXTURES, SYSROOTS
 
 from dlenv_tui.cli import main
 from dlenv_tui.drift import host_changes
@@ -31,29 +31,29 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FACT_FILES = sorted(p.stem for p in (FIXTURES / "facts").glob("*.json"))
-TREES = sorted(p.name for p in SYSROOTS.iterdir() if p.is_dir())
+
+@pytest.fixture(scope="module")
+def facts(
+    sysroot: Callable[[str], Path], facts_file: Callable[[str], Path]
+) -> Callable[[str], HostFacts]:
+    """``facts(name)``: a fixture facts file (``ubuntu-24.04-rtx4090-fresh``) or a probed sysroot
+    (``tree:NAME``), each read once per module."""
+
+    @cache
+    def read(name: str) -> HostFacts:
+        if name.startswith("tree:"):
+            return probe_host(LocalHost(sysroot(name[5:])))
+        return load_facts(facts_file(name))
+
+    return read
 
 
-@cache
-def facts(name: str) -> HostFacts:
-    """A fixture facts file (``ubuntu-24.04-rtx4090-fresh``) or a probed sysroot (``tree:NAME``)."""
-    if name.startswith("tree:"):
-        return probe_host(LocalHost(SYSROOTS / name[5:]))
-    return load_facts(FIXTURES / "facts" / f"{name}.json")
+def test_same_host_has_no_changes(recorded_host: str, facts: Callable[[str], HostFacts]) -> None:
+    assert host_changes(facts(recorded_host), facts(recorded_host)) == ()
 
 
-ALL_HOSTS = FACT_FILES + [f"tree:{t}" for t in TREES]
-
-
-@pytest.mark.parametrize("name", ALL_HOSTS)
-def test_same_host_has_no_changes(name: str) -> None:
-    assert host_changes(facts(name), facts(name)) == ()
-
-
-@pytest.mark.parametrize("name", ALL_HOSTS)
-def test_noise_is_ignored(name: str) -> None:
-    old = facts(name)
+def test_noise_is_ignored(recorded_host: str, facts: Callable[[str], HostFacts]) -> None:
+    old = facts(recorded_host)
     new = replace(
         old,
         probed_at="2030-01-01T00:00:00Z",
@@ -67,13 +67,14 @@ def test_noise_is_ignored(name: str) -> None:
     assert host_changes(old, new) == ()
 
 
-@pytest.mark.parametrize("name", ALL_HOSTS)
-def test_snapshot_saved_in_a_profile_reads_back_without_drift(name: str, tmp_path: Path) -> None:
+def test_snapshot_saved_in_a_profile_reads_back_without_drift(
+    recorded_host: str, tmp_path: Path, facts: Callable[[str], HostFacts]
+) -> None:
     store = ProfileStore(tmp_path)
-    store.save(recommended_profile("p", facts(name)))
+    store.save(recommended_profile("p", facts(recorded_host)))
     saved = store.load("p").host
     assert saved is not None
-    assert host_changes(saved, facts(name)) == ()
+    assert host_changes(saved, facts(recorded_host)) == ()
 
 
 def _gpu(addr: str, device: str, name: str = "") -> Gpu:
@@ -229,7 +230,7 @@ CASES: list[tuple[str, str, Change, list[str]]] = [
 
 
 @pytest.mark.parametrize(("case", "old", "change", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_one_change(case: str, old: str, change: Change, expected: list[str]) -> None:
+def test_one_change(case: str, old: str, change: Change, expected: list[str], facts: Any) -> None:
     before = facts(old)
     got = host_changes(before, change(before))
     assert len(got) == len(expected), got
@@ -237,7 +238,7 @@ def test_one_change(case: str, old: str, change: Change, expected: list[str]) ->
         assert sentence.startswith(start), (sentence, start)
 
 
-def test_the_driver_stage_done_on_a_fresh_host() -> None:
+def test_the_driver_stage_done_on_a_fresh_host(facts: Any) -> None:
     # The fresh Ubuntu 24.04 fixture after the wizard: open driver loaded, Docker + toolkit in.
     old = facts("ubuntu-24.04-rtx4090-fresh")
     new = replace(
@@ -253,7 +254,7 @@ def test_the_driver_stage_done_on_a_fresh_host() -> None:
     )
 
 
-def test_a_profile_opened_on_another_machine() -> None:
+def test_a_profile_opened_on_another_machine(facts: Any) -> None:
     changes = host_changes(facts("tree:ubuntu-22.04-mixed"), facts("tree:ubuntu-24.04-rtx4090"))
     assert [c.split(":")[0] for c in changes] == [
         "Host name changed",
@@ -281,10 +282,13 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProfileStore:
 
 
 def test_show_appends_the_changes_as_toml_comments(
-    store: ProfileStore, capsys: pytest.CaptureFixture[str]
+    store: ProfileStore,
+    capsys: pytest.CaptureFixture[str],
+    facts: Any,
+    sysroot: Callable[[str], Path],
 ) -> None:
     store.save(recommended_profile("lab", facts("tree:rocky-9-t4")))
-    code = main(["profiles", "show", "lab", "--sysroot", str(SYSROOTS / "ubuntu-24.04-rtx4090")])
+    code = main(["profiles", "show", "lab", "--sysroot", str(sysroot("ubuntu-24.04-rtx4090"))])
     out = capsys.readouterr().out
     assert code == 0
     head, block = out.split("\n# Host changed since this profile was made:\n")
@@ -299,23 +303,34 @@ def test_show_appends_the_changes_as_toml_comments(
 
 
 def test_show_on_the_same_host_prints_no_block(
-    store: ProfileStore, capsys: pytest.CaptureFixture[str]
+    store: ProfileStore,
+    capsys: pytest.CaptureFixture[str],
+    facts: Any,
+    sysroot: Callable[[str], Path],
 ) -> None:
     store.save(recommended_profile("lab", facts("tree:rocky-9-t4")))
-    assert main(["--sysroot", str(SYSROOTS / "rocky-9-t4"), "profiles", "show", "lab"]) == 0
+    assert main(["--sysroot", str(sysroot("rocky-9-t4")), "profiles", "show", "lab"]) == 0
     assert "Host changed" not in capsys.readouterr().out
 
 
-def test_show_with_recorded_facts(store: ProfileStore, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_with_recorded_facts(
+    store: ProfileStore,
+    capsys: pytest.CaptureFixture[str],
+    facts: Any,
+    facts_file: Callable[[str], Path],
+) -> None:
     store.save(recommended_profile("lab", facts("ubuntu-24.04-rtx4090-fresh")))
-    fresh = FIXTURES / "facts" / "ubuntu-22.04-l4-secureboot.json"
+    fresh = facts_file("ubuntu-22.04-l4-secureboot")
     assert main(["profiles", "show", "lab", "--facts", str(fresh)]) == 0
     out = capsys.readouterr().out
     assert "#   - Distribution release changed: Ubuntu 24.04.1 LTS → " in out
 
 
 def test_show_without_a_snapshot_does_not_probe(
-    store: ProfileStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    store: ProfileStore,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    facts: Any,
 ) -> None:
     store.save(replace(recommended_profile("lab", facts("tree:rocky-9-t4")), host=None))
 

@@ -4,29 +4,21 @@ and a kept R535/R550 driver gets a working image (Ubuntu 22.04), never a dead en
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
+from typing import Any
 
 from dlenv_tui import compat
 from dlenv_tui.image import render_dockerfile
 from dlenv_tui.model import DriverFlavour, DriverInfo, Gpu, HostFacts, ImageVariant, Stage
 from dlenv_tui.plan import plan_all, plan_stage
 from dlenv_tui.plan.cuda import driver_after_plan, which_cuda
-from dlenv_tui.probe import LocalHost
-from dlenv_tui.probe.facts import probe_host
 from dlenv_tui.profiles import recommended_profile
-
-SYSROOTS = Path(__file__).parent / "fixtures" / "sysroots"
-
-
-def probed(name: str) -> HostFacts:
-    return probe_host(LocalHost(SYSROOTS / name), nvml=False)
 
 
 def with_driver(facts: HostFacts, version: str, flavour: DriverFlavour) -> HostFacts:
     return replace(facts, driver=DriverInfo(loaded=True, version=version, flavour=flavour))
 
 
-def test_kept_550_driver_gets_an_ubuntu_22_04_image_with_the_reason() -> None:
+def test_kept_550_driver_gets_an_ubuntu_22_04_image_with_the_reason(probed: Any) -> None:
     facts = probed("ubuntu-22.04-hgx-h100")  # 8 x H100, open 550.163.01 loaded
     profile = recommended_profile("x", facts)
     assert driver_after_plan(facts, profile) == "550.163.01"  # the driver stage keeps it
@@ -44,7 +36,7 @@ def test_kept_550_driver_gets_an_ubuntu_22_04_image_with_the_reason() -> None:
     assert smoke and "docker.io/nvidia/cuda:12.4.1-base-ubuntu22.04" in smoke[0].argv
 
 
-def test_kept_535_on_an_a100_gets_cuda_12_2() -> None:
+def test_kept_535_on_an_a100_gets_cuda_12_2(probed: Any) -> None:
     a100 = compat.enrich_gpu(Gpu("0000:41:00.0", "20b0"))
     facts = with_driver(
         replace(probed("ubuntu-22.04-hgx-h100"), gpus=(a100,), nvswitches=()),
@@ -60,7 +52,7 @@ def test_kept_535_on_an_a100_gets_cuda_12_2() -> None:
     assert "download.pytorch.org/whl/cu126" in r.dockerfile
 
 
-def test_v100_on_535_is_planned_for_the_580_driver_that_replaces_it() -> None:
+def test_v100_on_535_is_planned_for_the_580_driver_that_replaces_it(probed: Any) -> None:
     v100 = compat.enrich_gpu(Gpu("0000:01:00.0", "1db4"))
     debian = probed("debian-12-gtx1080")
     facts = with_driver(replace(debian, gpus=(v100,)), "535.216.01", DriverFlavour.PROPRIETARY)
@@ -72,14 +64,14 @@ def test_v100_on_535_is_planned_for_the_580_driver_that_replaces_it() -> None:
     assert render_dockerfile(profile, facts).dockerfile.count("FROM nvidia/cuda:12.9") == 1
 
 
-def test_gtx1080_with_590_loaded_is_planned_for_580() -> None:
+def test_gtx1080_with_590_loaded_is_planned_for_580(probed: Any) -> None:
     facts = with_driver(probed("debian-12-gtx1080"), "590.48.01", DriverFlavour.PROPRIETARY)
     profile = recommended_profile("x", facts)
     assert driver_after_plan(facts, profile) == ""
     assert profile.image.cuda == "12.9"  # containers for Pascal stop at 12.9 (580 branch)
 
 
-def test_rtx3090_with_proprietary_570_on_leap_gets_the_new_drivers_cuda() -> None:
+def test_rtx3090_with_proprietary_570_on_leap_gets_the_new_drivers_cuda(probed: Any) -> None:
     facts = probed(
         "opensuse-leap-15.6-rtx3090"
     )  # proprietary 570.172.08; the plan installs G07 open
@@ -89,7 +81,7 @@ def test_rtx3090_with_proprietary_570_on_leap_gets_the_new_drivers_cuda() -> Non
     assert compat.parse_cuda_version(newest) >= (13, 0), newest
 
 
-def test_smoke_image_and_profile_agree() -> None:
+def test_smoke_image_and_profile_agree(probed: Any) -> None:
     facts = probed("ubuntu-22.04-hgx-h100")
     profile = recommended_profile("x", facts)
     base = which_cuda(facts, profile, variant=ImageVariant.BASE, cudnn=False)

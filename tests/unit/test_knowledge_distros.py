@@ -5,36 +5,29 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import replace
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dlenv_tui import checks, compat
-from dlenv_tui.model import Distro, HostFacts, Stage, Status
+from dlenv_tui.model import Distro, Stage, Status
 from dlenv_tui.plan import plan_all, plan_stage
 from dlenv_tui.plan.distros import resolve
-from dlenv_tui.probe import LocalHost
-from dlenv_tui.probe.facts import probe_host
 from dlenv_tui.profiles import recommended_profile
 
-SYSROOTS = Path(__file__).parent / "fixtures" / "sysroots"
 TODAY = datetime.date(2026, 12, 1)
 
 
-def probed(name: str) -> HostFacts:
-    return probe_host(LocalHost(SYSROOTS / name), nvml=False)
-
-
 @pytest.mark.parametrize(
-    ("sysroot", "key"),
+    ("tree", "key"),
     [
         ("ubuntu-26.04-rtx4090", "ubuntu-26.04"),
         ("fedora-44-a100", "fedora-44"),
         ("opensuse-leap-16.0-rtx3090", "opensuse-leap-16"),
     ],
 )
-def test_current_releases_are_supported_and_planned(sysroot: str, key: str) -> None:
-    facts = probed(sysroot)
+def test_current_releases_are_supported_and_planned(tree: str, key: str, probed: Any) -> None:
+    facts = probed(tree)
     support = compat.distro_support(facts.distro, TODAY)
     assert (support.key, support.supported, support.eol_passed) == (key, True, False)
     row = next(c for c in checks.run_checks(facts) if c.id == "distro")
@@ -43,12 +36,12 @@ def test_current_releases_are_supported_and_planned(sysroot: str, key: str) -> N
     assert [p.stage for p in plans] == [Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE]
 
 
-def test_ubuntu_26_04_uses_its_own_repositories() -> None:
+def test_ubuntu_26_04_uses_its_own_repositories(probed: Any) -> None:
     target = resolve(probed("ubuntu-26.04-rtx4090"))
     assert (target.cuda_repo, target.codename) == ("ubuntu2604", "resolute")
 
 
-def test_leap_16_uses_nvidias_leap_16_repository() -> None:
+def test_leap_16_uses_nvidias_leap_16_repository(probed: Any) -> None:
     target = resolve(probed("opensuse-leap-16.0-rtx3090"))
     assert target.suse_gfx_repo == "https://download.nvidia.com/opensuse/leap/16.0/"
     sles = replace(
@@ -57,7 +50,7 @@ def test_leap_16_uses_nvidias_leap_16_repository() -> None:
     assert resolve(sles).suse_gfx_repo == "https://download.nvidia.com/suse/sle16/"
 
 
-def test_a_release_past_its_end_of_life_warns_and_still_plans() -> None:
+def test_a_release_past_its_end_of_life_warns_and_still_plans(probed: Any) -> None:
     facts = probed("fedora-42-a100")
     row = next(c for c in checks.run_checks(facts) if c.id == "distro")
     assert row.status is Status.WARN
@@ -83,7 +76,9 @@ def test_end_of_life_depends_on_the_date() -> None:
     ],
 )
 def test_a_release_newer_than_the_data_warns_and_gets_the_closest_plan(
-    distro: Distro, planned_as: str
+    distro: Distro,
+    planned_as: str,
+    probed: Any,
 ) -> None:
     facts = replace(
         probed("ubuntu-26.04-rtx4090" if distro.id == "ubuntu" else "fedora-44-a100"), distro=distro

@@ -3,23 +3,17 @@ together, NVSwitch boards get Fabric Manager at the driver's version."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dlenv_tui import checks, compat
 from dlenv_tui.model import DriverFlavour, DriverInfo, HostFacts, Stage, Status, Tool
 from dlenv_tui.plan import plan_stage
 from dlenv_tui.plan.driver.common import module_check
-from dlenv_tui.probe import LocalHost
-from dlenv_tui.probe.facts import probe_host
 from dlenv_tui.probe.pci import parse_lspci_nvswitches, parse_sysfs_nvswitch
 from dlenv_tui.profiles import recommended_profile
-
-SYSROOTS = Path(__file__).parent / "fixtures" / "sysroots"
-
-
-def probed(name: str) -> HostFacts:
-    return probe_host(LocalHost(SYSROOTS / name), nvml=False)
 
 
 def driver_argv(facts: HostFacts) -> list[tuple[str, ...]]:
@@ -30,7 +24,7 @@ def driver_argv(facts: HostFacts) -> list[tuple[str, ...]]:
 # ---- F1: Debian 12 + GTX 1080 cannot leave the 580 branch ------------------------------------
 
 
-def test_debian_gtx1080_pins_580_then_installs_the_unversioned_driver() -> None:
+def test_debian_gtx1080_pins_580_then_installs_the_unversioned_driver(probed: Any) -> None:
     facts = probed("debian-12-gtx1080")
     assert [g.device_id for g in facts.gpus] == ["1b80"]
     plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
@@ -48,7 +42,7 @@ def test_debian_gtx1080_pins_580_then_installs_the_unversioned_driver() -> None:
     assert "+580\\." in reboot.check[2]
 
 
-def test_ubuntu_without_secure_boot_pins_580_for_pascal() -> None:
+def test_ubuntu_without_secure_boot_pins_580_for_pascal(probed: Any) -> None:
     # GTX 1080 + RTX 3090, Secure Boot off; as if the driver were not installed yet
     facts = replace(probed("ubuntu-22.04-mixed"), driver=DriverInfo())
     argv = driver_argv(facts)
@@ -59,7 +53,7 @@ def test_ubuntu_without_secure_boot_pins_580_for_pascal() -> None:
 # ---- F8: SUSE 580 uses the meta package ---------------------------------------------------------
 
 
-def test_suse_pascal_gets_the_g06_meta_package() -> None:
+def test_suse_pascal_gets_the_g06_meta_package(probed: Any) -> None:
     leap = probed("opensuse-leap-15.6-rtx3090")
     pascal = replace(
         leap,
@@ -78,11 +72,13 @@ def test_suse_pascal_gets_the_g06_meta_package() -> None:
 # ---- F2: NVSwitch boards ------------------------------------------------------------------------
 
 
-def test_nvswitch_functions_are_read_from_sysfs_and_lspci() -> None:
+def test_nvswitch_functions_are_read_from_sysfs_and_lspci(
+    probed: Any, sysroot: Callable[[str], Path]
+) -> None:
     facts = probed("ubuntu-22.04-hgx-h100")
     assert len(facts.gpus) == 8
     assert facts.nvswitches == ("0000:05:00.0", "0000:06:00.0", "0000:07:00.0", "0000:08:00.0")
-    lspci = (SYSROOTS / "ubuntu-22.04-hgx-h100" / ".commands" / "lspci_-nn.out").read_text()
+    lspci = (sysroot("ubuntu-22.04-hgx-h100") / ".commands" / "lspci_-nn.out").read_text()
     assert parse_lspci_nvswitches(lspci) == facts.nvswitches
     # an A100 NVSwitch as lspci prints it; a GPU or an audio function is not one
     assert parse_lspci_nvswitches(
@@ -92,7 +88,7 @@ def test_nvswitch_functions_are_read_from_sysfs_and_lspci() -> None:
     assert parse_sysfs_nvswitch("0000:01:00.0", {"vendor": "0x10de", "class": "0x030200"}) == ""
 
 
-def test_hgx_h100_with_kept_550_driver_plans_fabric_manager_at_that_version() -> None:
+def test_hgx_h100_with_kept_550_driver_plans_fabric_manager_at_that_version(probed: Any) -> None:
     facts = probed("ubuntu-22.04-hgx-h100")
     assert facts.driver.version == "550.163.01"
     assert not facts.fabric_manager.present
@@ -109,7 +105,7 @@ def test_hgx_h100_with_kept_550_driver_plans_fabric_manager_at_that_version() ->
     assert any("Fabric Manager" in r for r in plan.reasons)
 
 
-def test_hgx_h100_fresh_install_enables_fabric_manager_before_the_reboot() -> None:
+def test_hgx_h100_fresh_install_enables_fabric_manager_before_the_reboot(probed: Any) -> None:
     facts = replace(probed("ubuntu-22.04-hgx-h100"), driver=DriverInfo())
     plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
     ids = [s.id for s in plan.steps]
@@ -120,7 +116,7 @@ def test_hgx_h100_fresh_install_enables_fabric_manager_before_the_reboot() -> No
     assert "--now" not in enable.argv  # the old module is still loaded until the reboot
 
 
-def test_hgx_b200_adds_nvlsm_and_rhel_uses_the_rpm_name() -> None:
+def test_hgx_b200_adds_nvlsm_and_rhel_uses_the_rpm_name(probed: Any) -> None:
     rocky = probed("rocky-9-t4")
     b200 = tuple(
         compat.enrich_gpu(
@@ -141,7 +137,7 @@ def test_hgx_b200_adds_nvlsm_and_rhel_uses_the_rpm_name() -> None:
     assert install[-2] == "nvidia-fabric-manager"
 
 
-def test_check_shows_fabric_manager_only_on_nvswitch_boards() -> None:
+def test_check_shows_fabric_manager_only_on_nvswitch_boards(probed: Any) -> None:
     hgx = probed("ubuntu-22.04-hgx-h100")
     row = next(c for c in checks.run_checks(hgx) if c.id == "fabric_manager")
     assert row.status is Status.WARN and "not installed" in row.detail
@@ -158,7 +154,7 @@ def test_check_shows_fabric_manager_only_on_nvswitch_boards() -> None:
     assert "fabric_manager" not in [c.id for c in checks.run_checks(plain)]
 
 
-def test_installed_fabric_manager_leaves_a_fitting_driver_satisfied() -> None:
+def test_installed_fabric_manager_leaves_a_fitting_driver_satisfied(probed: Any) -> None:
     facts = replace(
         probed("ubuntu-22.04-hgx-h100"), fabric_manager=Tool(present=True, version="550.163.01")
     )
@@ -168,7 +164,7 @@ def test_installed_fabric_manager_leaves_a_fitting_driver_satisfied() -> None:
 # ---- F10 / F15: Kepler -------------------------------------------------------------------------
 
 
-def test_kepler_beside_an_a100_plans_the_driver_for_the_a100() -> None:
+def test_kepler_beside_an_a100_plans_the_driver_for_the_a100(probed: Any) -> None:
     base = probed("ubuntu-22.04-hgx-h100")
     k80 = compat.enrich_gpu(
         replace(
@@ -192,7 +188,7 @@ def test_kepler_beside_an_a100_plans_the_driver_for_the_a100() -> None:
     assert any("leaves it unused" in r for r in plan.reasons)
 
 
-def test_kepler_alone_is_refused_with_the_true_reason() -> None:
+def test_kepler_alone_is_refused_with_the_true_reason(probed: Any) -> None:
     base = probed("ubuntu-22.04-hgx-h100")
     k80 = compat.enrich_gpu(
         replace(

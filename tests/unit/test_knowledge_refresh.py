@@ -16,8 +16,6 @@ from dlenv_tui.knowledge.refresh import RefreshError, refresh
 from dlenv_tui.locations import knowledge_file
 from dlenv_tui.model import ImageVariant
 
-FIXTURES = Path(__file__).parent / "fixtures" / "knowledge"
-
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes: dict[str, bytes] = {}
@@ -38,16 +36,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
+def server(fixtures_dir: Path) -> Iterator[str]:
+    recorded = fixtures_dir / "knowledge"
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    page1 = (FIXTURES / "hub-page1.json").read_bytes().replace(b'"NEXT"', f'"{base}/hub2"'.encode())
+    page1 = (recorded / "hub-page1.json").read_bytes().replace(b'"NEXT"', f'"{base}/hub2"'.encode())
     _Handler.routes = {
         "/hub": page1,
-        "/hub2": (FIXTURES / "hub-page2.json").read_bytes(),
-        "/truncated": (FIXTURES / "hub-truncated.json").read_bytes(),
-        "/malformed": (FIXTURES / "hub-malformed.json").read_bytes(),
-        "/torch/": (FIXTURES / "torch-index.html").read_bytes(),
+        "/hub2": (recorded / "hub-page2.json").read_bytes(),
+        "/truncated": (recorded / "hub-truncated.json").read_bytes(),
+        "/malformed": (recorded / "hub-malformed.json").read_bytes(),
+        "/torch/": (recorded / "torch-index.html").read_bytes(),
         "/empty-torch/": b"<html><body></body></html>",
     }
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
-from test_plan_support import fixture_facts, matrix
 
 from dlenv_tui.model import (
     Distro,
@@ -34,18 +35,22 @@ from dlenv_tui.plan.driver.common import ENROL_WARNING
 from dlenv_tui.plan.engine import GROUP_WARNING, NO_SYSTEMD_WARNING
 from dlenv_tui.profiles import recommended_profile
 
-MATRIX = matrix()
-_BY_NAME = {name: (facts, profile) for name, facts, profile in MATRIX}
 
+@pytest.fixture
+def scenario(release_matrix: Any, fixture_facts: Any) -> Callable[[str], tuple[HostFacts, Profile]]:
+    """``scenario(name)`` → facts and profile: a matrix case, or a recorded host's recommendation."""
+    by_name = {name: (facts, profile) for name, facts, profile in release_matrix}
 
-def scenario(name: str) -> tuple[HostFacts, Profile]:
-    if name in _BY_NAME:
-        return _BY_NAME[name]
-    if name == "debian-12-gtx1080-podman":
-        facts = fixture_facts("debian-12-gtx1080")
-        return facts, recommended_profile("x", facts, engine=EngineName.PODMAN)
-    facts = fixture_facts(name)
-    return facts, recommended_profile("x", facts)
+    def find(name: str) -> tuple[HostFacts, Profile]:
+        if name in by_name:
+            return by_name[name]
+        if name == "debian-12-gtx1080-podman":
+            facts = fixture_facts("debian-12-gtx1080")
+            return facts, recommended_profile("x", facts, engine=EngineName.PODMAN)
+        facts = fixture_facts(name)
+        return facts, recommended_profile("x", facts)
+
+    return find
 
 
 def table(facts: HostFacts, profile: Profile) -> list[tuple[str, tuple[str, ...]]]:
@@ -649,11 +654,11 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_exact_argv_per_distro_and_gpu_scenario(name: str) -> None:
+def test_exact_argv_per_distro_and_gpu_scenario(name: str, scenario: Any) -> None:
     assert table(*scenario(name)) == EXPECTED[name]
 
 
-@pytest.mark.parametrize(("name", "facts", "profile"), MATRIX, ids=[m[0] for m in MATRIX])
+@pytest.mark.release_matrix
 def test_every_step_stays_inside_the_worker_allow_lists(name, facts, profile) -> None:  # type: ignore[no-untyped-def]
     plans = plan_all(facts, profile)
     ids = [s.id for p in plans for s in p.steps]
@@ -680,7 +685,7 @@ def test_every_step_stays_inside_the_worker_allow_lists(name, facts, profile) ->
             assert plan.steps[-1].kind is StepKind.REBOOT
 
 
-@pytest.mark.parametrize(("name", "facts", "profile"), MATRIX, ids=[m[0] for m in MATRIX])
+@pytest.mark.release_matrix
 def test_secure_boot_plans_sign_or_warn(name, facts, profile) -> None:  # type: ignore[no-untyped-def]
     driver = plan_stage(facts, profile, Stage.DRIVER)
     ids = [s.id for s in driver.steps]
@@ -711,7 +716,7 @@ def test_secure_boot_plans_sign_or_warn(name, facts, profile) -> None:  # type: 
         )
 
 
-def test_nouveau_is_blacklisted_only_when_loaded() -> None:
+def test_nouveau_is_blacklisted_only_when_loaded(scenario: Any) -> None:
     facts, profile = scenario("ubuntu-24.04-rtx4090-fresh")
     driver = plan_stage(facts, profile, Stage.DRIVER)
     [blacklist] = [s for s in driver.steps if s.id == "driver.blacklist-nouveau"]
@@ -724,7 +729,7 @@ def test_nouveau_is_blacklisted_only_when_loaded() -> None:
     ]
 
 
-def test_reboot_step_checks_the_loaded_module_flavour_and_branch() -> None:
+def test_reboot_step_checks_the_loaded_module_flavour_and_branch(scenario: Any) -> None:
     facts, profile = scenario("debian-12-gtx1080")
     reboot = plan_stage(facts, profile, Stage.DRIVER).steps[-1]
     assert reboot.kind is StepKind.REBOOT and not reboot.needs_root
@@ -736,7 +741,7 @@ def test_reboot_step_checks_the_loaded_module_flavour_and_branch() -> None:
     )
 
 
-def test_docker_group_is_optional_and_warned_about() -> None:
+def test_docker_group_is_optional_and_warned_about(scenario: Any) -> None:
     facts, profile = scenario("rocky-9.6-docker-open-sb")
     engine = plan_stage(facts, profile, Stage.ENGINE)
     assert GROUP_WARNING in engine.warnings
@@ -746,7 +751,9 @@ def test_docker_group_is_optional_and_warned_about() -> None:
     assert "engine.docker-group" not in [s.id for s in engine.steps]
 
 
-def test_docker_without_systemd_says_how_to_start_it_and_recommends_podman() -> None:
+def test_docker_without_systemd_says_how_to_start_it_and_recommends_podman(
+    fixture_facts: Any,
+) -> None:
     facts = fixture_facts("ubuntu-24.04-no-systemd")
     profile = recommended_profile("x", facts, engine=EngineName.DOCKER)
     engine = plan_stage(facts, profile, Stage.ENGINE)
@@ -758,7 +765,7 @@ def test_docker_without_systemd_says_how_to_start_it_and_recommends_podman() -> 
     assert cdi.argv == ("/usr/bin/nvidia-ctk", "cdi", "generate", "--output=/etc/cdi/nvidia.yaml")
 
 
-def test_docker_keys_carry_the_published_fingerprints() -> None:
+def test_docker_keys_carry_the_published_fingerprints(scenario: Any) -> None:
     keys = {}
     for name in ("ubuntu-24.04-rtx4090-fresh", "rocky-9.6-docker-open-sb"):
         for s in plan_stage(*scenario(name), Stage.ENGINE).steps:
@@ -785,13 +792,13 @@ def test_unsupported_distros_get_no_plan(distro: Distro) -> None:
         plan_stage(facts, Profile(name="x"), Stage.DRIVER)
 
 
-def test_unsupported_architecture() -> None:
+def test_unsupported_architecture(fixture_facts: Any) -> None:
     facts = replace(fixture_facts("ubuntu-24.04-rtx4090-fresh"), arch="ppc64le")
     with pytest.raises(PlanError, match="ppc64le"):
         plan_all(facts, Profile(name="x"))
 
 
-def test_impossible_choices_are_refused() -> None:
+def test_impossible_choices_are_refused(scenario: Any) -> None:
     facts, profile = scenario("debian-12-gtx1080")
     with pytest.raises(PlanError, match="older than Turing"):
         plan_stage(
@@ -809,7 +816,7 @@ def test_impossible_choices_are_refused() -> None:
         plan_stage(facts, profile, Stage.IMAGE)
 
 
-def test_secure_boot_unknown_on_efi_warns() -> None:
+def test_secure_boot_unknown_on_efi_warns(scenario: Any) -> None:
     facts, profile = scenario("debian-12-gtx1080")
     unknown = replace(facts, secure_boot=SecureBoot(enabled=None, efi=True))
     assert any(
@@ -819,7 +826,7 @@ def test_secure_boot_unknown_on_efi_warns() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_plans_round_trip_through_json(name: str) -> None:
+def test_plans_round_trip_through_json(name: str, scenario: Any) -> None:
     for plan in plan_all(*scenario(name)):
         text = plan_to_json(plan)
         assert plan_from_json(text) == plan

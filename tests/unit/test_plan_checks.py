@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
-from test_plan_support import FakeHost, fixture_facts, matrix, run_plan
 
 from dlenv_tui.model import DriverFlavour, DriverInfo, EngineName, Tool
 from dlenv_tui.plan import plan_all
 from dlenv_tui.profiles import recommended_profile
 
-MATRIX = matrix()
 # Steps with nothing to check: idempotent commands, and the smoke test, which is the proof itself
 ALWAYS_RUN = {"driver.initramfs", "engine.docker-group-member", "engine.smoke-test"}
 
 
-@pytest.mark.parametrize(("name", "facts", "profile"), MATRIX, ids=[m[0] for m in MATRIX])
+@pytest.mark.release_matrix
 def test_after_a_run_every_check_reports_done_and_a_rerun_skips_everything(
-    name, facts, profile
+    name, facts, profile, fake_host: Any, run_plan: Any
 ) -> None:  # type: ignore[no-untyped-def]
     plans = plan_all(facts, profile)
     steps = tuple(s for plan in plans for s in plan.steps)
     assert steps, name
     flavour = profile.driver.flavour or DriverFlavour.OPEN
-    host = FakeHost(flavour=flavour, branch=profile.driver.branch)
+    host = fake_host(flavour=flavour, branch=profile.driver.branch)
     first = run_plan(host, steps)
     # a verification whose check is itself (nvidia-ctk --version) is done once its tool is there
     # and a removal is done where the file never existed
@@ -51,7 +50,7 @@ def installed(facts, engine):  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.mark.parametrize(("name", "facts", "profile"), MATRIX[::4], ids=[m[0] for m in MATRIX[::4]])
+@pytest.mark.release_matrix(every=4)
 def test_installed_hosts_are_satisfied_in_every_stage(name, facts, profile) -> None:  # type: ignore[no-untyped-def]
     done = installed(facts, profile.engine.engine)
     driver, toolkit, engine = plan_all(done, profile)
@@ -61,13 +60,15 @@ def test_installed_hosts_are_satisfied_in_every_stage(name, facts, profile) -> N
     assert not any(s.id == "engine.install" for s in engine.steps)
 
 
-def test_the_installed_rocky_demo_host_has_nothing_left_but_the_smoke_test() -> None:
+def test_the_installed_rocky_demo_host_has_nothing_left_but_the_smoke_test(
+    fake_host: Any, run_plan: Any, fixture_facts: Any
+) -> None:
     facts = fixture_facts("rocky-9-l4-installed")
     profile = recommended_profile("rocky", facts)
     plans = plan_all(facts, profile)
     assert [p.satisfied for p in plans] == [True, True, True]
     # the same host as the model sees it: Docker CE running with the NVIDIA runtime configured
-    host = FakeHost(flavour=DriverFlavour.OPEN)
+    host = fake_host(flavour=DriverFlavour.OPEN)
     for pkg in ("docker-ce", "nvidia-container-toolkit"):
         host.install(pkg)
     host.units.add("docker.service")
@@ -77,7 +78,9 @@ def test_the_installed_rocky_demo_host_has_nothing_left_but_the_smoke_test() -> 
     assert ran == ["engine.smoke-test"]
 
 
-def test_a_loaded_driver_of_the_wrong_flavour_or_too_old_is_not_satisfied() -> None:
+def test_a_loaded_driver_of_the_wrong_flavour_or_too_old_is_not_satisfied(
+    fixture_facts: Any,
+) -> None:
     facts = fixture_facts("ubuntu-24.04-rtx4090-fresh")
     profile = recommended_profile("x", facts)
     wrong = replace(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_plan_support import fixture_facts, matrix
 
 from dlenv_tui.model import Plan, Stage, Step, StepKind
 from dlenv_tui.plan import plan_all, render_script
@@ -17,13 +17,15 @@ from dlenv_tui.profiles import recommended_profile
 SHELLCHECK = shutil.which("shellcheck")
 
 
-def test_every_exported_script_passes_shellcheck(tmp_path: Path) -> None:
+def test_every_exported_script_passes_shellcheck(
+    tmp_path: Path, fixture_facts: Any, release_matrix: Any
+) -> None:
     if SHELLCHECK is None:
         pytest.fail(
             "shellcheck is not installed; scripts/test installs it (apt-get install shellcheck)."
         )
     files = []
-    for name, facts, profile in matrix():
+    for name, facts, profile in release_matrix:
         path = tmp_path / f"{name}.sh"
         path.write_text(render_script(plan_all(facts, profile)))
         files.append(str(path))
@@ -40,7 +42,7 @@ def test_every_exported_script_passes_shellcheck(tmp_path: Path) -> None:
     assert len(files) >= 17 * 2 * 2 * 2
 
 
-def test_script_shape() -> None:
+def test_script_shape(fixture_facts: Any) -> None:
     facts = fixture_facts("ubuntu-24.04-rtx4090-fresh")
     text = render_script(plan_all(facts, recommended_profile("work", facts)))
     lines = text.splitlines()

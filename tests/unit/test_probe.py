@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SYSROOTS
 
 from dlenv_tui.errors import UsageError
 from dlenv_tui.model import DriverFlavour, Gpu, HostFacts, PkgFamily, SecureBoot, Tool, to_data
@@ -19,11 +19,13 @@ from dlenv_tui.probe.facts import merge_gpus
 from dlenv_tui.probe.nvml import NvmlGpu, NvmlInfo, read_nvml
 
 
-def probe(name: str) -> HostFacts:
-    return probe_host(LocalHost(SYSROOTS / name))
+@pytest.fixture
+def probe(sysroot: Callable[[str], Path]) -> Callable[[str], HostFacts]:
+    """``probe(name)`` → probe_host over that tree, NVML included (a fake pynvml where tested)."""
+    return lambda name: probe_host(LocalHost(sysroot(name)))
 
 
-def test_ubuntu_2404_rtx4090_open_driver_secure_boot_docker() -> None:
+def test_ubuntu_2404_rtx4090_open_driver_secure_boot_docker(probe: Any) -> None:
     facts = probe("ubuntu-24.04-rtx4090")
     assert (facts.distro.id, facts.distro.version_id, facts.distro.codename) == (
         "ubuntu",
@@ -74,7 +76,7 @@ def test_ubuntu_2404_rtx4090_open_driver_secure_boot_docker() -> None:
     assert facts.hostname == "ada-ws" and facts.probed_at.endswith("+00:00")
 
 
-def test_mixed_gpus_proprietary_driver_sudo_with_password() -> None:
+def test_mixed_gpus_proprietary_driver_sudo_with_password(probe: Any) -> None:
     facts = probe("ubuntu-22.04-mixed")
     assert [(g.pci_address, g.name, g.architecture, g.compute_capability) for g in facts.gpus] == [
         ("0000:02:00.0", "GeForce GTX 1080", "Pascal", "6.1"),
@@ -87,7 +89,7 @@ def test_mixed_gpus_proprietary_driver_sudo_with_password() -> None:
     assert not facts.docker.present and not facts.nvidia_ctk.present
 
 
-def test_no_gpu_audio_function_ignored_non_efi_no_lspci() -> None:
+def test_no_gpu_audio_function_ignored_non_efi_no_lspci(probe: Any) -> None:
     facts = probe("debian-12-nogpu")
     assert facts.gpus == ()  # probed, none found (the lone 10de:10f0 audio function is not a GPU)
     assert not facts.lspci
@@ -96,7 +98,7 @@ def test_no_gpu_audio_function_ignored_non_efi_no_lspci() -> None:
     assert not facts.driver.loaded
 
 
-def test_fedora_nouveau_efivar_secure_boot_podman_root() -> None:
+def test_fedora_nouveau_efivar_secure_boot_podman_root(probe: Any) -> None:
     facts = probe("fedora-42-a100")
     assert facts.pkg_family is PkgFamily.DNF
     (gpu,) = facts.gpus
@@ -109,7 +111,7 @@ def test_fedora_nouveau_efivar_secure_boot_podman_root() -> None:
     assert facts.user.is_root and facts.user.sudo_nopasswd is None
 
 
-def test_rocky_and_leap_families() -> None:
+def test_rocky_and_leap_families(probe: Any) -> None:
     rocky = probe("rocky-9-t4")
     assert rocky.distro.like == ("rhel", "centos", "fedora")
     assert rocky.kernel_headers is True  # via /usr/src/kernels/<r>
@@ -328,7 +330,7 @@ def test_merge_prefers_nvml_names_then_table_then_lspci() -> None:
 # load_facts
 
 
-def test_load_facts_round_trip(tmp_path: Path) -> None:
+def test_load_facts_round_trip(tmp_path: Path, probe: Any) -> None:
     facts = probe("ubuntu-22.04-mixed")
     wrapped = tmp_path / "check.json"
     wrapped.write_text(json.dumps({"facts": to_data(facts), "checks": []}))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
-from conftest import SYSROOTS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,9 +66,13 @@ OS_RELEASE = [
     ("tree", "path", "expected", "family"), OS_RELEASE, ids=lambda v: str(v)[:30]
 )
 def test_os_release_text_parses_to_the_distro(
-    tree: str, path: str, expected: Distro, family: PkgFamily
+    tree: str,
+    path: str,
+    expected: Distro,
+    family: PkgFamily,
+    sysroot: Callable[[str], Path],
 ) -> None:
-    text = (SYSROOTS / tree / path).read_text()
+    text = (sysroot(tree) / path).read_text()
     distro = system.distro_from_release(system.parse_os_release(text))
     assert distro == expected
     assert system.pkg_family_for(distro) is family
@@ -76,11 +82,15 @@ def test_os_release_text_parses_to_the_distro(
     ("tree", "path", "expected", "family"), OS_RELEASE, ids=lambda v: str(v)[:30]
 )
 def test_distro_package_with_root_dir_agrees_with_the_text_parser(
-    tree: str, path: str, expected: Distro, family: PkgFamily
+    tree: str,
+    path: str,
+    expected: Distro,
+    family: PkgFamily,
+    sysroot: Callable[[str], Path],
 ) -> None:
     from dlenv_tui.probe.host import LocalHost
 
-    assert system.read_distro(LocalHost(SYSROOTS / tree)) == expected
+    assert system.read_distro(LocalHost(sysroot(tree))) == expected
 
 
 def test_os_release_quoting_comments_and_broken_lines() -> None:
@@ -174,10 +184,10 @@ def test_nvidia_version_file(text: str, version: str, flavour: DriverFlavour | N
     assert driver.parse_nvidia_version(text) == (version, flavour)
 
 
-def test_fixture_driver_files() -> None:
-    prop = (SYSROOTS / "ubuntu-22.04-mixed/proc/driver/nvidia/version").read_text()
+def test_fixture_driver_files(sysroot: Callable[[str], Path]) -> None:
+    prop = (sysroot("ubuntu-22.04-mixed") / "proc/driver/nvidia/version").read_text()
     assert driver.parse_nvidia_version(prop) == ("580.95.05", DriverFlavour.PROPRIETARY)
-    mods = driver.parse_proc_modules((SYSROOTS / "fedora-42-a100/proc/modules").read_text())
+    mods = driver.parse_proc_modules((sysroot("fedora-42-a100") / "proc/modules").read_text())
     assert "nouveau" in mods and "nvidia" not in mods
 
 
@@ -233,11 +243,15 @@ def test_efivar(data: str, expected: bool | None) -> None:
 # --------------------------------------------------------------------------------------------
 # PCI
 
-LSPCI_MIXED = (SYSROOTS / "ubuntu-22.04-mixed/.commands/lspci_-nn.out").read_text()
+
+@pytest.fixture
+def lspci_mixed(sysroot: Callable[[str], Path]) -> str:
+    """``lspci -nn`` captured on the mixed-GPU Ubuntu 22.04 host."""
+    return (sysroot("ubuntu-22.04-mixed") / ".commands" / "lspci_-nn.out").read_text()
 
 
-def test_lspci_finds_display_functions_only() -> None:
-    assert pci.parse_lspci(LSPCI_MIXED) == (
+def test_lspci_finds_display_functions_only(lspci_mixed: str) -> None:
+    assert pci.parse_lspci(lspci_mixed) == (
         Gpu("0000:02:00.0", "1b80", name="GeForce GTX 1080", chip="GP104"),
         Gpu("0000:03:00.0", "2204", name="GeForce RTX 3090", chip="GA102"),
     )

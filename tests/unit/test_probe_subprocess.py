@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,14 @@ from dlenv_tui.probe import LocalHost, probe_host
 from dlenv_tui.screens import services
 from dlenv_tui.screens.services import kill_probes, probe_in_subprocess
 
-SYSROOTS = Path(__file__).parent / "fixtures" / "sysroots"
-
 
 @pytest.mark.parametrize("name", ["fedora-42-a100", "ubuntu-22.04-mixed", "debian-12-nogpu"])
-def test_the_child_reports_the_same_facts_as_probing_here(name: str) -> None:
-    sysroot = SYSROOTS / name
-    child = probe_in_subprocess(str(sysroot))
-    here = probe_host(LocalHost(sysroot))
+def test_the_child_reports_the_same_facts_as_probing_here(
+    name: str, sysroot: Callable[[str], Path]
+) -> None:
+    root = sysroot(name)
+    child = probe_in_subprocess(str(root))
+    here = probe_host(LocalHost(root))
     assert dataclasses.replace(child, probed_at="") == dataclasses.replace(here, probed_at="")
     assert child.gpus == here.gpus and child.distro == here.distro  # not just empty
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,6 @@ from dlenv_tui.errors import UsageError
 from dlenv_tui.model import (
     EngineName,
     EngineSource,
-    HostFacts,
     Mount,
     PortMap,
     Profile,
@@ -25,7 +25,6 @@ from dlenv_tui.model import (
     Stage,
     StageState,
     Tool,
-    from_data,
 )
 from dlenv_tui.profiles import (
     ProfileError,
@@ -36,13 +35,6 @@ from dlenv_tui.profiles import (
     validate_profile,
 )
 from dlenv_tui.validate import ValidationError
-
-FACTS_DIR = Path(__file__).parent / "fixtures" / "facts"
-
-
-def facts(name: str) -> HostFacts:
-    data = json.loads((FACTS_DIR / f"{name}.json").read_text())
-    return from_data(HostFacts, data["facts"])
 
 
 @pytest.fixture
@@ -57,8 +49,10 @@ def test_store_lives_under_dlenv_config_dir(store: ProfileStore, tmp_path: Path)
     assert store.list() == []
 
 
-def test_round_trip_keeps_everything_and_writes_0600(store: ProfileStore) -> None:
-    profile = recommended_profile("work", facts("ubuntu-24.04-rtx4090-fresh"))
+def test_round_trip_keeps_everything_and_writes_0600(
+    store: ProfileStore, fixture_facts: Any
+) -> None:
+    profile = recommended_profile("work", fixture_facts("ubuntu-24.04-rtx4090-fresh"))
     profile = replace(
         profile,
         run=RunOptions(
@@ -227,8 +221,8 @@ def test_validate_profile_names_the_field(profile: Profile, words: str) -> None:
     assert words in str(exc.value)
 
 
-def test_recommendations_follow_the_host() -> None:
-    ubuntu = recommended_profile("a", facts("ubuntu-24.04-rtx4090-fresh"))
+def test_recommendations_follow_the_host(fixture_facts: Any) -> None:
+    ubuntu = recommended_profile("a", fixture_facts("ubuntu-24.04-rtx4090-fresh"))
     assert ubuntu.driver.flavour is not None and ubuntu.driver.flavour.value == "open"
     assert (ubuntu.engine.engine, ubuntu.engine.source) == (
         EngineName.DOCKER,
@@ -237,27 +231,32 @@ def test_recommendations_follow_the_host() -> None:
     assert ubuntu.image.cuda == "13.3"
     assert ubuntu.host is not None
 
-    pascal = recommended_profile("b", facts("debian-12-gtx1080"))
+    pascal = recommended_profile("b", fixture_facts("debian-12-gtx1080"))
     assert pascal.driver.flavour is not None and pascal.driver.flavour.value == "proprietary"
     assert pascal.driver.branch == "580"
     assert pascal.image.cuda == "12.9"
 
-    fedora = recommended_profile("c", facts("fedora-43-a100-secureboot"))
+    fedora = recommended_profile("c", fixture_facts("fedora-43-a100-secureboot"))
     assert fedora.engine.engine is EngineName.PODMAN
 
-    no_systemd = recommended_profile("d", facts("ubuntu-24.04-no-systemd"))
+    no_systemd = recommended_profile("d", fixture_facts("ubuntu-24.04-no-systemd"))
     assert no_systemd.engine.engine is EngineName.PODMAN
 
-    suse = recommended_profile("e", facts("opensuse-leap-15.6-rtx4090"), engine=EngineName.DOCKER)
+    suse = recommended_profile(
+        "e", fixture_facts("opensuse-leap-15.6-rtx4090"), engine=EngineName.DOCKER
+    )
     assert suse.engine.source is EngineSource.DISTRO
 
-    installed = facts("fedora-43-a100-secureboot")
+    installed = fixture_facts("fedora-43-a100-secureboot")
     installed = replace(installed, docker=Tool(present=True, version="28.0"))
     assert recommended_profile("f", installed).engine.engine is EngineName.DOCKER
 
-    assert recommended_profile("g", facts("debian-12-gtx1080"), cuda="12.6").image.cuda == "12.6"
+    assert (
+        recommended_profile("g", fixture_facts("debian-12-gtx1080"), cuda="12.6").image.cuda
+        == "12.6"
+    )
     with pytest.raises(UsageError, match=r"CUDA 13\.0 cannot run"):
-        recommended_profile("h", facts("debian-12-gtx1080"), cuda="13.0")
+        recommended_profile("h", fixture_facts("debian-12-gtx1080"), cuda="13.0")
 
 
 def test_mark_stage_stamps_progress() -> None:
@@ -272,21 +271,20 @@ def test_mark_stage_stamps_progress() -> None:
 # ---------------------------------------------------------------- concurrency (issue 11)
 
 
-def test_ten_parallel_creators_of_one_name_one_wins(tmp_path: Path) -> None:
+def test_ten_parallel_creators_of_one_name_one_wins(
+    tmp_path: Path, facts_file: Callable[[str], Path], dlenv_argv: list[str]
+) -> None:
     """10 parallel `dlenv profiles new race`: exactly one "Created", the others one sentence."""
     import subprocess
-    import sys
 
     env = {**os.environ, "NO_COLOR": "1", "DLENV_CONFIG_DIR": str(tmp_path / "cfg")}
     argv = [
-        sys.executable,
-        "-m",
-        "dlenv_tui",
+        *dlenv_argv,
         "profiles",
         "new",
         "race",
         "--facts",
-        str(FACTS_DIR / "ubuntu-24.04-rtx4090-fresh.json"),
+        str(facts_file("ubuntu-24.04-rtx4090-fresh")),
     ]
     procs = [
         subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

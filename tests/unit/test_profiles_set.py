@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
 from dlenv_tui.cli import main
 from dlenv_tui.model import Mount, PortMap, Profile
 from dlenv_tui.profiles import ProfileStore
-
-UBUNTU = FIXTURES / "facts" / "ubuntu-24.04-rtx4090-fresh.json"
 
 
 @pytest.fixture
@@ -82,10 +80,13 @@ def test_bad_settings_are_one_sentence_and_change_nothing(
 
 
 def test_new_profile_on_a_host_without_gpus_starts_containers_without_gpus(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    facts_file: Callable[[str], Path],
 ) -> None:
     monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path / "config"))
-    data = json.loads(UBUNTU.read_text())
+    data = json.loads(facts_file("ubuntu-24.04-rtx4090-fresh").read_text())
     facts = data.get("facts", data)
     facts["gpus"] = []
     nogpu = tmp_path / "nogpu.json"
@@ -93,7 +94,10 @@ def test_new_profile_on_a_host_without_gpus_starts_containers_without_gpus(
     assert main(["profiles", "new", "cpu", "--facts", str(nogpu)]) == 0
     assert "No NVIDIA GPU was found" in capsys.readouterr().out
     assert ProfileStore().load("cpu").run.gpus == "none"
-    assert main(["profiles", "new", "gpu", "--facts", str(UBUNTU)]) == 0
+    assert (
+        main(["profiles", "new", "gpu", "--facts", str(facts_file("ubuntu-24.04-rtx4090-fresh"))])
+        == 0
+    )
     assert "No NVIDIA GPU" not in capsys.readouterr().out
     assert ProfileStore().load("gpu").run.gpus == "all"
 

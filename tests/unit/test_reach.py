@@ -13,11 +13,10 @@ import subprocess
 import sys
 import threading
 import urllib.error
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, SYSROOTS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,7 +35,6 @@ from dlenv_tui.probe.reach import (
 )
 from dlenv_tui.profiles import ProfileStore, recommended_profile
 
-FACTS = FIXTURES / "facts"
 NVIDIA_DEV = "https://developer.download.nvidia.com"
 GITHUB_IO = "https://nvidia.github.io"
 DOCKER = "https://download.docker.com"
@@ -196,12 +194,15 @@ def test_plan_endpoints_reads_downloads_argv_and_repo_files() -> None:
     ],
 )
 def test_plan_endpoints_for_fixture_hosts(
-    facts: str, engine: str | None, origins: tuple[str, ...]
+    facts: str,
+    engine: str | None,
+    origins: tuple[str, ...],
+    facts_file: Callable[[str], Path],
 ) -> None:
     from dlenv_tui.model import EngineName
     from dlenv_tui.plan import plan_all
 
-    host = load_facts(FACTS / f"{facts}.json")
+    host = load_facts(facts_file(facts))
     profile = recommended_profile("p", host, engine=EngineName(engine) if engine else None)
     assert plan_endpoints(plan_all(host, profile)) == origins
 
@@ -459,10 +460,12 @@ def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[str,
 
 
 def test_check_network_uses_the_recommended_plans(
-    recorded: list[tuple[str, ...]], capsys: pytest.CaptureFixture[str]
+    recorded: list[tuple[str, ...]],
+    capsys: pytest.CaptureFixture[str],
+    facts_file: Callable[[str], Path],
 ) -> None:
     code = main(
-        ["check", "--facts", str(FACTS / "ubuntu-24.04-rtx4090-fresh.json"), "--network", "--json"]
+        ["check", "--facts", str(facts_file("ubuntu-24.04-rtx4090-fresh")), "--network", "--json"]
     )
     assert code == 0  # unreachable repositories warn, they do not fail
     assert recorded == [(NVIDIA_DEV, GITHUB_IO, DOCKER, *BUILD)]
@@ -471,41 +474,48 @@ def test_check_network_uses_the_recommended_plans(
 
 
 def test_check_profile_uses_that_profiles_plans(
-    recorded: list[tuple[str, ...]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    recorded: list[tuple[str, ...]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    facts_file: Callable[[str], Path],
 ) -> None:
     from dlenv_tui.model import EngineName
 
-    host = load_facts(FACTS / "ubuntu-24.04-rtx4090-fresh.json")
+    host = load_facts(facts_file("ubuntu-24.04-rtx4090-fresh"))
     ProfileStore(tmp_path / "profiles").save(
         recommended_profile("lab", host, engine=EngineName.PODMAN)
     )
-    facts_file = str(FACTS / "ubuntu-24.04-rtx4090-fresh.json")
-    assert main(["check", "--facts", facts_file, "--profile", "lab"]) == 0
+    facts = str(facts_file("ubuntu-24.04-rtx4090-fresh"))
+    assert main(["check", "--facts", facts, "--profile", "lab"]) == 0
     assert recorded == [(NVIDIA_DEV, GITHUB_IO, *BUILD)]
     assert "could not connect: test" in capsys.readouterr().out
 
 
 def test_check_network_without_a_plan(
-    recorded: list[tuple[str, ...]], capsys: pytest.CaptureFixture[str]
+    recorded: list[tuple[str, ...]],
+    capsys: pytest.CaptureFixture[str],
+    sysroot: Callable[[str], Path],
 ) -> None:
-    assert main(["check", "--sysroot", str(SYSROOTS / "arch-rtx4090"), "--network"]) == 1
+    assert main(["check", "--sysroot", str(sysroot("arch-rtx4090")), "--network"]) == 1
     # no host plan on Arch, but the image build still needs its hosts
     assert recorded == [BUILD]
     assert "nothing to reach" not in capsys.readouterr().out
 
 
 def test_check_network_when_everything_is_installed(
-    recorded: list[tuple[str, ...]], capsys: pytest.CaptureFixture[str]
+    recorded: list[tuple[str, ...]],
+    capsys: pytest.CaptureFixture[str],
+    facts_file: Callable[[str], Path],
 ) -> None:
-    assert main(["check", "--facts", str(FACTS / "rocky-9-l4-installed.json"), "--network"]) == 0
+    assert main(["check", "--facts", str(facts_file("rocky-9-l4-installed")), "--network"]) == 0
     # the host plans download nothing; only the image build's hosts are left to try
     assert recorded == [BUILD]
 
 
-def test_check_stays_offline_by_default() -> None:
+def test_check_stays_offline_by_default(facts_file: Callable[[str], Path]) -> None:
     code = (
         "import sys\nfrom dlenv_tui.cli import main\n"
-        f"main(['check', '--facts', {str(FACTS / 'ubuntu-24.04-rtx4090-fresh.json')!r}])\n"
+        f"main(['check', '--facts', {str(facts_file('ubuntu-24.04-rtx4090-fresh'))!r}])\n"
         "print('dlenv_tui.probe.reach' in sys.modules, 'urllib.request' in sys.modules, file=sys.stderr)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

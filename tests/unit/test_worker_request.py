@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import SYSROOTS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,18 +27,11 @@ from dlenv_tui.execute.request import (
 from dlenv_tui.execute.worker import HOST_CHANGED, derive_plan
 from dlenv_tui.model import EngineName, Plan, Stage, Step
 from dlenv_tui.plan import plan_stage
-from dlenv_tui.probe import LocalHost, probe_host
 from dlenv_tui.profiles import recommended_profile
 
-HOSTS = sorted(p.name for p in SYSROOTS.iterdir() if p.is_dir())
 
-
-def _facts(host: str):  # type: ignore[no-untyped-def]
-    return probe_host(LocalHost(SYSROOTS / host), nvml=False)
-
-
-def test_a_request_carries_choices_and_a_digest_not_steps() -> None:
-    facts = _facts("ubuntu-24.04-rtx4090")
+def test_a_request_carries_choices_and_a_digest_not_steps(probed: Any) -> None:
+    facts = probed("ubuntu-24.04-rtx4090")
     plan = plan_stage(facts, recommended_profile("gpu-dev", facts), Stage.TOOLKIT)
     data = json.loads(encode_request(plan))
     assert set(data) == {"v", "stage", "inputs", "digest"}
@@ -52,12 +45,11 @@ def test_a_request_carries_choices_and_a_digest_not_steps() -> None:
     assert request.digest == plan_digest(plan)
 
 
-@pytest.mark.parametrize("host", HOSTS)
 @pytest.mark.parametrize("stage", [Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE])
 def test_the_worker_replans_the_same_steps_and_the_policy_passes_them(
-    host: str, stage: Stage
+    sysroot_name: str, stage: Stage, probed: Any
 ) -> None:
-    facts = _facts(host)
+    facts = probed(sysroot_name)
     for engine in EngineName:
         profile = recommended_profile("p", facts, engine=engine)
         profile = dataclasses.replace(
@@ -74,19 +66,19 @@ def test_the_worker_replans_the_same_steps_and_the_policy_passes_them(
         validate_plan(ran, product_policy())
 
 
-def test_a_changed_host_is_refused_in_one_sentence() -> None:
-    facts = _facts("ubuntu-24.04-rtx4090")
+def test_a_changed_host_is_refused_in_one_sentence(probed: Any) -> None:
+    facts = probed("ubuntu-24.04-rtx4090")
     shown = plan_stage(facts, recommended_profile("p", facts), Stage.DRIVER)
     request = parse_request(encode_request(shown).encode())
     assert isinstance(request, StageRequest)
-    other = _facts("debian-12-nogpu")
+    other = probed("debian-12-nogpu")
     with pytest.raises(DlenvError) as info:
         derive_plan(request, lambda: other)
     assert str(info.value) == HOST_CHANGED
 
 
-def test_a_digest_of_another_plan_is_refused() -> None:
-    facts = _facts("ubuntu-24.04-rtx4090")
+def test_a_digest_of_another_plan_is_refused(probed: Any) -> None:
+    facts = probed("ubuntu-24.04-rtx4090")
     shown = plan_stage(facts, recommended_profile("p", facts), Stage.ENGINE)
     evil = dataclasses.replace(
         shown, steps=(Step(id="x", title="x", argv=("/usr/sbin/usermod", "-o", "-u", "0", "a")),)
@@ -187,13 +179,11 @@ def test_any_json_object_is_a_request_or_one_sentence(data: dict[str, object]) -
         assert "\n" not in str(exc)
 
 
-def test_every_plan_of_the_release_matrix_passes_the_workers_policy() -> None:
+def test_every_plan_of_the_release_matrix_passes_the_workers_policy(release_matrix: Any) -> None:
     """Every supported release x engine x flavour x Secure Boot: the worker would run its plans."""
-    from test_plan_support import matrix
-
     from dlenv_tui.plan import plan_all
 
-    for name, facts, profile in matrix():
+    for name, facts, profile in release_matrix:
         for plan in plan_all(facts, profile):
             try:
                 validate_plan(plan, product_policy())

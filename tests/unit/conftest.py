@@ -1,11 +1,13 @@
-"""Shared scenarios for the plan tests: the distro matrix and a model host that runs steps and checks."""
+"""Unit-layer fixtures: the release matrix the plan tests run over, and a model host that runs
+steps and checks."""
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+
+import pytest
 
 from dlenv_tui.model import (
     Distro,
@@ -19,12 +21,9 @@ from dlenv_tui.model import (
     Step,
     StepKind,
     UserInfo,
-    from_data,
 )
 from dlenv_tui.plan import programs as p
 from dlenv_tui.profiles import recommended_profile
-
-FACTS_DIR = Path(__file__).parent / "fixtures" / "facts"
 
 RTX4090 = Gpu("0000:01:00.0", "2684", "GeForce RTX 4090", "AD102", "Ada Lovelace", "8.9")
 GTX1080 = Gpu("0000:01:00.0", "1b80", "GeForce GTX 1080", "GP104", "Pascal", "6.1")
@@ -91,11 +90,6 @@ DISTROS = [
 ]
 
 
-def fixture_facts(name: str) -> HostFacts:
-    data = json.loads((FACTS_DIR / f"{name}.json").read_text())
-    return from_data(HostFacts, data["facts"])
-
-
 def matrix_facts(
     distro: Distro, pm: PkgFamily, kernel: str, flavour: DriverFlavour, secure_boot: bool
 ) -> HostFacts:
@@ -128,6 +122,27 @@ def matrix() -> list[tuple[str, HostFacts, Profile]]:
                     name = f"{distro.id}-{distro.version_id}-{engine.value}-{flavour.value}{'-sb' if sb else ''}"
                     out.append((name, facts, matrix_profile(facts, engine)))
     return out
+
+
+MATRIX = matrix()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.release_matrix``: run over ``(name, facts, profile)`` of the matrix, or of
+    every ``every``-th case, ``families`` (package family values) only when given."""
+    mark = metafunc.definition.get_closest_marker("release_matrix")
+    if mark is None:
+        return
+    every: int = mark.kwargs.get("every", 1)
+    families: tuple[str, ...] | None = mark.kwargs.get("families")
+    cases = [m for m in MATRIX if families is None or m[1].pkg_family.value in families][::every]
+    metafunc.parametrize(("name", "facts", "profile"), cases, ids=[m[0] for m in cases])
+
+
+@pytest.fixture
+def release_matrix() -> list[tuple[str, HostFacts, Profile]]:
+    """Every supported release × engine × flavour × Secure Boot state, as ``(name, facts, profile)``."""
+    return list(MATRIX)
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,7 +314,7 @@ class FakeHost:
             self.touch("/var/lib/dkms/mok.pub")  # DKMS creates its key on the first signed build
 
 
-def run_plan(host: FakeHost, steps: tuple[Step, ...]) -> list[str]:
+def _run_plan(host: FakeHost, steps: tuple[Step, ...]) -> list[str]:
     """Run ``steps`` like the script does (skip what the check says is done); the ids that ran."""
     ran = []
     for step in steps:
@@ -308,3 +323,15 @@ def run_plan(host: FakeHost, steps: tuple[Step, ...]) -> list[str]:
         host.apply(step)
         ran.append(step.id)
     return ran
+
+
+@pytest.fixture
+def fake_host() -> type[FakeHost]:
+    """``fake_host(flavour=…)`` → a model host with nothing installed."""
+    return FakeHost
+
+
+@pytest.fixture
+def run_plan() -> Callable[[FakeHost, tuple[Step, ...]], list[str]]:
+    """``run_plan(host, steps)`` → the ids that ran, skipping what each check says is done."""
+    return _run_plan
