@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_engine_real import small_profile
 
 from dlenv_tui.cli import main
 from dlenv_tui.model import (
@@ -24,9 +24,6 @@ from dlenv_tui.model import (
 )
 from dlenv_tui.profiles import ProfileStore
 
-ROOT = Path(__file__).resolve().parent.parent
-BUSYBOX = "localhost/dlenv-test-busybox:latest"
-
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProfileStore:
@@ -37,8 +34,15 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ProfileStore:
     return ProfileStore()
 
 
-def tiny(name: str, engine: EngineName = EngineName.DOCKER, **run: object) -> Profile:
-    return small_profile(name, engine, BUSYBOX, prefix="dlenv-cli", **run)
+@pytest.fixture
+def tiny(small_profile: Callable[..., Profile], busybox_ref: str) -> Callable[..., Profile]:
+    """``tiny(name, engine=docker, **run)``: a busybox-based profile tagged ``dlenv-cli-NAME``
+    (the busybox image is only made when a test builds; rendering needs none)."""
+
+    def make(name: str, engine: EngineName = EngineName.DOCKER, **run: object) -> Profile:
+        return small_profile(name, engine, busybox_ref, prefix="dlenv-cli", **run)
+
+    return make
 
 
 def test_dockerfile_prints_the_rendered_dockerfile(
@@ -58,7 +62,10 @@ def test_dockerfile_prints_the_rendered_dockerfile(
 
 
 def test_dockerfile_output_writes_a_buildable_context(
-    store: ProfileStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: ProfileStore,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tiny: Any,
 ) -> None:
     store.save(tiny("ctx"))
     out = tmp_path / "ctx"
@@ -93,6 +100,7 @@ def test_engine_down_is_one_sentence(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tiny: Any,
 ) -> None:
     store.save(tiny("down"))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
@@ -104,19 +112,6 @@ def test_engine_down_is_one_sentence(
     )
 
 
-def _engine_ready(engine: EngineName) -> bool:
-    from dlenv_tui.engine import EngineError, connect
-
-    try:
-        with connect(engine, start_service=False) as client:
-            client.client.images.get(BUSYBOX)
-    except Exception as exc:  # EngineError, or the base image not made yet
-        if isinstance(exc, EngineError):
-            return False
-        subprocess.run([str(ROOT / "scripts" / "ci-engines"), "base-busybox", BUSYBOX], check=False)
-    return True
-
-
 @pytest.mark.engine
 @pytest.mark.parametrize("engine", [EngineName.DOCKER, EngineName.PODMAN], ids=lambda e: e.value)
 def test_build_run_stop_record_the_image_in_the_profile(
@@ -124,11 +119,9 @@ def test_build_run_stop_record_the_image_in_the_profile(
     store: ProfileStore,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    tiny: Callable[..., Profile],
+    busybox: str,
 ) -> None:
-    if not _engine_ready(engine):
-        if subprocess.run([str(ROOT / "scripts" / "ci-engines"), "setup"], check=False).returncode:
-            pytest.fail("scripts/ci-engines setup could not start the engines")
-        assert _engine_ready(engine)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -181,9 +174,9 @@ def test_build_run_stop_record_the_image_in_the_profile(
     assert "is not running" in capsys.readouterr().out
 
 
-def test_commands_are_registered() -> None:
+def test_commands_are_registered(dlenv_argv: list[str], repo_root: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "dlenv_tui", "--help"], capture_output=True, text=True, cwd=ROOT
+        [*dlenv_argv, "--help"], capture_output=True, text=True, cwd=repo_root
     ).stdout
     for command in ("dockerfile", "build", "run", "stop"):
         assert command in out

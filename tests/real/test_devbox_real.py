@@ -9,24 +9,12 @@ import dataclasses
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_engine_real import (
-    _ssh,
-    build,
-    busybox,
-    client,
-    debian,
-    engines_up,
-    free_port,
-    get,
-    small_profile,
-)
 
 from dlenv_tui.engine import OWNER_LABEL, PROFILE_LABEL, EngineClient, EngineError, volume_names
 from dlenv_tui.model import Mount, PortMap
-
-__all__ = ["busybox", "client", "debian", "engines_up"]  # fixtures used by name
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(600)]
 
@@ -61,7 +49,13 @@ def _remove_volumes(client: EngineClient, names: dict[str, str]) -> None:
 
 
 def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
-    client: EngineClient, debian: str, tmp_path: Path
+    client: EngineClient,
+    debian: str,
+    tmp_path: Path,
+    small_profile: Any,
+    free_port: Any,
+    build: Any,
+    ssh: Any,
 ) -> None:
     key = tmp_path / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
@@ -78,13 +72,13 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
     profile, _ = build(client, profile, ssh_keys=(tmp_path / "id_ed25519.pub").read_text())
     client.run(profile)
     try:
-        out = _ssh(key, port, "dev", "echo kept > ~/kept.txt; cat /proc/1/comm")
+        out = ssh(key, port, "dev", "echo kept > ~/kept.txt; cat /proc/1/comm")
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() in ("tini", "docker-init", "podman-init", "catatonit"), out.stdout
         first = _fingerprint(port)
         for _ in range(10):
-            assert _ssh(key, port, "dev", "true").returncode == 0
-        zombies = _ssh(key, port, "dev", ZOMBIES)
+            assert ssh(key, port, "dev", "true").returncode == 0
+        zombies = ssh(key, port, "dev", ZOMBIES)
         assert zombies.stdout.strip() == "0", zombies.stdout + zombies.stderr
 
         # a running container is replaced only when asked
@@ -95,7 +89,7 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
         profile = dataclasses.replace(profile, run=dataclasses.replace(profile.run, shm_size="96m"))
         client.run(profile, replace=True)
         assert _fingerprint(port) == first
-        out = _ssh(
+        out = ssh(
             key,
             port,
             "dev",
@@ -114,7 +108,13 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
 
 
 def test_every_port_binding_is_published_and_missing_mounts_are_made(
-    client: EngineClient, busybox: str, tmp_path: Path
+    client: EngineClient,
+    busybox: str,
+    tmp_path: Path,
+    small_profile: Any,
+    free_port: Any,
+    build: Any,
+    get: Any,
 ) -> None:
     a, b = free_port(), free_port()
     made = tmp_path / "not" / "yet"
@@ -138,7 +138,11 @@ def test_every_port_binding_is_published_and_missing_mounts_are_made(
 
 
 def test_same_name_and_profile_but_another_owner_is_not_ours(
-    client: EngineClient, busybox: str
+    client: EngineClient,
+    busybox: str,
+    small_profile: Any,
+    build: Any,
+    get: Any,
 ) -> None:
     profile = small_profile(f"owner-{client.engine.value}", client.engine, busybox, ports=())
     profile, _ = build(client, profile)
@@ -163,6 +167,7 @@ def test_cli_build_failure_shows_command_status_and_last_lines_under_quiet(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    small_profile: Any,
 ) -> None:
     from dlenv_tui.cli import main
     from dlenv_tui.model import EngineName

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 import glob
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_engine_real import build, client, debian, engines_up, small_profile  # noqa: F401
 
 from dlenv_tui.cli import main
 from dlenv_tui.doctor.gpucheck import NO_GPU, parse_output, record_gpu_check, run_gpu_check
@@ -19,11 +19,13 @@ pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
 
 
 def test_check_runs_in_the_built_image_and_is_recorded(
-    client: EngineClient,  # noqa: F811
-    debian: str,  # noqa: F811
+    client: EngineClient,
+    debian: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    small_profile: Any,
+    build: Any,
 ) -> None:
     monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path))
     profile = small_profile(f"gpucheck-{client.engine.value}", client.engine, debian)

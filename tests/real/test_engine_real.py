@@ -13,160 +13,39 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dlenv_tui.engine import (
-    BuildProgress,
     EngineClient,
     EngineError,
     connect,
     connection_help,
 )
-from dlenv_tui.image import ImageUser, render_dockerfile
+from dlenv_tui.image import ImageUser
 from dlenv_tui.model import (
-    EngineChoice,
     EngineName,
-    ImageOptions,
     Mount,
     PortMap,
-    Profile,
-    RunOptions,
 )
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parent.parent
-CI_ENGINES = ROOT / "scripts" / "ci-engines"
-BUSYBOX = "localhost/dlenv-test-busybox:latest"
-DEBIAN = "localhost/dlenv-test-debian:bookworm"
-USER = ImageUser("dev", 1234, 1234)
-ENGINES = [EngineName.DOCKER, EngineName.PODMAN]
 CDI_SPEC = Path("/etc/cdi/dlenv-test.yaml")
 
 
-def _answers(engine: EngineName) -> bool:
-    try:
-        connect(engine, start_service=False).close()
-    except EngineError:
-        return False
-    return True
-
-
-@pytest.fixture(scope="session")
-def engines_up() -> None:
-    """Both engines answer: already started by scripts/ci-engines, or started here (root only)."""
-    if all(_answers(e) for e in ENGINES):
-        return
-    if os.geteuid() != 0:
-        pytest.skip("the engines are not running and starting dockerd / rootful podman needs root")
-    out = subprocess.run([str(CI_ENGINES), "setup"], capture_output=True, text=True)
-    if out.returncode != 0 or not all(_answers(e) for e in ENGINES):
-        pytest.fail(
-            f"scripts/ci-engines setup could not start the engines:\n{out.stdout}{out.stderr}"
-        )
-
-
-def _has_image(engine: EngineName, ref: str) -> bool:
-    import docker.errors
-
-    with connect(engine, start_service=False) as client:
-        try:
-            client.client.images.get(ref)
-        except docker.errors.ImageNotFound:
-            return False
-    return True
-
-
-def _base(kind: str, ref: str) -> str:
-    if not all(_has_image(e, ref) for e in ENGINES):
-        subprocess.run([str(CI_ENGINES), kind, ref], check=True, capture_output=True)
-    return ref
-
-
-@pytest.fixture(scope="session")
-def busybox(engines_up: None) -> str:
-    return _base("base-busybox", BUSYBOX)
-
-
-@pytest.fixture(scope="session")
-def debian(engines_up: None) -> str:
-    """A Debian userland image (the rootfs tarball is cached under /var/cache/dlenv-test)."""
-    return _base("base-debian", DEBIAN)
-
-
-@pytest.fixture(params=ENGINES, ids=lambda e: e.value)
-def client(request: pytest.FixtureRequest, engines_up: None) -> Iterator[EngineClient]:
-    with connect(request.param, start_service=False) as c:
-        yield c
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def small_profile(
-    name: str, engine: EngineName, base: str, prefix: str = "dlenv-test", **run: object
-) -> Profile:
-    """A profile whose image is ``base`` plus dlenv's layers and nothing slow (no pip, no
-    JupyterLab, no SSH), tagged ``localhost/{prefix}-{name}:latest``, without GPUs."""
-    return Profile(
-        name=name,
-        engine=EngineChoice(engine=engine),
-        image=ImageOptions(
-            base_override=base,
-            python_packages=(),
-            jupyter=False,
-            ssh=False,
-            tmux=False,
-            tag=f"localhost/{prefix}-{name}:latest",
-        ),
-        run=RunOptions(gpus="none", **run),  # type: ignore[arg-type]
-    )
-
-
-def build(
-    client: EngineClient, profile: Profile, **kw: object
-) -> tuple[Profile, list[BuildProgress]]:
-    kw.setdefault("user", USER)
-    kw.setdefault("ssh_keys", "")
-    rendered = render_dockerfile(profile, engine=client.engine, **kw)  # type: ignore[arg-type]
-    events: list[BuildProgress] = []
-    built = client.build(profile, rendered, events.append)
-    return dataclasses.replace(profile, last_image=built), events
-
-
-def get(url: str, timeout: float = 15) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return str(response.read().decode())
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def wait_exit(client: EngineClient, profile: Profile, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while (
-        client.status(profile) in ("running", "created", "configured")
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.2)
-    return client.logs(profile)
-
-
 def test_build_run_port_mount_owner_relaunch_stop(
-    client: EngineClient, busybox: str, tmp_path: Path
+    client: EngineClient,
+    busybox: str,
+    tmp_path: Path,
+    small_profile: Any,
+    free_port: Any,
+    build: Any,
+    get: Any,
 ) -> None:
     data = tmp_path / "data"
     work = tmp_path / "work"
@@ -229,7 +108,9 @@ def test_build_run_port_mount_owner_relaunch_stop(
     assert client.stop(profile) is False
 
 
-def test_running_as_root_when_asked(client: EngineClient, busybox: str) -> None:
+def test_running_as_root_when_asked(
+    client: EngineClient, busybox: str, small_profile: Any, build: Any, wait_exit: Any
+) -> None:
     profile = small_profile(
         f"root-{client.engine.value}", client.engine, busybox, as_root=True, ports=()
     )
@@ -242,7 +123,9 @@ def test_running_as_root_when_asked(client: EngineClient, busybox: str) -> None:
         client.stop(profile)
 
 
-def test_uid_taken_in_the_base_is_adopted(client: EngineClient, debian: str) -> None:
+def test_uid_taken_in_the_base_is_adopted(
+    client: EngineClient, debian: str, small_profile: Any, build: Any, wait_exit: Any
+) -> None:
     """Ubuntu 24.04 images ship ubuntu:1000:1000; the host user with 1000:1000 takes it over."""
     base = f"localhost/dlenv-test-ubuntu-like-{client.engine.value}:latest"
     _build_plain(
@@ -262,7 +145,9 @@ def test_uid_taken_in_the_base_is_adopted(client: EngineClient, debian: str) -> 
     assert "ubuntu" not in out
 
 
-def test_uid_taken_without_shadow_utils(client: EngineClient, busybox: str) -> None:
+def test_uid_taken_without_shadow_utils(
+    client: EngineClient, busybox: str, small_profile: Any, build: Any, wait_exit: Any
+) -> None:
     """A busybox-like base has no useradd: the script edits /etc/passwd and /etc/group itself."""
     base = f"localhost/dlenv-test-busybox-taken-{client.engine.value}:latest"
     _build_plain(
@@ -283,7 +168,13 @@ def test_uid_taken_without_shadow_utils(client: EngineClient, busybox: str) -> N
 
 
 def test_debian_stack_with_pip_ca_ssh_and_user(
-    client: EngineClient, debian: str, tmp_path: Path
+    client: EngineClient,
+    debian: str,
+    tmp_path: Path,
+    small_profile: Any,
+    free_port: Any,
+    build: Any,
+    ssh: Any,
 ) -> None:
     """A real apt + venv + pip build through the TLS-intercepting proxy, then SSH in with a key."""
     key = tmp_path / "id_ed25519"
@@ -308,7 +199,7 @@ def test_debian_stack_with_pip_ca_ssh_and_user(
     assert any("pip install" in e.line and "six" in e.line for e in events)
     client.run(profile)
     try:
-        out = _ssh(
+        out = ssh(
             key, ssh_port, "dev", "id -u; python -c 'import six; print(six.__version__)'; tmux -V"
         )
         assert out.returncode == 0, out.stderr
@@ -316,7 +207,7 @@ def test_debian_stack_with_pip_ca_ssh_and_user(
         assert lines[0] == "1234"
         assert lines[1].count(".") == 2
         # never a password: the server does not even offer it
-        refused = _ssh(
+        refused = ssh(
             key, ssh_port, "dev", "true", extra=("-o", "PreferredAuthentications=password")
         )
         assert refused.returncode != 0
@@ -325,7 +216,9 @@ def test_debian_stack_with_pip_ca_ssh_and_user(
         client.stop(profile)
 
 
-def test_podman_gpu_request_reaches_the_container_through_cdi(busybox: str) -> None:
+def test_podman_gpu_request_reaches_the_container_through_cdi(
+    busybox: str, small_profile: Any, build: Any, wait_exit: Any
+) -> None:
     """No GPU here: a test CDI spec for nvidia.com/gpu stands in for `nvidia-ctk cdi generate`'s."""
     CDI_SPEC.parent.mkdir(parents=True, exist_ok=True)
     CDI_SPEC.write_text(
@@ -366,7 +259,9 @@ def test_podman_gpu_request_reaches_the_container_through_cdi(busybox: str) -> N
         CDI_SPEC.unlink(missing_ok=True)
 
 
-def test_podman_gpu_without_a_cdi_spec_is_one_sentence(busybox: str) -> None:
+def test_podman_gpu_without_a_cdi_spec_is_one_sentence(
+    busybox: str, small_profile: Any, build: Any
+) -> None:
     with connect(EngineName.PODMAN, start_service=False) as client:
         profile = small_profile("nocdi", EngineName.PODMAN, busybox, ports=())
         profile, _ = build(client, profile)
@@ -377,7 +272,9 @@ def test_podman_gpu_without_a_cdi_spec_is_one_sentence(busybox: str) -> None:
         assert client.status(profile) == "absent"
 
 
-def test_docker_gpu_without_the_toolkit_is_one_sentence(busybox: str) -> None:
+def test_docker_gpu_without_the_toolkit_is_one_sentence(
+    busybox: str, small_profile: Any, build: Any
+) -> None:
     with connect(EngineName.DOCKER, start_service=False) as client:
         profile = small_profile("nogpu", EngineName.DOCKER, busybox, ports=())
         profile, _ = build(client, profile)
@@ -387,20 +284,24 @@ def test_docker_gpu_without_the_toolkit_is_one_sentence(busybox: str) -> None:
         assert client.status(profile) == "absent"
 
 
-def test_missing_image_is_one_sentence(client: EngineClient) -> None:
+def test_missing_image_is_one_sentence(client: EngineClient, small_profile: Any) -> None:
     profile = small_profile("never-built", client.engine, "localhost/nothing:1")
     with pytest.raises(EngineError, match=r"does not exist .*dlenv build never-built"):
         client.run(profile)
 
 
-def test_missing_base_image_fails_the_build_in_one_sentence(client: EngineClient) -> None:
+def test_missing_base_image_fails_the_build_in_one_sentence(
+    client: EngineClient, small_profile: Any, build: Any
+) -> None:
     profile = small_profile("nobase", client.engine, "localhost/dlenv-no-such-base:1")
     with pytest.raises(EngineError, match=r"not available locally|build failed") as exc:
         build(client, profile)
     assert "\n" not in str(exc.value)
 
 
-def test_name_taken_by_a_foreign_container(client: EngineClient, busybox: str) -> None:
+def test_name_taken_by_a_foreign_container(
+    client: EngineClient, busybox: str, small_profile: Any, build: Any, get: Any
+) -> None:
     profile = small_profile(f"foreign-{client.engine.value}", client.engine, busybox, ports=())
     profile, _ = build(client, profile)
     name = f"dlenv-{profile.name}"
@@ -414,7 +315,7 @@ def test_name_taken_by_a_foreign_container(client: EngineClient, busybox: str) -
         client.client.containers.get(name).remove(force=True)
 
 
-def test_port_in_use(client: EngineClient, busybox: str) -> None:
+def test_port_in_use(client: EngineClient, busybox: str, small_profile: Any, build: Any) -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
@@ -429,7 +330,7 @@ def test_port_in_use(client: EngineClient, busybox: str) -> None:
 
 def test_engine_down_is_one_sentence(tmp_path: Path) -> None:
     missing = str(tmp_path / "no.sock")
-    for engine in ENGINES:
+    for engine in EngineName:
         with pytest.raises(EngineError, match="is not answering on") as exc:
             connect(engine, start_service=False, sockets=[missing])
         assert "\n" not in str(exc.value)
@@ -438,7 +339,7 @@ def test_engine_down_is_one_sentence(tmp_path: Path) -> None:
 @pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
 )
-def test_socket_permission_denied_is_one_sentence(engines_up: None) -> None:
+def test_socket_permission_denied_is_one_sentence(engines_up: None, repo_root: Path) -> None:
     code = (
         "from dlenv_tui.engine import connect, EngineError\n"
         "from dlenv_tui.model import EngineName\n"
@@ -449,8 +350,8 @@ def test_socket_permission_denied_is_one_sentence(engines_up: None) -> None:
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DOCKER_HOST": ""},
+        cwd=repo_root,
+        env={**os.environ, "PYTHONPATH": str(repo_root), "DOCKER_HOST": ""},
     )
     assert out.stdout.startswith("Permission denied on /var/run/docker.sock"), (
         out.stdout + out.stderr
@@ -475,25 +376,10 @@ def _build_plain(client: EngineClient, tag: str, dockerfile: str) -> None:
     client.client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
 
 
-def _ssh(
-    key: Path, port: int, user: str, command: str, extra: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    argv = [
-        "ssh", "-i", str(key), "-p", str(port), "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-        *extra, f"{user}@127.0.0.1", command,
-    ]  # fmt: skip
-    deadline = time.monotonic() + 20
-    while True:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-        # sshd needs a moment after the container starts (host key generation)
-        if out.returncode != 255 or time.monotonic() > deadline or extra:
-            return out
-        time.sleep(0.5)
-
-
 @pytest.mark.slow
-def test_jupyterlab_starts_with_the_generated_token(debian: str, tmp_path: Path) -> None:
+def test_jupyterlab_starts_with_the_generated_token(
+    debian: str, tmp_path: Path, small_profile: Any, free_port: Any, build: Any, get: Any
+) -> None:
     """The whole launch path: JupyterLab in the venv, the token dlenv passed, the URL it reports."""
     port = free_port()
     profile = small_profile("jupyter", EngineName.PODMAN, debian, ports=(PortMap(8888, port),))

@@ -15,17 +15,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_engine_real import USER, client, debian, engines_up, free_port, small_profile
 
 from dlenv_tui.engine import EngineClient, EngineError
-from dlenv_tui.image import ImageError, render_dockerfile
+from dlenv_tui.image import ImageError, ImageUser, render_dockerfile
 from dlenv_tui.model import EngineName, Profile
-
-__all__ = ["client", "debian", "engines_up"]  # fixtures used by name
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(900)]
 
@@ -42,7 +40,9 @@ class Proxy:
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+def proxy(
+    tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int]
+) -> Iterator[Proxy]:
     if not MITMDUMP.exists():
         pytest.skip("mitmproxy is not installed (pip install mitmproxy)")
     conf = tmp_path_factory.mktemp("mitm")
@@ -94,30 +94,42 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
             proc.kill()
 
 
-def _profile(engine: EngineName, base: str, *, ca: Path | None, mirror: str = "") -> Profile:
-    p = small_profile(f"proxy-{engine.value}", engine, base)
-    return dataclasses.replace(
-        p,
-        image=dataclasses.replace(
-            p.image,
-            python_packages=("tqdm",),
-            extra_pip=("six", "idna"),
-            ssh=True,
-            tmux=True,
-            apt_mirror=mirror,
-            ca_certs=(str(ca),) if ca else (),
-        ),
-    )
+@pytest.fixture
+def proxy_profile(small_profile: Callable[..., Profile]) -> Callable[..., Profile]:
+    """``proxy_profile(engine, base, *, ca, mirror="")``: the default stack's shape, small."""
+
+    def make(engine: EngineName, base: str, *, ca: Path | None, mirror: str = "") -> Profile:
+        p = small_profile(f"proxy-{engine.value}", engine, base)
+        return dataclasses.replace(
+            p,
+            image=dataclasses.replace(
+                p.image,
+                python_packages=("tqdm",),
+                extra_pip=("six", "idna"),
+                ssh=True,
+                tmux=True,
+                apt_mirror=mirror,
+                ca_certs=(str(ca),) if ca else (),
+            ),
+        )
+
+    return make
 
 
-def _build(client: EngineClient, profile: Profile, proxy: Proxy) -> Profile:
-    env = {"HTTP_PROXY": proxy.url, "HTTPS_PROXY": proxy.url, "NO_PROXY": "localhost"}
-    rendered = render_dockerfile(
-        profile, engine=client.engine, user=USER, ssh_keys="", proxy_env=env
-    )
-    assert rendered.network == "host"
-    built = client.build(profile, rendered)
-    return dataclasses.replace(profile, last_image=built)
+@pytest.fixture
+def proxied_build(image_user: ImageUser) -> Callable[..., Profile]:
+    """``proxied_build(client, profile, proxy)``: build only through the proxy."""
+
+    def run(client: EngineClient, profile: Profile, proxy: Proxy) -> Profile:
+        env = {"HTTP_PROXY": proxy.url, "HTTPS_PROXY": proxy.url, "NO_PROXY": "localhost"}
+        rendered = render_dockerfile(
+            profile, engine=client.engine, user=image_user, ssh_keys="", proxy_env=env
+        )
+        assert rendered.network == "host"
+        built = client.build(profile, rendered)
+        return dataclasses.replace(profile, last_image=built)
+
+    return run
 
 
 def _cli(engine: EngineName) -> list[str]:
@@ -131,11 +143,15 @@ def _cli(engine: EngineName) -> list[str]:
 
 
 def test_without_the_ca_the_build_fails_naming_the_option(
-    client: EngineClient, debian: str, proxy: Proxy
+    client: EngineClient,
+    debian: str,
+    proxy: Proxy,
+    proxied_build: Any,
+    proxy_profile: Any,
 ) -> None:
-    profile = _profile(client.engine, debian, ca=None)
+    profile = proxy_profile(client.engine, debian, ca=None)
     with pytest.raises(EngineError) as exc:
-        _build(client, profile, proxy)
+        proxied_build(client, profile, proxy)
     first = str(exc.value).splitlines()[0]
     assert "ca_certs" in first and "TLS certificate was not trusted" in first, str(exc.value)
     # the whole failing command and the last lines of its output come with it
@@ -143,27 +159,34 @@ def test_without_the_ca_the_build_fails_naming_the_option(
 
 
 def test_with_the_ca_the_stack_builds_through_the_proxy_and_keeps_no_secret(
-    client: EngineClient, debian: str, proxy: Proxy
+    client: EngineClient,
+    debian: str,
+    proxy: Proxy,
+    proxied_build: Any,
+    proxy_profile: Any,
+    image_user: ImageUser,
 ) -> None:
     if client.engine == EngineName.DOCKER:
         # credentials in a mirror URL need build mounts; the classic builder gets a sentence
         with pytest.raises(ImageError, match="Credentials in the apt mirror"):
             render_dockerfile(
-                _profile(
+                proxy_profile(
                     client.engine,
                     debian,
                     ca=proxy.ca,
                     mirror=f"http://u:{SECRET}@deb.debian.org/debian",
                 ),
                 engine=client.engine,
-                user=USER,
+                user=image_user,
                 ssh_keys="",
             )
         mirror = "http://deb.debian.org/debian"
     else:
         mirror = f"http://dlenv:{SECRET}@deb.debian.org/debian"
     before = proxy.log.stat().st_size
-    profile = _build(client, _profile(client.engine, debian, ca=proxy.ca, mirror=mirror), proxy)
+    profile = proxied_build(
+        client, proxy_profile(client.engine, debian, ca=proxy.ca, mirror=mirror), proxy
+    )
     assert profile.last_image is not None
     flows = proxy.log.read_text()[before:]
     # apt (http) and PyPI (https, re-signed by the proxy's CA) both went through the proxy

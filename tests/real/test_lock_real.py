@@ -5,26 +5,36 @@ what changed."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from test_engine_real import USER, client, debian, engines_up, small_profile
 
 from dlenv_tui.engine import EngineClient, lock_changes
-from dlenv_tui.image import render_dockerfile
+from dlenv_tui.image import ImageUser, render_dockerfile
 from dlenv_tui.model import Profile
-
-__all__ = ["client", "debian", "engines_up"]  # fixtures used by name
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(600)]
 
 
-def _build(client: EngineClient, profile: Profile, upgrade: bool = False) -> Profile:
-    rendered = render_dockerfile(
-        profile, engine=client.engine, user=USER, ssh_keys="", proxy_env={}, upgrade=upgrade
-    )
-    built = client.build(profile, rendered)
-    image = dataclasses.replace(profile.image, lock=built.lock or profile.image.lock)
-    return dataclasses.replace(profile, image=image, last_image=built)
+@pytest.fixture
+def locked_build(image_user: ImageUser) -> Callable[..., Profile]:
+    """``locked_build(client, profile, upgrade=False)`` → the profile with its image and lock."""
+
+    def run(client: EngineClient, profile: Profile, upgrade: bool = False) -> Profile:
+        rendered = render_dockerfile(
+            profile,
+            engine=client.engine,
+            user=image_user,
+            ssh_keys="",
+            proxy_env={},
+            upgrade=upgrade,
+        )
+        built = client.build(profile, rendered)
+        image = dataclasses.replace(profile.image, lock=built.lock or profile.image.lock)
+        return dataclasses.replace(profile, image=image, last_image=built)
+
+    return run
 
 
 def _version(lock: tuple[str, ...], name: str) -> str:
@@ -32,21 +42,24 @@ def _version(lock: tuple[str, ...], name: str) -> str:
 
 
 def test_rebuild_reuses_the_lock_and_upgrade_shows_the_change(
-    client: EngineClient, debian: str
+    client: EngineClient,
+    debian: str,
+    locked_build: Any,
+    small_profile: Any,
 ) -> None:
     p = small_profile(f"lock-{client.engine.value}", client.engine, debian)
     p = dataclasses.replace(p, image=dataclasses.replace(p.image, extra_pip=("six==1.16.0",)))
-    p = _build(client, p)
+    p = locked_build(client, p)
     assert p.last_image is not None and _version(p.last_image.lock, "six") == "1.16.0"
     assert _version(p.image.lock, "uv")  # uv itself is pinned too
 
     # the requirement loosens, yet a rebuild installs the locked version again
     p = dataclasses.replace(p, image=dataclasses.replace(p.image, extra_pip=("six",)))
-    rebuilt = _build(client, p)
+    rebuilt = locked_build(client, p)
     assert rebuilt.last_image is not None
     assert _version(rebuilt.last_image.lock, "six") == "1.16.0"
 
-    upgraded = _build(client, rebuilt, upgrade=True)
+    upgraded = locked_build(client, rebuilt, upgrade=True)
     assert upgraded.last_image is not None
     new = _version(upgraded.last_image.lock, "six")
     assert new != "1.16.0"

@@ -4,18 +4,18 @@ start screen, followed to its outcome, recorded in its profile and not offered a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_wizard import run_async, screen_name, wait_for
 
 from dlenv_tui.app import make_app
 from dlenv_tui.execute import WorkerRunner, find_unseen_job
@@ -103,7 +103,9 @@ def log_text(app: Any) -> str:
     return "\n".join(str(line) for line in app.screen.query_one("#log").lines)
 
 
-def test_running_job_is_offered_followed_recorded_and_then_seen(state: Path) -> None:
+def test_running_job_is_offered_followed_recorded_and_then_seen(
+    state: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str]
+) -> None:
     store = ProfileStore()  # $DLENV_CONFIG_DIR/profiles, as the real wizard uses
     store.save(Profile(name="lab"))
     plan = hello_plan("lab")
@@ -113,9 +115,8 @@ def test_running_job_is_offered_followed_recorded_and_then_seen(state: Path) -> 
         job = WorkerRunner(lock_timeout=60, saved_plan=True).start(plan)
         assert jr.lock_holder() == job
 
-        @run_async
         async def run() -> None:
-            app = make_app(facts_file=str(asset("demo", "ubuntu-4090.json")), cursor_blink=False)
+            app = make_app(facts_file=str(asset("demo", "ubuntu-4090.json")))
             assert not app.ctx.demo and not app.ctx.dry_run
             async with app.run_test(size=(80, 24)) as pilot:
                 await wait_for(
@@ -142,7 +143,7 @@ def test_running_job_is_offered_followed_recorded_and_then_seen(state: Path) -> 
                 assert app.screen.job is None
                 assert not app.screen.query_one("#job").display
 
-        run()
+        asyncio.run(run())
     finally:
         lock.__exit__(None, None, None)
     assert installed("hello")
@@ -152,7 +153,9 @@ def test_running_job_is_offered_followed_recorded_and_then_seen(state: Path) -> 
     assert progress.state is StageState.DONE
 
 
-def test_failed_job_that_finished_unseen_shows_its_failure(state: Path) -> None:
+def test_failed_job_that_finished_unseen_shows_its_failure(
+    state: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str]
+) -> None:
     store = ProfileStore()
     store.save(Profile(name="lab"))
     missing = "dlenv-no-such-package-" + secrets.token_hex(3)
@@ -175,9 +178,8 @@ def test_failed_job_that_finished_unseen_shows_its_failure(state: Path) -> None:
         time.sleep(0.1)
     assert jr.lock_holder() != job, "the job should have finished"
 
-    @run_async
     async def run() -> None:
-        app = make_app(facts_file=str(asset("demo", "ubuntu-4090.json")), cursor_blink=False)
+        app = make_app(facts_file=str(asset("demo", "ubuntu-4090.json")))
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: getattr(app.screen, "job", None) is not None, "banner")
             assert "finished" in str(app.screen.query_one("#job").render())
@@ -191,6 +193,6 @@ def test_failed_job_that_finished_unseen_shows_its_failure(state: Path) -> None:
             await pilot.press("escape")
             await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "start")
 
-    run()
+    asyncio.run(run())
     assert find_unseen_job() is None
     assert store.load("lab").progress["engine"].state is StageState.FAILED

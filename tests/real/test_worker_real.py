@@ -22,9 +22,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import worker_planner
 
 import dlenv_tui
 from dlenv_tui.errors import DlenvError
@@ -57,7 +57,7 @@ pytestmark = [
     ),
 ]
 
-#: The worker with the test planner (tests/worker_planner.py): real apt steps on hello / sl.
+#: The worker with the test planner (tests/real/worker_planner.py): real apt steps on hello / sl.
 WORKER_ENTRY = Path(__file__).with_name("worker_planner.py")
 
 
@@ -140,7 +140,7 @@ def dpkg_lock_held() -> Iterator[None]:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_real_install_then_second_run_skips_it(state: Path) -> None:
+def test_real_install_then_second_run_skips_it(state: Path, worker_planner: Any) -> None:
     plan = worker_planner.planned("hello-1")
     rec = Recorder()
     result = planner_worker().run(plan, rec)
@@ -161,7 +161,9 @@ def test_real_install_then_second_run_skips_it(state: Path) -> None:
     assert again.job != result.job
 
 
-def test_failing_step_stops_the_plan_and_the_rerun_resumes_there(state: Path) -> None:
+def test_failing_step_stops_the_plan_and_the_rerun_resumes_there(
+    state: Path, worker_planner: Any
+) -> None:
     tag = secrets.token_hex(4)
     marker = Path(worker_planner.marker_path(tag))
     missing = f"dlenv-no-such-package-{tag}"
@@ -237,7 +239,9 @@ def test_failing_step_stops_the_plan_and_the_rerun_resumes_there(state: Path) ->
     ],
     ids=["relative", "not-allowlisted", "dotdot-program", "write-outside", "dotdot-write", "http"],
 )
-def test_worker_rejects_bad_plans_and_runs_nothing(state: Path, step: Step, expected: str) -> None:
+def test_worker_rejects_bad_plans_and_runs_nothing(
+    state: Path, step: Step, expected: str, worker_planner: Any
+) -> None:
     """A saved plan (root without sudo only) is checked by the policy before anything runs."""
     marker = Path(worker_planner.marker_path(secrets.token_hex(4)))
     first = Step(
@@ -267,7 +271,9 @@ def test_worker_rejects_an_unknown_step_kind(state: Path) -> None:
     assert not state.exists() or not list(state.glob("*.jsonl"))
 
 
-def test_held_dpkg_lock_is_waited_for_visibly_then_reported(state: Path) -> None:
+def test_held_dpkg_lock_is_waited_for_visibly_then_reported(
+    state: Path, worker_planner: Any
+) -> None:
     plan = worker_planner.planned("hello-2")
     rec = Recorder()
     with dpkg_lock_held():
@@ -281,7 +287,7 @@ def test_held_dpkg_lock_is_waited_for_visibly_then_reported(state: Path) -> None
     assert not installed("hello")
 
 
-def test_one_job_per_host(state: Path) -> None:
+def test_one_job_per_host(state: Path, worker_planner: Any) -> None:
     plan = worker_planner.planned("hello-3")
     with dpkg_lock_held():
         job = planner_worker(lock_timeout=30).start(plan)
@@ -889,7 +895,9 @@ def test_root_saved_plans_meet_the_policy_and_change_nothing(state: Path) -> Non
     assert not state.exists() or not list(state.glob("*.jsonl"))
 
 
-def test_symlinks_in_the_jobs_dir_leave_their_targets_alone(state: Path, tmp_path: Path) -> None:
+def test_symlinks_in_the_jobs_dir_leave_their_targets_alone(
+    state: Path, tmp_path: Path, worker_planner: Any
+) -> None:
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
     victim.chmod(0o644)
@@ -912,7 +920,9 @@ def test_symlinks_in_the_jobs_dir_leave_their_targets_alone(state: Path, tmp_pat
     assert not installed("hello")
 
 
-def test_a_write_through_a_planted_symlink_is_refused(state: Path, tmp_path: Path) -> None:
+def test_a_write_through_a_planted_symlink_is_refused(
+    state: Path, tmp_path: Path, worker_planner: Any
+) -> None:
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
     link = Path(worker_planner.marker_path(secrets.token_hex(4)))
@@ -959,7 +969,9 @@ def _dpkg_status(pkg: str) -> str:
     ).stdout.strip()
 
 
-def test_half_configured_package_is_repaired_not_called_done(state: Path, tmp_path: Path) -> None:
+def test_half_configured_package_is_repaired_not_called_done(
+    state: Path, tmp_path: Path, worker_planner: Any
+) -> None:
     BRK_ONCE.unlink(missing_ok=True)
     deb = _build_brk(tmp_path)
     try:
@@ -989,7 +1001,9 @@ def test_half_configured_package_is_repaired_not_called_done(state: Path, tmp_pa
         BRK_ONCE.unlink(missing_ok=True)
 
 
-def test_a_repair_that_fails_stops_the_plan_and_says_why(state: Path, tmp_path: Path) -> None:
+def test_a_repair_that_fails_stops_the_plan_and_says_why(
+    state: Path, tmp_path: Path, worker_planner: Any
+) -> None:
     """A postinst that keeps failing: the repair step fails, nothing is called done."""
     deb = _build_brk(tmp_path)
     BRK_ONCE.unlink(missing_ok=True)

@@ -2,55 +2,64 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from conftest import SYSROOTS
-from test_ui_wizard import make, run_async, screen_name, wait_for
 
 from dlenv_tui.app import make_app
 from dlenv_tui.profiles import ProfileStore
 
 
 def report(app: Any) -> str:
-    return str(app.screen.query_one("#doctor-report").render())
+    """The report's text; empty while the screen is still composing."""
+    found = app.screen.query("#doctor-report")
+    return str(found.first().render()) if found else ""
 
 
-def test_start_screen_key_opens_the_doctor_on_the_probed_host(tmp_path: Path) -> None:
-    @run_async
-    async def run() -> None:
-        app = make_app(
-            sysroot=str(SYSROOTS / "doctor-version-mismatch"),
-            store=ProfileStore(tmp_path / "profiles"),
-            cursor_blink=False,
-        )
-        async with app.run_test(size=(100, 40)) as pilot:
-            await wait_for(pilot, lambda: app.ctx.facts is not None, "facts", timeout=60)
-            await pilot.press("o")
-            await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
-            await wait_for(pilot, lambda: "finding" in report(app), "the report")
-            text = report(app)
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "back")
-        assert "Driver/library version mismatch" in text
-        assert "/sys/module/nvidia/version" in text
-        assert "sudo dlenv doctor --fix" in text
+async def test_start_screen_key_opens_the_doctor_on_the_probed_host(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    store: ProfileStore,
+    sysroot: Callable[[str], Path],
+) -> None:
+    app = make_app(
+        sysroot=str(sysroot("doctor-version-mismatch")),
+        store=store,
+    )
+    async with app.run_test(size=(100, 40)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts", timeout=60)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
+        await wait_for(pilot, lambda: "finding" in report(app), "the report")
+        text = report(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "back")
+    assert "Driver/library version mismatch" in text
+    assert "/sys/module/nvidia/version" in text
+    assert "sudo dlenv doctor --fix" in text
 
 
-def test_palette_command_opens_the_doctor_in_the_demo(tmp_path: Path) -> None:
-    @run_async
-    async def run() -> None:
-        app, _, _, _ = make(tmp_path, "rocky-ready")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-            commands = [c.title for c in app.get_system_commands(app.screen)]
-            assert "Doctor" in commands
-            app.action_doctor()
-            await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
-            await wait_for(pilot, lambda: "dlenv doctor" in report(app), "the report")
+async def test_palette_command_opens_the_doctor_in_the_demo(
+    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
+    app, _, _, _ = demo_app("rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Doctor" in commands
+        app.action_doctor()
+        await wait_for(pilot, lambda: screen_name(app) == "DoctorScreen", "the doctor")
+        await wait_for(pilot, lambda: "dlenv doctor" in report(app), "the report")
 
 
-def test_launch_screen_shows_the_recorded_in_image_gpu_check(tmp_path: Path) -> None:
+def test_launch_screen_shows_the_recorded_in_image_gpu_check(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    store: ProfileStore,
+) -> None:
     """A build's (or doctor's) in-image check, recorded in the profile, is on the Launch screen."""
     from dataclasses import replace
 
@@ -69,9 +78,8 @@ def test_launch_screen_shows_the_recorded_in_image_gpu_check(tmp_path: Path) -> 
         Profile(name="gpu-dev"), last_image=BuiltImage(tag="dlenv/gpu-dev:latest", gpu_check=check)
     )
 
-    @run_async
     async def run() -> None:
-        app = make_app(demo="ubuntu-4090", store=ProfileStore(tmp_path / "p"), cursor_blink=False)
+        app = make_app(demo="ubuntu-4090", store=store)
         async with app.run_test(size=(100, 40)) as pilot:
             await wait_for(pilot, lambda: app.ctx.facts is not None, "facts", timeout=60)
             app.push_screen(LaunchScreen(app.ctx, profile))
@@ -90,4 +98,4 @@ def test_launch_screen_shows_the_recorded_in_image_gpu_check(tmp_path: Path) -> 
             await pilot.pause(0.5)
             assert not app.screen.query_one("#gpu-check").display
 
-    run()
+    asyncio.run(run())

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_wizard import FIXED, run_async, screen_name, wait_for
 
 from dlenv_tui.app import make_app
 from dlenv_tui.execute import DemoRunner
@@ -29,17 +28,11 @@ class HeldRunner:
         return DemoRunner(speed=0).run(plan, on_event, cancel)
 
 
-@run_async
-async def test_ctrl_q_during_a_running_job_warns_first(tmp_path: Path) -> None:
+async def test_ctrl_q_during_a_running_job_warns_first(
+    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
     release = threading.Event()
-    app = make_app(
-        demo="ubuntu-4090",
-        store=ProfileStore(tmp_path / "profiles"),
-        runner_factory=lambda _pw: HeldRunner(release),
-        now=lambda: FIXED,
-        demo_speed=0,
-        cursor_blink=False,
-    )
+    app, _, _, _ = demo_app("ubuntu-4090", lambda _pw: HeldRunner(release))
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
@@ -62,14 +55,19 @@ async def test_ctrl_q_during_a_running_job_warns_first(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("profiles", [0, 1])
-@run_async
-async def test_palette_offers_rebuild_only_with_a_profile(tmp_path: Path, profiles: int) -> None:
+async def test_palette_offers_rebuild_only_with_a_profile(
+    tmp_path: Path,
+    profiles: int,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+    store: ProfileStore,
+) -> None:
     from dlenv_tui.model import Profile
 
-    store = ProfileStore(tmp_path / "profiles")
     if profiles:
         store.save(Profile(name="p"))
-    app = make_app(demo="ubuntu-4090", store=store, now=lambda: FIXED, cursor_blink=False)
+    app = make_app(demo="ubuntu-4090", store=store, now=clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "start")
         titles = [c.title for c in app.get_system_commands(app.screen)]
@@ -80,16 +78,19 @@ async def test_palette_offers_rebuild_only_with_a_profile(tmp_path: Path, profil
             assert any("press n" in str(n.message) for n in app._notifications), "silent key"
 
 
-@run_async
 async def test_screenshot_lands_in_the_data_dir_and_says_where(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+    store: ProfileStore,
 ) -> None:
     monkeypatch.setenv("DLENV_DATA_DIR", str(tmp_path / "data"))
     app = make_app(
         demo="ubuntu-4090",
-        store=ProfileStore(tmp_path / "p"),
-        now=lambda: FIXED,
-        cursor_blink=False,
+        store=store,
+        now=clock,
     )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "start")
@@ -101,14 +102,16 @@ async def test_screenshot_lands_in_the_data_dir_and_says_where(
 
 
 def test_the_crash_report_shows_no_local_variables(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    store: ProfileStore,
 ) -> None:
     """A frame may hold the sudo password: the report of an unhandled error must not print locals."""
     import io
 
     from rich.console import Console
 
-    app = make_app(demo="ubuntu-4090", store=ProfileStore(tmp_path / "p"), cursor_blink=False)
+    app = make_app(demo="ubuntu-4090", store=store)
     monkeypatch.setattr(app, "_close_messages_no_wait", lambda: None)  # the app is not running
     monkeypatch.setattr(app, "bell", lambda: None)
 

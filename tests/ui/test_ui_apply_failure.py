@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_wizard import FIXED, run_async, screen_name, wait_for
 
-from dlenv_tui.app import make_app
 from dlenv_tui.execute.runners import DemoRunner, ResultBuilder
 from dlenv_tui.model import Event, EventKind, Plan, Stage, StageState, StepOutcome
 from dlenv_tui.profiles import ProfileStore
@@ -63,45 +61,53 @@ class FailOnceRunner:
         return builder.result()
 
 
-def make(tmp_path: Path) -> tuple[Any, ProfileStore, list[Plan]]:
-    store = ProfileStore(tmp_path / "profiles")
-    failures: list[Plan] = []
-    app = make_app(
-        demo="ubuntu-4090",
-        store=store,
-        runner_factory=lambda _pw: FailOnceRunner(failures),
-        now=lambda: FIXED,
-        demo_speed=0,
-        cursor_blink=False,
-    )
-    return app, store, failures
+@pytest.fixture
+def failing_app(demo_app: Callable[..., Any]) -> Callable[[], tuple[Any, ProfileStore, list[Plan]]]:
+    """``failing_app()`` → ``(app, store, failures)``: the Ubuntu demo whose first driver plan
+    fails; ``failures`` holds that plan once it ran."""
+
+    def make() -> tuple[Any, ProfileStore, list[Plan]]:
+        failures: list[Plan] = []
+        app, store, _, _ = demo_app("ubuntu-4090", lambda _pw: FailOnceRunner(failures))
+        return app, store, failures
+
+    return make
 
 
-async def to_failure(pilot: Any) -> None:
-    """New profile; past the prerequisites; run the driver plan, which fails."""
-    app = pilot.app
-    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-    await pilot.press("n")
-    await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
-    await pilot.press("enter")
-    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-    await pilot.press("ctrl+n")
-    await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "the driver stage")
-    await pilot.press("ctrl+n")
-    await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
-    await pilot.press("ctrl+n")
-    await wait_for(pilot, lambda: app.screen.phase == "failed", "the failure")
-    app.clear_notifications()
-    await pilot.pause(0.2)
+@pytest.fixture
+def to_failure(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        """New profile; past the prerequisites; run the driver plan, which fails."""
+        app = pilot.app
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "the driver stage")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.phase == "failed", "the failure")
+        app.clear_notifications()
+        await pilot.pause(0.2)
+
+    return run
 
 
 def failure_text(app: Any) -> str:
     return str(app.screen.query_one("#failure").render())
 
 
-@run_async
-async def test_the_failure_names_the_step_and_retry_runs_the_plan_again(tmp_path: Path) -> None:
-    app, store, failures = make(tmp_path)
+async def test_the_failure_names_the_step_and_retry_runs_the_plan_again(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    failing_app: Any,
+    to_failure: Any,
+) -> None:
+    app, store, failures = failing_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await to_failure(pilot)
         text = failure_text(app)
@@ -118,9 +124,14 @@ async def test_the_failure_names_the_step_and_retry_runs_the_plan_again(tmp_path
         assert store.load("gpu-dev").progress["driver"].state is StageState.DONE
 
 
-@run_async
-async def test_abort_records_the_stage_as_failed_and_stays_on_it(tmp_path: Path) -> None:
-    app, store, failures = make(tmp_path)
+async def test_abort_records_the_stage_as_failed_and_stays_on_it(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    failing_app: Any,
+    to_failure: Any,
+) -> None:
+    app, store, failures = failing_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await to_failure(pilot)
         await pilot.press("a")
@@ -132,7 +143,11 @@ async def test_abort_records_the_stage_as_failed_and_stays_on_it(tmp_path: Path)
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot_of_a_failed_step(
-    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+    snap_compare: Any,
+    tmp_path: Path,
+    size: tuple[int, int],
+    failing_app: Any,
+    to_failure: Any,
 ) -> None:
-    app, _store, _failures = make(tmp_path)
+    app, _store, _failures = failing_app()
     assert snap_compare(app, terminal_size=size, run_before=to_failure)

@@ -3,46 +3,34 @@ Continue refreshes the snapshot, Esc goes back to the profiles and leaves it alo
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from test_ui_wizard import FIXED, make, run_async, screen_name, wait_for, walk_to_end
-
-from dlenv_tui.demo import load_scenario
-from dlenv_tui.model import DriverFlavour, DriverInfo, HostFacts, Profile
-from dlenv_tui.profiles import ProfileStore, recommended_profile
+import pytest
 
 
-def older_snapshot(facts: HostFacts) -> HostFacts:
-    """The host as it was: a second RTX 4090 and the 570 driver loaded."""
-    extra = dataclasses.replace(facts.gpus[0], pci_address="0000:02:00.0")
-    driver = DriverInfo(loaded=True, version="570.133.07", flavour=DriverFlavour.OPEN)
-    return dataclasses.replace(facts, gpus=(*facts.gpus, extra), driver=driver)
+@pytest.fixture
+def open_lab(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        app = pilot.app
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+        await pilot.press("enter")
+
+    return run
 
 
-def saved_profile(store: ProfileStore, scenario: str) -> tuple[Profile, HostFacts]:
-    """A profile "lab" made on an older state of ``scenario``'s host; returns it and today's facts."""
-    facts = load_scenario(scenario).facts
-    profile = recommended_profile("lab", facts)
-    profile = dataclasses.replace(
-        profile, host=older_snapshot(facts), created_at=FIXED, updated_at=FIXED
-    )
-    store.save(profile)
-    return profile, facts
-
-
-async def open_lab(pilot: Any) -> None:
-    app = pilot.app
-    await wait_for(
-        pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
-    )
-    await pilot.press("enter")
-
-
-@run_async
-async def test_changes_are_shown_and_continue_refreshes_the_snapshot(tmp_path: Path) -> None:
-    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+async def test_changes_are_shown_and_continue_refreshes_the_snapshot(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    saved_profile: Any,
+    open_lab: Any,
+) -> None:
+    app, store, _, _ = demo_app("ubuntu-4090")
     old, facts = saved_profile(store, "ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_lab(pilot)
@@ -64,9 +52,15 @@ async def test_changes_are_shown_and_continue_refreshes_the_snapshot(tmp_path: P
     assert lab.driver == old.driver and lab.image == old.image  # the choices are kept
 
 
-@run_async
-async def test_escape_goes_back_and_keeps_the_snapshot(tmp_path: Path) -> None:
-    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+async def test_escape_goes_back_and_keeps_the_snapshot(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    saved_profile: Any,
+    open_lab: Any,
+) -> None:
+    app, store, _, _ = demo_app("ubuntu-4090")
     old, _ = saved_profile(store, "ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_lab(pilot)
@@ -76,9 +70,14 @@ async def test_escape_goes_back_and_keeps_the_snapshot(tmp_path: Path) -> None:
     assert store.load("lab").host == old.host
 
 
-@run_async
-async def test_rebuild_from_the_start_screen_asks_first(tmp_path: Path) -> None:
-    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+async def test_rebuild_from_the_start_screen_asks_first(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    saved_profile: Any,
+) -> None:
+    app, store, _, _ = demo_app("ubuntu-4090")
     saved_profile(store, "ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
@@ -88,10 +87,15 @@ async def test_rebuild_from_the_start_screen_asks_first(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "the build")
 
 
-@run_async
-async def test_what_the_wizard_itself_did_is_not_news(tmp_path: Path) -> None:
+async def test_what_the_wizard_itself_did_is_not_news(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    walk_to_end: Any,
+) -> None:
     """The demo driver stage 'reboots' and loads the driver; re-opening the profile does not warn."""
-    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+    app, store, _, _ = demo_app("ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
         await pilot.press("n", "enter")
@@ -104,15 +108,21 @@ async def test_what_the_wizard_itself_did_is_not_news(tmp_path: Path) -> None:
     assert store.load("gpu-dev").host == app.ctx.facts
 
 
-@run_async
-async def test_drift_undoes_the_driver_and_the_wizard_goes_back_to_it(tmp_path: Path) -> None:
+async def test_drift_undoes_the_driver_and_the_wizard_goes_back_to_it(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    saved_profile: Any,
+    open_lab: Any,
+) -> None:
     """ "The NVIDIA driver is no longer loaded": the Driver stage is no longer ticked, and the
     wizard resumes there instead of carrying on."""
     from dlenv_tui.model import Stage, StageState
     from dlenv_tui.profiles import mark_stage
     from dlenv_tui.stages import resume_stage
 
-    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+    app, store, _, _ = demo_app("ubuntu-4090")
     old, _ = saved_profile(store, "ubuntu-4090")
     for stage in (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE, Stage.IMAGE):
         old = mark_stage(old, stage, StageState.DONE)

@@ -2,41 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from test_ui_wizard import make, run_async, screen_name, wait_for
+import pytest
 from textual.widgets import Checkbox, Select, Static
 
 from dlenv_tui import compat
 from dlenv_tui.model import ImageVariant
 
 
-async def skip_to_image(pilot: Any) -> None:
-    """New profile on a host without a driver, skipping the host stages (no driver limit)."""
-    app = pilot.app
-    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-    await pilot.press("n", "enter")
-    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-    await pilot.press("ctrl+n")
-    for stage in ("DriverScreen", "ToolkitScreen", "EngineScreen"):
-        await wait_for(pilot, lambda s=stage: screen_name(app) == s, stage)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "skip?")
-        await pilot.press("y")
-    await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
-    await pilot.pause(0.3)
+@pytest.fixture
+def skip_to_image(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        """New profile on a host without a driver, skipping the host stages (no driver limit)."""
+        app = pilot.app
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        for stage in ("DriverScreen", "ToolkitScreen", "EngineScreen"):
+            await wait_for(pilot, lambda s=stage: screen_name(app) == s, stage)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "skip?")
+            await pilot.press("y")
+        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+        await pilot.pause(0.3)
+
+    return run
 
 
 def options(select: Select[str]) -> list[str]:
     return [str(value) for _label, value in select._options if isinstance(value, str)]
 
 
-@run_async
 async def test_cuda_and_ubuntu_follow_the_flavour_and_next_waits_for_an_image(
     tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    skip_to_image: Any,
 ) -> None:
-    app, store, _, _ = make(tmp_path, "fedora-a100")
+    app, store, _, _ = demo_app("fedora-a100")
     async with app.run_test(size=(80, 24)) as pilot:
         await skip_to_image(pilot)
         screen = app.screen

@@ -3,13 +3,14 @@ from a thread worker; simulated in demo mode, real (against a closed local port)
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_wizard import make, run_async, screen_name, wait_for
 
 from dlenv_tui.app import make_app
 from dlenv_tui.locations import asset
@@ -26,11 +27,15 @@ def rows(app: Any) -> list[tuple[str, str]]:
     ]
 
 
-async def to_prereq(pilot: Any) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-    await pilot.press("n", "enter")
-    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+@pytest.fixture
+def to_prereq(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+
+    return run
 
 
 def closed_port() -> int:
@@ -40,15 +45,20 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_demo_never_touches_the_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_never_touches_the_network(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wait_for: Callable[..., Any],
+    demo_app: Any,
+    to_prereq: Any,
+) -> None:
     def no_network(*args: object, **kwargs: object) -> tuple[Check, ...]:
         raise AssertionError("the demo tried to reach the network")
 
     monkeypatch.setattr("dlenv_tui.probe.reach.check_reachable", no_network)
 
-    @run_async
     async def run() -> None:
-        app, _, _, _ = make(tmp_path, "ubuntu-4090")
+        app, _, _, _ = demo_app("ubuntu-4090")
         async with app.run_test(size=(80, 24)) as pilot:
             await to_prereq(pilot)
             await wait_for(pilot, lambda: app.screen.reach is not None, "the repository rows")
@@ -61,11 +71,15 @@ def test_demo_never_touches_the_network(tmp_path: Path, monkeypatch: pytest.Monk
         assert [found for _, found in shown[-3:]] == [c.detail for c in reach]
         assert not any("checking package repositories" in found for _, found in shown)
 
-    run()
+    asyncio.run(run())
 
 
 def test_placeholder_shows_while_the_worker_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wait_for: Callable[..., Any],
+    demo_app: Any,
+    to_prereq: Any,
 ) -> None:
     release = threading.Event()
     real = services.repository_checks
@@ -76,9 +90,8 @@ def test_placeholder_shows_while_the_worker_runs(
 
     monkeypatch.setattr(services, "repository_checks", slow)
 
-    @run_async
     async def run() -> None:
-        app, _, _, _ = make(tmp_path, "debian-1080")
+        app, _, _, _ = demo_app("debian-1080")
         async with app.run_test(size=(80, 24)) as pilot:
             await to_prereq(pilot)
             await pilot.pause(0.1)
@@ -93,13 +106,17 @@ def test_placeholder_shows_while_the_worker_runs(
             assert "checking" not in rows(app)[-1][1]
 
     try:
-        run()
+        asyncio.run(run())
     finally:
         release.set()
 
 
 def test_real_check_reports_an_unreachable_repository(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    wait_for: Callable[..., Any],
+    to_prereq: Any,
+    store: ProfileStore,
 ) -> None:
     """Not demo: the real check_reachable runs, aimed (through the services seam) at a closed port."""
     monkeypatch.setenv("DLENV_STATE_DIR", str(tmp_path / "state"))
@@ -113,12 +130,10 @@ def test_real_check_reports_an_unreachable_repository(
 
     monkeypatch.setattr(services, "repository_endpoints", endpoints)
 
-    @run_async
     async def run() -> None:
         app = make_app(
             facts_file=str(asset("demo", "ubuntu-4090.json")),
-            store=ProfileStore(tmp_path / "profiles"),
-            cursor_blink=False,
+            store=store,
         )
         assert not app.ctx.demo
         async with app.run_test(size=(80, 24)) as pilot:
@@ -133,5 +148,5 @@ def test_real_check_reports_an_unreachable_repository(
             verdict = str(app.screen.query_one("#verdict").render())
             assert "1 package repository did not answer" in verdict
 
-    run()
+    asyncio.run(run())
     assert asked == ["gpu-dev"]

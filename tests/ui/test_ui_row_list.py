@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_ui_wizard import run_async
 from textual.app import App, ComposeResult
 
 from dlenv_tui.widgets.row_list import RowList
@@ -38,7 +37,6 @@ def lines(app: Any) -> list[str]:
     return [line.rstrip() for line in row_list.render().plain.split("\n")]
 
 
-@run_async
 async def test_keys_move_the_cursor_and_enter_selects() -> None:
     app = ListApp(ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -57,7 +55,6 @@ async def test_keys_move_the_cursor_and_enter_selects() -> None:
         assert app.selected == ["p0"]
 
 
-@run_async
 async def test_a_click_moves_the_cursor_and_a_second_click_selects() -> None:
     app = ListApp(ROWS[:3])
     async with app.run_test(size=(80, 24)) as pilot:
@@ -73,7 +70,6 @@ async def test_a_click_moves_the_cursor_and_a_second_click_selects() -> None:
         assert app.selected == ["p2"]
 
 
-@run_async
 async def test_more_rows_than_lines_show_a_window_around_the_cursor() -> None:
     app = ListApp(ROWS, height=5)  # the header and four rows
     async with app.run_test(size=(80, 24)) as pilot:
@@ -90,7 +86,6 @@ async def test_more_rows_than_lines_show_a_window_around_the_cursor() -> None:
         assert lines(app)[0].endswith("↑ 6 more · ↓ 2 more")
 
 
-@run_async
 async def test_columns_fit_the_width_and_long_cells_end_in_an_ellipsis() -> None:
     long = "unreadable: the file is not valid TOML and this sentence goes on and on"
     app = ListApp([("a", ("a", "docker", long, "2025-06-01 09:00"))])
@@ -102,7 +97,6 @@ async def test_columns_fit_the_width_and_long_cells_end_in_an_ellipsis() -> None
         assert "…" in row
 
 
-@run_async
 async def test_set_rows_keeps_the_cursor_in_range_and_selects_by_key() -> None:
     app = ListApp(ROWS)
     async with app.run_test(size=(80, 24)) as pilot:

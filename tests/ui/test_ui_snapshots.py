@@ -1,119 +1,135 @@
 """Snapshots of every screen at 80×24 and 120×40 (demo scenarios, fixed timestamps, no cursor blink).
 
-Update after an intended change: ``pytest tests/test_ui_snapshots.py --snapshot-update``.
+Update after an intended change: ``pytest tests/ui/test_ui_snapshots.py --snapshot-update``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_wizard import FIXED, make, screen_name, wait_for
 
 SIZES = [(80, 24), (120, 40)]
 
 
-async def to_start(pilot: Any) -> None:
-    await wait_for(pilot, lambda: pilot.app.ctx.facts is not None, "facts")
+@dataclass(frozen=True)
+class Steps:
+    """What the steps below use from the conftest fixtures."""
+
+    wait_for: Callable[..., Awaitable[None]]
+    screen_name: Callable[[Any], str]
+    saved_profile: Callable[..., Any]
 
 
-async def new_profile(pilot: Any) -> None:
-    await to_start(pilot)
+Step = Callable[[Steps, Any], Awaitable[None]]
+"""Run before the snapshot: ``step(steps, pilot)``."""
+
+
+@pytest.fixture
+def steps(wait_for: Any, screen_name: Any, saved_profile: Any) -> Steps:
+    return Steps(wait_for, screen_name, saved_profile)
+
+
+async def to_start(s: Steps, pilot: Any) -> None:
+    await s.wait_for(pilot, lambda: pilot.app.ctx.facts is not None, "facts")
+
+
+async def new_profile(s: Steps, pilot: Any) -> None:
+    await to_start(s, pilot)
     await pilot.press("n")
-    await wait_for(pilot, lambda: screen_name(pilot.app) == "NameDialog", "the name dialog")
+    await s.wait_for(pilot, lambda: s.screen_name(pilot.app) == "NameDialog", "the name dialog")
 
 
-async def to_stage(pilot: Any, target: str) -> None:
+async def to_stage(s: Steps, pilot: Any, target: str) -> None:
     """New profile, then Ctrl+N (running plans) until ``target`` is on screen."""
     app = pilot.app
-    await new_profile(pilot)
+    await new_profile(s, pilot)
     await pilot.press("enter")
-    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+    await s.wait_for(pilot, lambda: s.screen_name(app) == "PrereqScreen", "prerequisites")
     for _ in range(30):
-        name = screen_name(app)
+        name = s.screen_name(app)
         if name == target:
             break
         if name == "ApplyScreen" and app.screen.phase == "confirm":
             await pilot.press("ctrl+n")
-            await wait_for(pilot, lambda: app.screen.phase == "done", "the plan")
+            await s.wait_for(pilot, lambda: app.screen.phase == "done", "the plan")
         elif name == "BuildScreen":
-            await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+            await s.wait_for(pilot, lambda: app.screen.built is not None, "the build")
         elif name == "LaunchScreen":
             await pilot.press("ctrl+r")
-            await wait_for(pilot, lambda: app.screen.started, "the container")
+            await s.wait_for(pilot, lambda: app.screen.started, "the container")
         await pilot.press("ctrl+n")
-        await wait_for(
-            pilot, lambda n=name: screen_name(app) != n or n == "ApplyScreen", f"leaving {name}"
+        await s.wait_for(
+            pilot, lambda n=name: s.screen_name(app) != n or n == "ApplyScreen", f"leaving {name}"
         )
         await pilot.pause()
-    assert screen_name(app) == target
+    assert s.screen_name(app) == target
     app.clear_notifications()  # toasts come and go with wall-clock time
     await pilot.pause(0.4)  # debounced previews
 
 
-def stage(target: str) -> Callable[[Any], Awaitable[None]]:
-    async def run(pilot: Any) -> None:
-        await to_stage(pilot, target)
+def stage(target: str) -> Step:
+    async def run(s: Steps, pilot: Any) -> None:
+        await to_stage(s, pilot, target)
 
     return run
 
 
-async def driver_plan(pilot: Any) -> None:
-    await to_stage(pilot, "DriverScreen")
+async def driver_plan(s: Steps, pilot: Any) -> None:
+    await to_stage(s, pilot, "DriverScreen")
     await pilot.press("ctrl+n")
-    await wait_for(pilot, lambda: screen_name(pilot.app) == "ApplyScreen", "the plan")
+    await s.wait_for(pilot, lambda: s.screen_name(pilot.app) == "ApplyScreen", "the plan")
 
 
-async def built(pilot: Any) -> None:
-    await to_stage(pilot, "BuildScreen")
-    await wait_for(pilot, lambda: pilot.app.screen.built is not None, "the build")
+async def built(s: Steps, pilot: Any) -> None:
+    await to_stage(s, pilot, "BuildScreen")
+    await s.wait_for(pilot, lambda: pilot.app.screen.built is not None, "the build")
 
 
-async def launched(pilot: Any) -> None:
-    await to_stage(pilot, "LaunchScreen")
+async def launched(s: Steps, pilot: Any) -> None:
+    await to_stage(s, pilot, "LaunchScreen")
     await pilot.press("ctrl+r")
-    await wait_for(pilot, lambda: pilot.app.screen.started, "the container")
+    await s.wait_for(pilot, lambda: pilot.app.screen.started, "the container")
 
 
-async def dockerfile(pilot: Any) -> None:
-    await to_stage(pilot, "ImageScreen")
+async def dockerfile(s: Steps, pilot: Any) -> None:
+    await to_stage(s, pilot, "ImageScreen")
     await pilot.press("f2")
     await pilot.pause(0.3)
 
 
-async def help_screen(pilot: Any) -> None:
-    await to_start(pilot)
+async def help_screen(s: Steps, pilot: Any) -> None:
+    await to_start(s, pilot)
     await pilot.press("f1")
     await pilot.pause(0.3)
 
 
-async def delete_dialog(pilot: Any) -> None:
-    await to_stage(pilot, "PrereqScreen")
+async def delete_dialog(s: Steps, pilot: Any) -> None:
+    await to_stage(s, pilot, "PrereqScreen")
     await pilot.press("escape")
-    await wait_for(pilot, lambda: screen_name(pilot.app) == "StartScreen", "start")
+    await s.wait_for(pilot, lambda: s.screen_name(pilot.app) == "StartScreen", "start")
     await pilot.press("d")
-    await wait_for(pilot, lambda: screen_name(pilot.app) == "ConfirmDialog", "confirm")
+    await s.wait_for(pilot, lambda: s.screen_name(pilot.app) == "ConfirmDialog", "confirm")
 
 
-async def drift_dialog(pilot: Any) -> None:
-    from test_ui_drift import saved_profile
-
-    await to_start(pilot)
-    saved_profile(pilot.app.ctx.store, "ubuntu-4090")
+async def drift_dialog(s: Steps, pilot: Any) -> None:
+    await to_start(s, pilot)
+    s.saved_profile(pilot.app.ctx.store, "ubuntu-4090")
     pilot.app.screen.reload(select="lab")
     await pilot.press("enter")
-    await wait_for(pilot, lambda: screen_name(pilot.app) == "DriftDialog", "the drift dialog")
+    await s.wait_for(pilot, lambda: s.screen_name(pilot.app) == "DriftDialog", "the drift dialog")
 
 
-async def profile_list(pilot: Any) -> None:
+async def profile_list(s: Steps, pilot: Any) -> None:
     """Three saved profiles, one of them a broken file, the cursor on the second."""
     from dlenv_tui.demo import load_scenario
     from dlenv_tui.model import Stage, StageState
     from dlenv_tui.profiles import mark_stage, recommended_profile
 
-    await to_start(pilot)
+    await to_start(s, pilot)
     store = pilot.app.ctx.store
     facts = load_scenario("ubuntu-4090").facts
     for name, stages in (("gpu-dev", 2), ("team-podman", 0)):
@@ -126,7 +142,7 @@ async def profile_list(pilot: Any) -> None:
     await pilot.pause(0.2)
 
 
-def offer_finished_job(pilot: Any) -> None:
+def offer_finished_job(s: Steps, pilot: Any) -> None:
     """A toolkit job for profile gpu-dev that finished while nobody watched; following it replays
     the demo runner's events (the real journal is covered by test_ui_job_real)."""
     from dlenv_tui.execute import DemoRunner
@@ -146,37 +162,37 @@ def offer_finished_job(pilot: Any) -> None:
     app.screen.look_for_job()
 
 
-async def start_job(pilot: Any) -> None:
-    await to_start(pilot)
-    offer_finished_job(pilot)
-    await wait_for(pilot, lambda: pilot.app.screen.job is not None, "the job banner")
+async def start_job(s: Steps, pilot: Any) -> None:
+    await to_start(s, pilot)
+    offer_finished_job(s, pilot)
+    await s.wait_for(pilot, lambda: pilot.app.screen.job is not None, "the job banner")
     await pilot.pause(0.2)
 
 
-async def job_screen(pilot: Any) -> None:
-    await start_job(pilot)
+async def job_screen(s: Steps, pilot: Any) -> None:
+    await start_job(s, pilot)
     await pilot.press("j")
-    await wait_for(pilot, lambda: screen_name(pilot.app) == "JobScreen", "the job screen")
-    await wait_for(pilot, lambda: pilot.app.screen.result is not None, "the outcome")
+    await s.wait_for(pilot, lambda: s.screen_name(pilot.app) == "JobScreen", "the job screen")
+    await s.wait_for(pilot, lambda: pilot.app.screen.result is not None, "the outcome")
     pilot.app.clear_notifications()
     await pilot.pause(0.3)
 
 
-async def prereq(pilot: Any) -> None:
-    await to_stage(pilot, "PrereqScreen")
-    await wait_for(pilot, lambda: pilot.app.screen.reach is not None, "the repository rows")
+async def prereq(s: Steps, pilot: Any) -> None:
+    await to_stage(s, pilot, "PrereqScreen")
+    await s.wait_for(pilot, lambda: pilot.app.screen.reach is not None, "the repository rows")
     await pilot.pause(0.2)
 
 
-async def reach_rows(pilot: Any) -> None:
-    await prereq(pilot)
+async def reach_rows(s: Steps, pilot: Any) -> None:
+    await prereq(s, pilot)
     for _ in range(len(pilot.app.screen.checks + pilot.app.screen.reach)):
         await pilot.press("down")  # to the repository rows at the bottom of the table
     await pilot.pause(0.2)
 
 
-CASES: dict[str, tuple[str | None, Callable[[Any], Awaitable[None]]]] = {
-    "scenarios": (None, lambda pilot: pilot.pause(0.2)),
+CASES: dict[str, tuple[str | None, Step]] = {
+    "scenarios": (None, lambda _s, pilot: pilot.pause(0.2)),
     "start": ("ubuntu-4090", to_start),
     "start_profiles": ("ubuntu-4090", profile_list),
     "start_job": ("ubuntu-4090", start_job),
@@ -199,22 +215,22 @@ CASES: dict[str, tuple[str | None, Callable[[Any], Awaitable[None]]]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dlenv_tui.profiles
-
-    monkeypatch.setattr(dlenv_tui.profiles, "now", lambda: FIXED)
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_screen(snap_compare: Any, tmp_path: Path, case: str, size: tuple[int, int]) -> None:
+def test_screen(
+    snap_compare: Any,
+    case: str,
+    size: tuple[int, int],
+    steps: Steps,
+    demo_app: Callable[..., Any],
+    clock: Callable[[], str],
+) -> None:
     scenario, before = CASES[case]
     if scenario is None:
         from dlenv_tui.app import make_app
 
-        app = make_app(demo="", store=None, now=lambda: FIXED, demo_speed=0, cursor_blink=False)
+        app = make_app(demo="", store=None, now=clock, demo_speed=0)
         app.ctx.store_for_scenario = lambda _key: None
     else:
-        app, _, _, _ = make(tmp_path, scenario)
-    assert snap_compare(app, terminal_size=size, run_before=before)
+        app, _, _, _ = demo_app(scenario)
+    assert snap_compare(app, terminal_size=size, run_before=lambda pilot: before(steps, pilot))

@@ -3,9 +3,6 @@ plans the runner received."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,96 +11,8 @@ import pytest
 
 from dlenv_tui.app import make_app, resume_stage
 from dlenv_tui.demo import scenario_keys
-from dlenv_tui.execute import DemoRunner
-from dlenv_tui.model import Plan, Stage, StageState
+from dlenv_tui.model import Stage, StageState
 from dlenv_tui.profiles import ProfileStore
-
-FIXED = "2025-06-01T09:00:00Z"
-
-
-def run_async(fn: Callable[..., Any]) -> Callable[..., None]:
-    """No async pytest plugin here: run the coroutine test on a fresh event loop."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
-class RecordingRunner:
-    """DemoRunner without pauses that remembers every plan it was asked to run."""
-
-    def __init__(self, log: list[Plan], passwords: list[str | None], password: str | None) -> None:
-        self.log = log
-        passwords.append(password)
-        self.inner = DemoRunner(speed=0)
-
-    def run(
-        self, plan: Plan, on_event: Callable[[Any], None], cancel: threading.Event | None = None
-    ) -> Any:
-        self.log.append(plan)
-        return self.inner.run(plan, on_event, cancel)
-
-
-def make(tmp_path: Path, scenario: str) -> tuple[Any, ProfileStore, list[Plan], list[str | None]]:
-    store = ProfileStore(tmp_path / "profiles")
-    plans: list[Plan] = []
-    passwords: list[str | None] = []
-    app = make_app(
-        demo=scenario,
-        store=store,
-        runner_factory=lambda pw: RecordingRunner(plans, passwords, pw),
-        now=lambda: FIXED,
-        demo_speed=0,
-        cursor_blink=False,
-    )
-    return app, store, plans, passwords
-
-
-async def wait_for(pilot: Any, cond: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if cond():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}; on {type(pilot.app.screen).__name__}")
-
-
-def screen_name(app: Any) -> str:
-    return type(app.screen).__name__
-
-
-async def walk_to_end(pilot: Any) -> list[str]:
-    """From the first stage to the start screen again, taking the default choice everywhere."""
-    app = pilot.app
-    seen: list[str] = []
-    for _ in range(40):
-        name = screen_name(app)
-        seen.append(name)
-        if name == "StartScreen":
-            return seen
-        if name == "ApplyScreen":
-            await pilot.press("ctrl+n")
-            await wait_for(
-                pilot, lambda: app.screen.phase in ("done", "failed"), "the plan to finish"
-            )
-            assert app.screen.phase == "done", app.screen.query_one("#failure").render()
-            await pilot.press("ctrl+n")
-        elif name == "BuildScreen":
-            await wait_for(pilot, lambda: app.screen.built is not None, "the build")
-            await pilot.press("ctrl+n")
-        elif name == "LaunchScreen":
-            await pilot.press("ctrl+r")
-            await wait_for(pilot, lambda: app.screen.started, "the container")
-            await pilot.press("ctrl+n")
-        else:
-            await pilot.press("ctrl+n")
-        await wait_for(
-            pilot, lambda n=name: screen_name(app) != n or n == "ApplyScreen", f"leaving {name}"
-        )
-        await pilot.pause()
-    raise AssertionError(f"the wizard did not finish: {seen}")
-
 
 EXPECTED_PLANS = {
     "ubuntu-4090": [Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE],
@@ -118,9 +27,15 @@ def test_every_scenario_has_an_expectation() -> None:
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_PLANS))
-@run_async
-async def test_whole_wizard(tmp_path: Path, scenario: str) -> None:
-    app, store, plans, passwords = make(tmp_path, scenario)
+async def test_whole_wizard(
+    tmp_path: Path,
+    scenario: str,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    walk_to_end: Any,
+) -> None:
+    app, store, plans, passwords = demo_app(scenario)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(
             pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
@@ -146,9 +61,10 @@ async def test_whole_wizard(tmp_path: Path, scenario: str) -> None:
     assert str(tmp_path) in str(store.directory)
 
 
-@run_async
-async def test_debian_pins_the_proprietary_580_branch(tmp_path: Path) -> None:
-    app, store, plans, _ = make(tmp_path, "debian-1080")
+async def test_debian_pins_the_proprietary_580_branch(
+    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
+    app, store, plans, _ = demo_app("debian-1080")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
         await pilot.press("n", "enter")
@@ -164,9 +80,10 @@ async def test_debian_pins_the_proprietary_580_branch(tmp_path: Path) -> None:
     assert store.load("gpu-dev").driver.flavour.value == "proprietary"
 
 
-@run_async
-async def test_fedora_secure_boot_warns_about_the_console(tmp_path: Path) -> None:
-    app, _, _, _ = make(tmp_path, "fedora-a100")
+async def test_fedora_secure_boot_warns_about_the_console(
+    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
+    app, _, _, _ = demo_app("fedora-a100")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
         await pilot.press("n", "enter")
@@ -180,9 +97,10 @@ async def test_fedora_secure_boot_warns_about_the_console(tmp_path: Path) -> Non
         assert any(s.id == "driver.mok-import" for s in app.screen.plan.steps)
 
 
-@run_async
-async def test_back_returns_to_the_previous_stage_and_resume_lands_there(tmp_path: Path) -> None:
-    app, store, _, _ = make(tmp_path, "rocky-ready")
+async def test_back_returns_to_the_previous_stage_and_resume_lands_there(
+    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
+    app, store, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
         await pilot.press("n", "enter")
@@ -202,9 +120,10 @@ async def test_back_returns_to_the_previous_stage_and_resume_lands_there(tmp_pat
     assert resume_stage(profile) == "toolkit"
 
 
-@run_async
-async def test_invalid_input_is_shown_and_blocks_next(tmp_path: Path) -> None:
-    app, store, _, _ = make(tmp_path, "rocky-ready")
+async def test_invalid_input_is_shown_and_blocks_next(
+    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
+    app, store, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
         await pilot.press("n", "enter")
@@ -228,9 +147,10 @@ async def test_invalid_input_is_shown_and_blocks_next(tmp_path: Path) -> None:
     assert store.load("gpu-dev").image.extra_apt == ("ffmpeg",)
 
 
-@run_async
-async def test_delete_asks_first(tmp_path: Path) -> None:
-    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+async def test_delete_asks_first(
+    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
+    app, store, _, _ = demo_app("ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
         await pilot.press("n", "enter")
@@ -253,10 +173,11 @@ async def test_delete_asks_first(tmp_path: Path) -> None:
     assert len(store.list()) == 1
 
 
-@run_async
-async def test_quitting_at_the_reboot_prompt_resumes_at_the_driver(tmp_path: Path) -> None:
+async def test_quitting_at_the_reboot_prompt_resumes_at_the_driver(
+    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
     """ "Run dlenv again after the reboot; this profile resumes here": Ctrl+Q there must keep it."""
-    app, store, _, _ = make(tmp_path, "ubuntu-4090")
+    app, store, _, _ = demo_app("ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
         await pilot.press("n", "enter")
@@ -274,17 +195,22 @@ async def test_quitting_at_the_reboot_prompt_resumes_at_the_driver(tmp_path: Pat
     assert resume_stage(profile) == "driver"
 
 
-@run_async
-async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(tmp_path: Path) -> None:
-    facts = Path(__file__).parent / "fixtures" / "facts" / "ubuntu-24.04-rtx4090-fresh.json"
-    real = ProfileStore(tmp_path / "profiles")
+async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+    facts_file: Callable[[str], Path],
+    store: ProfileStore,
+) -> None:
+    facts = facts_file("ubuntu-24.04-rtx4090-fresh")
+    real = store
     app = make_app(
         dry_run=True,
         store=real,
         facts_file=str(facts),
-        now=lambda: FIXED,
+        now=clock,
         demo_speed=0,
-        cursor_blink=False,
     )
     said: list[str] = []
     async with app.run_test(size=(80, 24)) as pilot:
@@ -328,28 +254,35 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(tmp_pa
     assert "would be done" in summary and "would build" in summary, summary
 
 
-async def walk_to_launch(pilot: Any) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-    await pilot.press("n", "enter")
-    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-    for _ in range(4):
+@pytest.fixture
+def walk_to_launch(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        for _ in range(4):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
         await pilot.press("ctrl+n")
-        await pilot.pause()
-    await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
-    await pilot.press("ctrl+n")
-    await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
-    await wait_for(pilot, lambda: app.screen.built is not None, "the build")
-    await pilot.press("ctrl+n")
-    await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+
+    return run
 
 
-@run_async
 async def test_a_port_published_twice_is_shown_inline_and_blocks_start_and_next(
     tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    walk_to_launch: Any,
 ) -> None:
     """JupyterLab and SSH both on 2222: said on the form, nothing starts, no setting is lost."""
-    app, store, _, _ = make(tmp_path, "rocky-ready")
+    app, store, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
         await walk_to_launch(pilot)
         app.screen.query_one("#jupyter-port Input").value = "2222"
@@ -373,9 +306,10 @@ async def test_a_port_published_twice_is_shown_inline_and_blocks_start_and_next(
     assert ports == {8888: 8890, 22: 2222}
 
 
-@run_async
-async def test_gpu_indices_are_checked_against_the_host(tmp_path: Path) -> None:
-    app, _, _, _ = make(tmp_path, "rocky-ready")
+async def test_gpu_indices_are_checked_against_the_host(
+    tmp_path: Path, demo_app: Any, walk_to_launch: Any
+) -> None:
+    app, _, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
         await walk_to_launch(pilot)
         count = len(app.ctx.facts.gpus)
@@ -388,10 +322,15 @@ async def test_gpu_indices_are_checked_against_the_host(tmp_path: Path) -> None:
         assert not app.screen.started
 
 
-@run_async
-async def test_changed_settings_make_rebuild_the_default(tmp_path: Path) -> None:
+async def test_changed_settings_make_rebuild_the_default(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    walk_to_launch: Any,
+) -> None:
     """After the image settings change, Build says so and Ctrl+N rebuilds instead of keeping it."""
-    app, store, _, _ = make(tmp_path, "rocky-ready")
+    app, store, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
         await walk_to_launch(pilot)
         first = store.load("gpu-dev").last_image
@@ -417,13 +356,16 @@ async def test_changed_settings_make_rebuild_the_default(tmp_path: Path) -> None
     assert last is not None and last.context_digest != first.context_digest
 
 
-@run_async
-async def test_blocking_problems_block_unless_going_on_anyway_is_recorded(tmp_path: Path) -> None:
-    facts = Path(__file__).parent / "fixtures" / "facts" / "arch-rtx4090.json"  # unsupported
-    store = ProfileStore(tmp_path / "profiles")
-    app = make_app(
-        store=store, facts_file=str(facts), now=lambda: FIXED, demo_speed=0, cursor_blink=False
-    )
+async def test_blocking_problems_block_unless_going_on_anyway_is_recorded(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+    facts_file: Callable[[str], Path],
+    store: ProfileStore,
+) -> None:
+    facts = facts_file("arch-rtx4090")  # unsupported
+    app = make_app(store=store, facts_file=str(facts), now=clock, demo_speed=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(
             pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
@@ -443,24 +385,29 @@ async def test_blocking_problems_block_unless_going_on_anyway_is_recorded(tmp_pa
         await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
         await pilot.press("ctrl+q")
     noted = store.load("gpu-dev").went_on_anyway
-    assert noted and all(n.startswith(FIXED) for n in noted)
+    assert noted and all(n.startswith(clock()) for n in noted)
     assert any("Distribution" in n for n in noted)
 
 
-async def walk_to_engine(pilot: Any) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-    await pilot.press("n", "enter")
-    await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-    for _ in range(3):
-        await pilot.press("ctrl+n")
-        await pilot.pause()
-    await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine")
+@pytest.fixture
+def walk_to_engine(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        for _ in range(3):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+        await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine")
+
+    return run
 
 
-@run_async
-async def test_docker_keeps_its_package_source_after_a_look_at_podman(tmp_path: Path) -> None:
-    app, _, _, _ = make(tmp_path, "rocky-ready")
+async def test_docker_keeps_its_package_source_after_a_look_at_podman(
+    tmp_path: Path, demo_app: Any, walk_to_engine: Any
+) -> None:
+    app, _, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
         await walk_to_engine(pilot)
         screen = app.screen
@@ -475,11 +422,12 @@ async def test_docker_keeps_its_package_source_after_a_look_at_podman(tmp_path: 
             assert screen.current_profile().engine.source.value == "docker-ce", engine
 
 
-@run_async
 async def test_the_comparison_shows_both_engines_side_by_side_at_80_columns(
     tmp_path: Path,
+    demo_app: Any,
+    walk_to_engine: Any,
 ) -> None:
-    app, _, _, _ = make(tmp_path, "rocky-ready")
+    app, _, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
         await walk_to_engine(pilot)
         table = app.screen.query_one("#comparison")
