@@ -71,6 +71,76 @@ def table(facts: HostFacts, profile: Profile) -> list[tuple[str, tuple[str, ...]
     return rows
 
 
+# Steps that several hosts' tables below share, each stated once (the tables keep their order).
+REBOOT = ("driver.reboot", ("reboot",))
+APT_DRIVER_HOLD = ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver"))
+TOOLKIT_VERIFY = ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version"))
+APT_TOOLKIT_KEY = (
+    "toolkit.key",
+    (
+        "download",
+        "https://nvidia.github.io/libnvidia-container/gpgkey",
+        "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
+    ),
+)
+APT_TOOLKIT_REPO = (
+    "toolkit.repo",
+    ("write", "/etc/apt/sources.list.d/nvidia-container-toolkit.list"),
+)
+APT_TOOLKIT_REFRESH = ("toolkit.refresh", ("/usr/bin/apt-get", "update"))
+APT_TOOLKIT_INSTALL = (
+    "toolkit.install",
+    ("/usr/bin/apt-get", "install", "-y", "nvidia-container-toolkit"),
+)
+DNF_TOOLKIT_REPO = (
+    "toolkit.repo",
+    (
+        "download",
+        "https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo",
+        "/etc/yum.repos.d/nvidia-container-toolkit.repo",
+    ),
+)
+DNF_TOOLKIT_REFRESH = ("toolkit.refresh", ("/usr/bin/dnf", "makecache"))
+DNF_TOOLKIT_INSTALL = (
+    "toolkit.install",
+    ("/usr/bin/dnf", "install", "-y", "nvidia-container-toolkit"),
+)
+DOCKER_SERVICE = (
+    "engine.service",
+    ("/usr/bin/systemctl", "enable", "--now", "docker.service", "containerd.service"),
+)
+DOCKER_GPU_RUNTIME = (
+    "engine.gpu-runtime",
+    ("/usr/bin/nvidia-ctk", "runtime", "configure", "--runtime=docker"),
+)
+DOCKER_RESTART = ("engine.restart", ("/usr/bin/systemctl", "restart", "docker"))
+DOCKER_SMOKE_TEST = (
+    "engine.smoke-test",
+    (
+        "/usr/bin/docker",
+        "run",
+        "--rm",
+        "--gpus",
+        "all",
+        "docker.io/nvidia/cuda:13.3.1-base-ubuntu24.04",
+        "nvidia-smi",
+    ),
+)
+PODMAN_REMOVE_OCI_HOOK = (
+    "engine.remove-oci-hook",
+    ("/usr/bin/rm", "-f", "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"),
+)
+PODMAN_CDI = (
+    "engine.cdi",
+    (
+        "/usr/bin/systemctl",
+        "enable",
+        "--now",
+        "nvidia-cdi-refresh.path",
+        "nvidia-cdi-refresh.service",
+    ),
+)
+
 EXPECTED = {
     "ubuntu-24.04-rtx4090-fresh": [
         ("driver.blacklist-nouveau", ("write", "/etc/modprobe.d/blacklist-nouveau.conf")),
@@ -94,20 +164,13 @@ EXPECTED = {
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "nvidia-open")),
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.8.0-45-generic")),
-        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
-        ("driver.reboot", ("reboot",)),
-        (
-            "toolkit.key",
-            (
-                "download",
-                "https://nvidia.github.io/libnvidia-container/gpgkey",
-                "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
-            ),
-        ),
-        ("toolkit.repo", ("write", "/etc/apt/sources.list.d/nvidia-container-toolkit.list")),
-        ("toolkit.refresh", ("/usr/bin/apt-get", "update")),
-        ("toolkit.install", ("/usr/bin/apt-get", "install", "-y", "nvidia-container-toolkit")),
-        ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version")),
+        APT_DRIVER_HOLD,
+        REBOOT,
+        APT_TOOLKIT_KEY,
+        APT_TOOLKIT_REPO,
+        APT_TOOLKIT_REFRESH,
+        APT_TOOLKIT_INSTALL,
+        TOOLKIT_VERIFY,
         (
             "engine.remove-conflicts",
             (
@@ -146,24 +209,10 @@ EXPECTED = {
                 "docker-compose-plugin",
             ),
         ),
-        (
-            "engine.service",
-            ("/usr/bin/systemctl", "enable", "--now", "docker.service", "containerd.service"),
-        ),
-        ("engine.gpu-runtime", ("/usr/bin/nvidia-ctk", "runtime", "configure", "--runtime=docker")),
-        ("engine.restart", ("/usr/bin/systemctl", "restart", "docker")),
-        (
-            "engine.smoke-test",
-            (
-                "/usr/bin/docker",
-                "run",
-                "--rm",
-                "--gpus",
-                "all",
-                "docker.io/nvidia/cuda:13.3.1-base-ubuntu24.04",
-                "nvidia-smi",
-            ),
-        ),
+        DOCKER_SERVICE,
+        DOCKER_GPU_RUNTIME,
+        DOCKER_RESTART,
+        DOCKER_SMOKE_TEST,
     ],
     "ubuntu-22.04-l4-secureboot": [
         (
@@ -171,20 +220,13 @@ EXPECTED = {
             ("/usr/bin/apt-get", "install", "-y", "ubuntu-drivers-common"),
         ),
         ("driver.install", ("/usr/bin/ubuntu-drivers", "install", "--gpgpu")),
-        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
-        ("driver.reboot", ("reboot",)),
-        (
-            "toolkit.key",
-            (
-                "download",
-                "https://nvidia.github.io/libnvidia-container/gpgkey",
-                "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
-            ),
-        ),
-        ("toolkit.repo", ("write", "/etc/apt/sources.list.d/nvidia-container-toolkit.list")),
-        ("toolkit.refresh", ("/usr/bin/apt-get", "update")),
-        ("toolkit.install", ("/usr/bin/apt-get", "install", "-y", "nvidia-container-toolkit")),
-        ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version")),
+        APT_DRIVER_HOLD,
+        REBOOT,
+        APT_TOOLKIT_KEY,
+        APT_TOOLKIT_REPO,
+        APT_TOOLKIT_REFRESH,
+        APT_TOOLKIT_INSTALL,
+        TOOLKIT_VERIFY,
         (
             "engine.remove-conflicts",
             (
@@ -223,24 +265,10 @@ EXPECTED = {
                 "docker-compose-plugin",
             ),
         ),
-        (
-            "engine.service",
-            ("/usr/bin/systemctl", "enable", "--now", "docker.service", "containerd.service"),
-        ),
-        ("engine.gpu-runtime", ("/usr/bin/nvidia-ctk", "runtime", "configure", "--runtime=docker")),
-        ("engine.restart", ("/usr/bin/systemctl", "restart", "docker")),
-        (
-            "engine.smoke-test",
-            (
-                "/usr/bin/docker",
-                "run",
-                "--rm",
-                "--gpus",
-                "all",
-                "docker.io/nvidia/cuda:13.3.1-base-ubuntu24.04",
-                "nvidia-smi",
-            ),
-        ),
+        DOCKER_SERVICE,
+        DOCKER_GPU_RUNTIME,
+        DOCKER_RESTART,
+        DOCKER_SMOKE_TEST,
     ],
     "fedora-43-a100-secureboot": [
         (
@@ -274,33 +302,14 @@ EXPECTED = {
             "driver.hold",
             ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
         ),
-        ("driver.reboot", ("reboot",)),
-        (
-            "toolkit.repo",
-            (
-                "download",
-                "https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo",
-                "/etc/yum.repos.d/nvidia-container-toolkit.repo",
-            ),
-        ),
-        ("toolkit.refresh", ("/usr/bin/dnf", "makecache")),
-        ("toolkit.install", ("/usr/bin/dnf", "install", "-y", "nvidia-container-toolkit")),
-        ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version")),
+        REBOOT,
+        DNF_TOOLKIT_REPO,
+        DNF_TOOLKIT_REFRESH,
+        DNF_TOOLKIT_INSTALL,
+        TOOLKIT_VERIFY,
         ("engine.install", ("/usr/bin/dnf", "install", "-y", "podman")),
-        (
-            "engine.remove-oci-hook",
-            ("/usr/bin/rm", "-f", "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"),
-        ),
-        (
-            "engine.cdi",
-            (
-                "/usr/bin/systemctl",
-                "enable",
-                "--now",
-                "nvidia-cdi-refresh.path",
-                "nvidia-cdi-refresh.service",
-            ),
-        ),
+        PODMAN_REMOVE_OCI_HOOK,
+        PODMAN_CDI,
         (
             "engine.smoke-test",
             (
@@ -353,7 +362,7 @@ EXPECTED = {
                 "nvidia-compute-G07",
             ),
         ),
-        ("driver.reboot", ("reboot",)),
+        REBOOT,
         (
             "toolkit.repo",
             (
@@ -376,26 +385,12 @@ EXPECTED = {
                 "nvidia-container-toolkit",
             ),
         ),
-        ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version")),
+        TOOLKIT_VERIFY,
         ("engine.install", ("/usr/bin/zypper", "--non-interactive", "install", "docker")),
-        (
-            "engine.service",
-            ("/usr/bin/systemctl", "enable", "--now", "docker.service", "containerd.service"),
-        ),
-        ("engine.gpu-runtime", ("/usr/bin/nvidia-ctk", "runtime", "configure", "--runtime=docker")),
-        ("engine.restart", ("/usr/bin/systemctl", "restart", "docker")),
-        (
-            "engine.smoke-test",
-            (
-                "/usr/bin/docker",
-                "run",
-                "--rm",
-                "--gpus",
-                "all",
-                "docker.io/nvidia/cuda:13.3.1-base-ubuntu24.04",
-                "nvidia-smi",
-            ),
-        ),
+        DOCKER_SERVICE,
+        DOCKER_GPU_RUNTIME,
+        DOCKER_RESTART,
+        DOCKER_SMOKE_TEST,
     ],
     "debian-12-gtx1080-podman": [
         (
@@ -418,35 +413,16 @@ EXPECTED = {
         ),
         ("driver.install", ("/usr/bin/apt-get", "install", "-y", "cuda-drivers")),
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.1.0-26-amd64")),
-        ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver")),
-        ("driver.reboot", ("reboot",)),
-        (
-            "toolkit.key",
-            (
-                "download",
-                "https://nvidia.github.io/libnvidia-container/gpgkey",
-                "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
-            ),
-        ),
-        ("toolkit.repo", ("write", "/etc/apt/sources.list.d/nvidia-container-toolkit.list")),
-        ("toolkit.refresh", ("/usr/bin/apt-get", "update")),
-        ("toolkit.install", ("/usr/bin/apt-get", "install", "-y", "nvidia-container-toolkit")),
-        ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version")),
+        APT_DRIVER_HOLD,
+        REBOOT,
+        APT_TOOLKIT_KEY,
+        APT_TOOLKIT_REPO,
+        APT_TOOLKIT_REFRESH,
+        APT_TOOLKIT_INSTALL,
+        TOOLKIT_VERIFY,
         ("engine.install", ("/usr/bin/apt-get", "install", "-y", "podman")),
-        (
-            "engine.remove-oci-hook",
-            ("/usr/bin/rm", "-f", "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"),
-        ),
-        (
-            "engine.cdi",
-            (
-                "/usr/bin/systemctl",
-                "enable",
-                "--now",
-                "nvidia-cdi-refresh.path",
-                "nvidia-cdi-refresh.service",
-            ),
-        ),
+        PODMAN_REMOVE_OCI_HOOK,
+        PODMAN_CDI,
         (
             "engine.smoke-test",
             (
@@ -489,18 +465,11 @@ EXPECTED = {
                 "kmod-nvidia-open-dkms",
             ),
         ),
-        ("driver.reboot", ("reboot",)),
-        (
-            "toolkit.repo",
-            (
-                "download",
-                "https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo",
-                "/etc/yum.repos.d/nvidia-container-toolkit.repo",
-            ),
-        ),
-        ("toolkit.refresh", ("/usr/bin/dnf", "makecache")),
-        ("toolkit.install", ("/usr/bin/dnf", "install", "-y", "nvidia-container-toolkit")),
-        ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version")),
+        REBOOT,
+        DNF_TOOLKIT_REPO,
+        DNF_TOOLKIT_REFRESH,
+        DNF_TOOLKIT_INSTALL,
+        TOOLKIT_VERIFY,
         (
             "engine.remove-conflicts",
             (
@@ -552,26 +521,12 @@ EXPECTED = {
                 "docker-compose-plugin",
             ),
         ),
-        (
-            "engine.service",
-            ("/usr/bin/systemctl", "enable", "--now", "docker.service", "containerd.service"),
-        ),
+        DOCKER_SERVICE,
         ("engine.docker-group", ("/usr/sbin/groupadd", "-f", "docker")),
         ("engine.docker-group-member", ("/usr/sbin/usermod", "-aG", "docker", "alice")),
-        ("engine.gpu-runtime", ("/usr/bin/nvidia-ctk", "runtime", "configure", "--runtime=docker")),
-        ("engine.restart", ("/usr/bin/systemctl", "restart", "docker")),
-        (
-            "engine.smoke-test",
-            (
-                "/usr/bin/docker",
-                "run",
-                "--rm",
-                "--gpus",
-                "all",
-                "docker.io/nvidia/cuda:13.3.1-base-ubuntu24.04",
-                "nvidia-smi",
-            ),
-        ),
+        DOCKER_GPU_RUNTIME,
+        DOCKER_RESTART,
+        DOCKER_SMOKE_TEST,
     ],
     "rhel-10.0-podman-proprietary": [
         (
@@ -609,33 +564,14 @@ EXPECTED = {
                 "kmod-nvidia-latest-dkms",
             ),
         ),
-        ("driver.reboot", ("reboot",)),
-        (
-            "toolkit.repo",
-            (
-                "download",
-                "https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo",
-                "/etc/yum.repos.d/nvidia-container-toolkit.repo",
-            ),
-        ),
-        ("toolkit.refresh", ("/usr/bin/dnf", "makecache")),
-        ("toolkit.install", ("/usr/bin/dnf", "install", "-y", "nvidia-container-toolkit")),
-        ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version")),
+        REBOOT,
+        DNF_TOOLKIT_REPO,
+        DNF_TOOLKIT_REFRESH,
+        DNF_TOOLKIT_INSTALL,
+        TOOLKIT_VERIFY,
         ("engine.install", ("/usr/bin/dnf", "install", "-y", "podman")),
-        (
-            "engine.remove-oci-hook",
-            ("/usr/bin/rm", "-f", "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"),
-        ),
-        (
-            "engine.cdi",
-            (
-                "/usr/bin/systemctl",
-                "enable",
-                "--now",
-                "nvidia-cdi-refresh.path",
-                "nvidia-cdi-refresh.service",
-            ),
-        ),
+        PODMAN_REMOVE_OCI_HOOK,
+        PODMAN_CDI,
         (
             "engine.smoke-test",
             (
