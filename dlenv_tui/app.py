@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from dlenv_tui.screens.start import StartScreen
 
 from dlenv_tui.stages import ORDER, resume_stage
+from dlenv_tui.stages import skip as skip_stage
 
 __all__ = ["ORDER", "DlenvApp", "make_app", "resume_stage", "run_wizard"]
 
@@ -37,7 +38,20 @@ class DlenvApp(App[int]):
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+r", "refresh_data", "Refresh data", show=False),
     ]
+    OFFER_S = 30.0
+    """How long the refresh offer (and its Ctrl+R) stays."""
+
+    @dataclass
+    class RefreshOffered(Message):
+        days: int
+        as_of: str
+
+    @dataclass
+    class RefreshDone(Message):
+        text: str
+        ok: bool
 
     @dataclass
     class FactsLoaded(Message):
@@ -50,6 +64,8 @@ class DlenvApp(App[int]):
         self.choose_scenario = choose_scenario
         self._facts_waiters: list[Callable[[], None]] = []
         self._probing = False
+        self._refresh_offered = False
+        self._offer_checked = False
 
     # ---------------------------------------------------------------- start-up
 
@@ -60,6 +76,64 @@ class DlenvApp(App[int]):
 
     def on_start_screen_painted(self, message: StartScreen.Painted) -> None:
         self.start_probe()
+
+    # ---------------------------------------------------------------- data refresh offer
+
+    def _offer_refresh(self) -> None:
+        """Off the event loop: stale data (older than 60 days) and a network that answers."""
+        from dlenv_tui.knowledge import offer
+
+        try:
+            found = offer.check(self.ctx.now())
+        except Exception:  # an offer is never worth an error on screen
+            return
+        if found is not None:
+            self.post_message(self.RefreshOffered(*found))
+
+    def on_dlenv_app_refresh_offered(self, message: RefreshOffered) -> None:
+        from dlenv_tui.knowledge import offer
+
+        self._refresh_offered = True
+        self.notify(offer.sentence(message.days, message.as_of), timeout=self.OFFER_S)
+        self.set_timer(self.OFFER_S, self._withdraw_offer)
+
+    def _withdraw_offer(self) -> None:
+        self._refresh_offered = False
+
+    def action_refresh_data(self) -> None:
+        if not self._refresh_offered:
+            return
+        self._refresh_offered = False
+        self.clear_notifications()
+        self.notify("Refreshing dlenv's data…", timeout=5)
+        import threading
+
+        threading.Thread(target=self._run_refresh, name="dlenv-refresh", daemon=True).start()
+
+    def _run_refresh(self) -> None:
+        from dlenv_tui.knowledge.refresh import RefreshError, refresh
+        from dlenv_tui.locations import knowledge_file
+
+        try:
+            done = refresh(knowledge_file())
+        except RefreshError as exc:
+            self.post_message(self.RefreshDone(f"{exc}; the data in use is unchanged.", False))
+            return
+        except Exception as exc:  # one sentence, never a traceback
+            self.post_message(
+                self.RefreshDone(f"The refresh failed ({exc}); nothing changed.", False)
+            )
+            return
+        self.post_message(
+            self.RefreshDone(f"dlenv's data refreshed: image tags as of {done.as_of}.", True)
+        )
+
+    def on_dlenv_app_refresh_done(self, message: RefreshDone) -> None:
+        from dlenv_tui import compat
+
+        if message.ok:
+            compat.reload_data()
+        self.notify(message.text, severity="information" if message.ok else "warning", timeout=10)
 
     def start_probe(self) -> None:
         """Start ``load_facts`` unless it has answered or is under way."""
@@ -97,6 +171,13 @@ class DlenvApp(App[int]):
             self.notify(f"Could not probe this host: {message.error}", severity="error", timeout=30)
             return
         self.ctx.facts = message.facts
+        if not self.ctx.demo and not self._offer_checked:
+            # after the probe, not at the first paint: the offer's data load and network probe
+            # must not compete with the first screen
+            import threading
+
+            self._offer_checked = True
+            threading.Thread(target=self._offer_refresh, name="dlenv-offer", daemon=True).start()
         for screen in self.screen_stack:
             if isinstance(screen, StartScreen):
                 screen.refresh_host()
@@ -195,6 +276,7 @@ class DlenvApp(App[int]):
 
     async def walk(self, profile: Profile, start: str, autostart: bool = False) -> bool:
         """Drive the stages from ``start``; True when the user asked to quit."""
+        from dlenv_tui.profiles import outcome_progress
         from dlenv_tui.screens import make_stage_screen
         from dlenv_tui.screens.apply import ApplyScreen
         from dlenv_tui.screens.services import mark_stage, plan_stage
@@ -225,7 +307,7 @@ class DlenvApp(App[int]):
                 autostart = result.target in ("build", "launch")
                 continue
             if result.action == "skip" and stage is not None:
-                profile = mark_stage(profile, stage, StageState.SKIPPED, "skipped by the user")
+                profile = skip_stage(profile, stage)  # a done stage stays done
             elif result.action == "next" and stage is not None:
                 profile = mark_stage(profile, stage, StageState.DONE)
             elif result.action == "apply" and stage is not None:
@@ -248,7 +330,12 @@ class DlenvApp(App[int]):
                     )
                 else:
                     state = StageState.SKIPPED if outcome.state == "skipped" else StageState.DONE
-                    profile = mark_stage(profile, stage, state, outcome.detail)
+                    detail = outcome.detail
+                    done: tuple[str, ...] = ()
+                    if state is StageState.DONE and outcome.result is not None:
+                        # what was done, as `dlenv apply` records it ("7 of 7 steps done")
+                        _, detail, done = outcome_progress(plan, outcome.result)
+                    profile = mark_stage(profile, stage, state, detail, done)
                     facts = await self.reprobe(facts)
                 # The host changed by the profile's own hand: not news when it is re-opened.
                 profile = dataclasses.replace(profile, host=facts)

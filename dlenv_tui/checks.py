@@ -154,7 +154,14 @@ def check_gpus(facts: HostFacts) -> Check:
             "seat the card (or pass it through to this VM), then run `dlenv check` again",
         )
     count = f"{len(gpus)} GPU{'s' if len(gpus) > 1 else ''}: "
-    detail = count + "; ".join(describe_gpu(g) for g in gpus)
+    # Eight identical GPUs read as "8 × H100 …", not the same name eight times.
+    described: dict[str, int] = {}
+    for gpu in gpus:
+        text = describe_gpu(gpu)
+        described[text] = described.get(text, 0) + 1
+    detail = count + "; ".join(
+        text if times == 1 else f"{times} × {text}" for text, times in described.items()
+    )
     unknown = [g for g in gpus if not g.architecture]
     passed_through = [g for g in gpus if g.bound_driver in ("vfio-pci", "pci-stub")]
     if passed_through:

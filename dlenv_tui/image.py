@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dlenv_tui import locations
 from dlenv_tui.errors import DlenvError
+from dlenv_tui.image_notes import NO_SSH_KEY, ROOT_NO_USER
 from dlenv_tui.model import EngineName, Gpu, HostFacts, ImageOptions, ImageVariant, Profile
 
 VENV = "/opt/venv"
@@ -82,13 +83,6 @@ DEFAULT_PRESETS = (
     "torch",
 )
 
-_APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$")
-_PIP_REQ = re.compile(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]+\])?([<>=!~]=?[A-Za-z0-9.*+!-]+,?)*$"
-)
-_URL = re.compile(r"^https?://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+$")
-_IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$", re.IGNORECASE)
-_USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")
 _KEY_LINE = re.compile(r"^(ssh-|ecdsa-|sk-)\S+ \S+")
 
 
@@ -120,6 +114,9 @@ class RenderedImage:
     """The host's proxy variables for the build (predefined build arguments, not in the image)."""
     network: str = ""
     """``host`` when the build must share the host's network (a proxy on 127.0.0.1)."""
+    notes: tuple[str, ...] = ()
+    """The reasons every front end shows, not only `dlenv build` (``image_notes``): no public key
+    for SSH, no separate user under root, where PyTorch comes from and why."""
 
     def context_tar(self) -> bytes:
         """The build context as an uncompressed tar (what the engine's build API takes)."""
@@ -152,7 +149,9 @@ def host_user(facts: HostFacts | None = None) -> ImageUser:
         uid = int(os.environ.get("SUDO_UID", os.getuid()))
         gid = int(os.environ.get("SUDO_GID", os.getgid()))
         name = os.environ.get("SUDO_USER") or os.environ.get("USER", "")
-    if not _USER_NAME.fullmatch(name) or name == "root":
+    from dlenv_tui.validate import unix_user_error
+
+    if unix_user_error(name) or name == "root":
         name = "dev"
     return ImageUser(name, uid, gid)
 
@@ -200,6 +199,7 @@ def render_dockerfile(
     if buildkit is None:
         buildkit = engine == EngineName.PODMAN
     reasons: list[str] = []
+    notes: list[str] = []
     _validate(opts)
 
     python_reqs = [p for p in opts.python_packages if p] + list(opts.extra_pip)
@@ -216,7 +216,8 @@ def render_dockerfile(
     if opts.create_user:
         image_user = user or host_user(facts)
         if image_user.uid == 0:
-            reasons.append("dlenv runs as root here, so the image has no separate user.")
+            reasons.append(ROOT_NO_USER)
+            notes.append(ROOT_NO_USER)
             image_user_or_none: ImageUser | None = None
         else:
             image_user_or_none = image_user
@@ -321,6 +322,7 @@ def render_dockerfile(
             torch_url=torch_url,
             netrc=bool(pip_cred or torch_cred),
             locked=bool(lock),
+            notes=notes,
         )
         if wants_python
         else ""
@@ -328,10 +330,8 @@ def render_dockerfile(
     if opts.ssh:
         keys = ssh_keys if ssh_keys is not None else collect_ssh_keys(_host_home(facts))
         if not keys.strip():
-            reasons.append(
-                "SSH is on but no public key was found in ~/.ssh: add one to "
-                "~/.ssh/authorized_keys and build again to log in."
-            )
+            reasons.append(NO_SSH_KEY)
+            notes.append(NO_SSH_KEY)
         else:
             n = len(keys.strip().splitlines())
             reasons.append(f"SSH accepts {n} public key(s) from the host; passwords are off.")
@@ -372,6 +372,7 @@ def render_dockerfile(
         user=u,
         build_args=build_args,
         network=network,
+        notes=tuple(notes),
     )
 
 
@@ -472,6 +473,7 @@ def _python_section(
     torch_url: str,
     netrc: bool,
     locked: bool = False,
+    notes: list[str] | None = None,
 ) -> str:
     major = cuda.split(".")[0] if cuda else ""
     torch: list[str] = []
@@ -519,8 +521,9 @@ def _python_section(
 
     steps = ""
     if torch:
+        why: list[str] = []  # why this torch index: a reason and a note (image_notes)
         if opts.torch_index == "pip":
-            reasons.append(
+            why.append(
                 "PyTorch comes from the pip index like every other package (its Linux wheels "
                 "bring CUDA libraries of PyTorch's choice)."
             )
@@ -528,16 +531,19 @@ def _python_section(
         else:
             if torch_url:
                 url = torch_url
-                reasons.append(f"PyTorch comes from {url} (your torch index).")
+                why.append(f"PyTorch comes from {url} (your torch index).")
             else:
                 from dlenv_tui import compat
 
                 # a host with a GPU older than Turing stays on cu126, the last index with its kernels
                 decision = compat.pytorch_index(cuda, gpus)
-                reasons.extend(decision.reasons)
+                why.extend(decision.reasons)
                 url = decision.value
             # the torch index first for torch itself; its dependencies from the pip index too
             steps += f"RUN {mounts}{uv} {index}--extra-index-url {url} {' '.join(torch)}\n"
+        reasons.extend(why)
+        if notes is not None:
+            notes.extend(why)
     if stack:
         extra = f"--extra-index-url {NVIDIA_PYPI} " if nvidia_index else ""
         steps += f"RUN {mounts}{uv} {index}{extra}{_quote(stack)}\n"
@@ -581,6 +587,10 @@ def _apt_packages(opts: ImageOptions, python: bool, ca: bool) -> list[str]:
     if opts.tmux:
         pkgs.append("tmux")
     pkgs += opts.extra_apt
+    from dlenv_tui.validate import is_git_requirement
+
+    if any(is_git_requirement(r) for r in (*opts.python_packages, *opts.extra_pip)):
+        pkgs.append("git")  # uv clones git+https:// requirements with the git program
     return sorted(dict.fromkeys(pkgs))
 
 
@@ -626,25 +636,21 @@ def _base_image(opts: ImageOptions, cuda: str, reasons: list[str]) -> str:
 
 
 def _validate(opts: ImageOptions) -> None:
-    """Everything that lands in a RUN line is checked here, so nothing can inject shell."""
-    for name in opts.extra_apt:
-        if not _APT_NAME.fullmatch(name):
-            raise ImageError(f"{name!r} is not a Debian/Ubuntu package name.")
-    for req in (*opts.python_packages, *opts.extra_pip):
-        if req not in PRESETS and not _PIP_REQ.fullmatch(req):
-            raise ImageError(f"{req!r} is neither a preset nor a pip requirement like 'name>=1.0'.")
-    torch = "" if opts.torch_index == "pip" else opts.torch_index
-    for label, url in (
-        ("apt mirror", opts.apt_mirror),
-        ("pip index", opts.pip_index),
-        ("torch index", torch),
-    ):
-        if url and (not _URL.fullmatch(url) or "#" in url or "'" in url):
-            raise ImageError(f"The {label} {url!r} is not an http(s) URL.")
-    if opts.base_override and not _IMAGE_REF.fullmatch(opts.base_override):
-        raise ImageError(f"{opts.base_override!r} is not an image reference.")
-    if opts.tag and not _IMAGE_REF.fullmatch(opts.tag):
-        raise ImageError(f"{opts.tag!r} is not an image tag.")
+    """Everything that lands in a RUN line is checked here, by the rules of ``validate`` (the
+    profile's own), so nothing can inject shell."""
+    from dlenv_tui import validate as v
+
+    errors = (
+        *(v.apt_package_error(name) for name in opts.extra_apt),
+        *(v.pip_requirement_error(req) for req in (*opts.python_packages, *opts.extra_pip)),
+        v.mirror_url_error(opts.apt_mirror, "apt mirror"),
+        v.mirror_url_error(opts.pip_index, "pip index"),
+        v.torch_index_error(opts.torch_index),
+        v.image_ref_error(opts.base_override, "base image") if opts.base_override else "",
+        v.image_ref_error(opts.tag, "image tag") if opts.tag else "",
+    )
+    if error := next((e for e in errors if e), ""):
+        raise ImageError(error[0].upper() + error[1:])
 
 
 _CERT_BLOCK = re.compile(

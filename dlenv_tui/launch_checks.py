@@ -31,8 +31,9 @@ def launch_problems(
 ) -> LaunchProblems:
     """``exists``: the seam for the host's paths (the demo's simulated host has every path)."""
     from dlenv_tui import validate
-    from dlenv_tui.profiles import profile_errors
+    from dlenv_tui.profiles import expand_mounts, profile_errors
 
+    profile = expand_mounts(profile)
     errors = [
         _plain(e) for e in profile_errors(profile) if e.startswith("run.") or e.startswith("run ")
     ]
@@ -50,15 +51,8 @@ def launch_problems(
                     break
         elif spec.isdigit() and int(spec) > count:
             errors.append(f"{spec} GPUs asked for, but this host has {count}.")
-    missing = tuple(
-        expand(m.source) for m in profile.run.mounts if m.source and not exists(expand(m.source))
-    )
+    missing = tuple(m.source for m in profile.run.mounts if m.source and not exists(m.source))
     return LaunchProblems(tuple(errors), missing)
-
-
-def expand(path: str) -> str:
-    """``~/ws`` → the home directory's ``ws``; anything else as written."""
-    return os.path.expanduser(path) if path.startswith("~") else path
 
 
 def create_dirs(paths: tuple[str, ...]) -> str:

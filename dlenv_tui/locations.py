@@ -67,6 +67,11 @@ def knowledge_file() -> Path:
     return data_dir() / "knowledge" / "cuda.json"
 
 
+def repos_file() -> Path:
+    """Where `dlenv data refresh` stores NVIDIA's repository metadata (beside knowledge_file)."""
+    return data_dir() / "knowledge" / "nvidia_repos.json"
+
+
 def profiles_dir() -> Path:
     return config_dir() / "profiles"
 
@@ -82,6 +87,20 @@ def under_sudo() -> bool:
     environment may choose a path root writes to.
     """
     return "SUDO_UID" in os.environ or os.getuid() != os.geteuid()
+
+
+def home_dir() -> str:
+    """The home of the user dlenv works for: the invoking user's under sudo, else this process's
+    (what ``~`` in a mount source means)."""
+    sudo_user = os.environ.get("SUDO_USER")
+    if sudo_user and "SUDO_UID" in os.environ:
+        import pwd
+
+        try:
+            return pwd.getpwnam(sudo_user).pw_dir
+        except KeyError:
+            pass
+    return str(Path.home())
 
 
 def jobs_dir() -> Path:

@@ -49,7 +49,7 @@ _FALSE = {"0", "false", "no", "off"}
 def apply_settings(profile: Profile, settings: Sequence[str]) -> tuple[Profile, list[str]]:
     """The profile with every ``KEY=VALUE`` applied, and one line per change; UsageError (one
     sentence) for an unknown key, a value of the wrong kind or a value the wizard would refuse."""
-    from dlenv_tui.profiles import profile_errors
+    from dlenv_tui.profiles import expand_mounts, profile_errors
 
     run, image = profile.run, profile.image
     changes: list[str] = []
@@ -62,6 +62,8 @@ def apply_settings(profile: Profile, settings: Sequence[str]) -> tuple[Profile, 
         section, name = _resolve(key)
         if section == "run":
             run = dataclasses.replace(run, **{name: _convert(RunOptions, name, value)})
+            if name == "mounts":  # ~/ws is stored as the absolute path it means
+                run = expand_mounts(dataclasses.replace(profile, run=run)).run
             shown = getattr(run, name)
         else:
             image = dataclasses.replace(image, **{name: _convert(ImageOptions, name, value)})

@@ -335,7 +335,25 @@ def parse_profile(raw: bytes, path: Path) -> Profile:
     # the file name is the profile's identity; a copied-and-renamed file takes its new name
     if profile.name != path.stem:
         profile = replace(profile, name=path.stem)
-    return profile
+    return expand_mounts(profile)
+
+
+def expand_mounts(profile: Profile, home: str = "") -> Profile:
+    """``profile`` with mount sources written ``~`` or ``~/…`` under the user's home: ``home``,
+    else the probed user's in the profile's host snapshot, else whoever runs dlenv (via sudo
+    too). A file, `profiles set` and the Launch form all go through here, so the engine only
+    ever sees absolute paths."""
+    from dlenv_tui import validate
+
+    if not any(m.source.startswith("~") for m in profile.run.mounts):
+        return profile
+    if not home:
+        snapshot = profile.host.user.home if profile.host is not None else ""
+        home = snapshot or locations.home_dir()
+    mounts = tuple(
+        replace(m, source=validate.expand_home(m.source, home)) for m in profile.run.mounts
+    )
+    return replace(profile, run=replace(profile.run, mounts=mounts))
 
 
 def profile_to_toml(profile: Profile) -> str:
@@ -468,23 +486,28 @@ def record_outcome(store: ProfileStore, name: str, plan: Plan, result: Any) -> S
     """Write a finished job's outcome (an ``execute.JobResult``) into profile ``name`` as the
     progress of ``plan``'s stage: its done steps, and done / needs-reboot / failed. Returns the
     state recorded; None when there is no such profile (nothing is written)."""
-    from dlenv_tui.model import StepOutcome
-
     if not name or not store.exists(name):
         return None
+    state, detail, done = outcome_progress(plan, result)
+    store.update(name, lambda p: mark_stage(p, plan.stage, state, detail, done))
+    return state
+
+
+def outcome_progress(plan: Plan, result: Any) -> tuple[StageState, str, tuple[str, ...]]:
+    """A finished job's (``execute.JobResult``) state, detail and done steps for ``plan``'s stage:
+    what `dlenv apply` and the wizard both record."""
+    from dlenv_tui.model import StepOutcome
+
     done = tuple(
         step.id
         for step in plan.steps
         if result.outcomes.get(step.id) in (StepOutcome.OK, StepOutcome.SKIPPED)
     )
     if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
-        state, detail = StageState.NEEDS_REBOOT, result.message
-    elif result.ok:
-        state, detail = StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done"
-    else:
-        state, detail = StageState.FAILED, result.message
-    store.update(name, lambda p: mark_stage(p, plan.stage, state, detail, done))
-    return state
+        return StageState.NEEDS_REBOOT, result.message, done
+    if result.ok:
+        return StageState.DONE, f"{len(done)} of {len(plan.steps)} steps done", done
+    return StageState.FAILED, result.message, done
 
 
 def profile_errors(profile: Profile) -> Iterator[str]:
@@ -528,7 +551,7 @@ def profile_errors(profile: Profile) -> Iterator[str]:
     for i, item in enumerate(run.secrets):
         yield from field(f"run.secrets[{i}]", v.env_var_error(item, secret=True))
     for i, m in enumerate(run.mounts):
-        yield from field(f"run.mounts[{i}].source", v.abs_path_error(m.source, "mount source"))
+        yield from field(f"run.mounts[{i}].source", v.mount_source_error(m.source))
         yield from field(f"run.mounts[{i}].target", v.container_path_error(m.target))
     targets = [m.target.rstrip("/") for m in run.mounts]
     if len(set(targets)) != len(targets):

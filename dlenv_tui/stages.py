@@ -101,6 +101,30 @@ def undone_by_drift(old: HostFacts, new: HostFacts) -> tuple[Stage, ...]:
     return tuple(out)
 
 
+def skip(profile: Profile, stage: Stage) -> Profile:
+    """``profile`` after the user skipped ``stage``: recorded as skipped, unless it is done
+    already (a done stage stays done, with what was done; revisiting it is no reason to doubt it)."""
+    from dlenv_tui.profiles import mark_stage
+
+    p = profile.progress.get(stage.value)
+    if p is not None and p.state is StageState.DONE:
+        return profile
+    return mark_stage(profile, stage, StageState.SKIPPED, "skipped by the user")
+
+
+def done_text(profile: Profile, stage: Stage) -> str:
+    """What a finished stage shows when it is revisited ("" when it is not done or skipped):
+    ``Done 2025-06-01 09:00 UTC: 7 of 7 steps done.``"""
+    p = profile.progress.get(stage.value)
+    if p is None or p.state not in FINISHED_STATES:
+        return ""
+    when = p.updated_at.replace("T", " ").removesuffix("Z")[:16]
+    when = f" {when} UTC" if when else ""
+    what = "Done" if p.state is StageState.DONE else "Skipped"
+    detail = p.detail.rstrip(".")
+    return f"{what}{when}" + (f": {detail}." if detail else ".")
+
+
 def undo(profile: Profile, stages: tuple[Stage, ...], why: str) -> Profile:
     """``profile`` with the finished ones among ``stages`` set back to pending, ``why`` kept as
     the detail: the wizard goes back to them and plans them again."""

@@ -135,17 +135,41 @@ _PIP_REQUIREMENT = re.compile(
 
 
 def pip_requirement_error(req: str) -> str:
-    """A PyPI requirement such as ``torch``, ``polars[gpu]`` or ``numpy>=2,<3`` (no URLs, no options)."""
+    """A PyPI requirement such as ``torch``, ``polars[gpu]`` or ``numpy>=2,<3``, or a git
+    repository ``git+https://host/repo.git@ref`` (optionally ``name@git+https://…``); no other
+    URLs, no options."""
     if bad := _bad_chars(req):
         return f"pip package {_show(req)}: {bad}"
     if req.startswith("-"):
         return f"pip package {_show(req)} looks like an option; give a package name."
+    name, at, rest = req.partition("@")
+    if "git+" in req:
+        url = rest if at and re.fullmatch(_PIP_NAME, name, re.ASCII) else req
+        if not url.startswith("git+https://"):
+            return (
+                f"pip package {_show(req)}: dlenv takes git repositories as "
+                "'git+https://host/repo.git@ref' (no ssh, http or spaces)."
+            )
+        if err := https_url_error(url.removeprefix("git+"), "git repository"):
+            return f"pip package {_show(req)}: {err}"
+        if urlsplit(url.removeprefix("git+")).username is not None:
+            return (
+                f"pip package {_show(req)} holds a login, which would stay in the image's "
+                "history; use a repository that needs none."
+            )
+        return ""
     if not _PIP_REQUIREMENT.fullmatch(req) or ".." in req:
         return (
             f"pip package {_show(req)} is not a requirement dlenv accepts; use 'name', "
-            "'name[extra]' or 'name>=1.0' without spaces."
+            "'name[extra]', 'name>=1.0' or 'git+https://host/repo.git@ref' without spaces."
         )
     return ""
+
+
+def is_git_requirement(req: str) -> bool:
+    """Whether a requirement ``pip_requirement_error`` accepts is a git repository (the image
+    then needs git to fetch it)."""
+    return "git+https://" in req
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,6 +193,29 @@ def abs_path_error(path: str, what: str = "path") -> str:
     if len(path) > 4096:
         return f"the {what} is longer than 4096 characters."
     return ""
+
+
+def mount_source_error(path: str) -> str:
+    """A mount source on the host: an absolute path, or ``~`` / ``~/…`` (the user's home, as a
+    shell would expand it; ``expand_home`` turns it into the absolute path that is stored)."""
+    if path == "~" or path.startswith("~/"):
+        err = abs_path_error("/" + path[2:], "mount source")
+        return err.replace(_show("/" + path[2:]), _show(path)) if err else ""
+    if path.startswith("~"):
+        return (
+            f"mount source {_show(path)}: dlenv expands '~' and '~/…' only; give ~/path or an "
+            "absolute path."
+        )
+    return abs_path_error(path, "mount source")
+
+
+def expand_home(path: str, home: str) -> str:
+    """``~`` and ``~/x`` → ``home`` and ``home/x``; anything else as written."""
+    if path == "~":
+        return home
+    if path.startswith("~/"):
+        return home.rstrip("/") + "/" + path[2:]
+    return path
 
 
 def container_path_error(path: str) -> str:
@@ -252,16 +299,32 @@ def host_ip_error(ip: str) -> str:
     return ""
 
 
-_SHM = re.compile(r"([1-9][0-9]{0,6})([bkmg]?)", re.ASCII | re.IGNORECASE)
+# Docker and Podman read sizes with go-units' RAMInBytes: a number, then k/m/g/t in either case,
+# an optional "i" and "b" ("16g", "16gb", "16GiB", "1.5g"); a bare "b" means bytes.
+_SHM = re.compile(r"([0-9]+(?:\.[0-9]+)?)(?:([kmgt])i?b?|b)?", re.ASCII | re.IGNORECASE)
+_UNIT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def size_bytes(size: str) -> int | None:
+    """``8g`` / ``16gb`` / ``512M`` / ``1.5g`` / ``1024`` → bytes (binary units, as Docker reads
+    them); None when ``size`` is not a size."""
+    m = _SHM.fullmatch(size)
+    if not m:
+        return None
+    return int(float(m.group(1)) * _UNIT[(m.group(2) or "").lower()])
 
 
 def shm_size_error(size: str) -> str:
-    """``--shm-size``: a number with an optional unit b/k/m/g, e.g. ``8g``."""
-    m = _SHM.fullmatch(size)
-    if not m:
-        return f"shm size {_show(size)} must be a number with an optional unit b, k, m or g, such as '8g'."
-    factor = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
-    if int(m.group(1)) * factor > 1 << 40:
+    """``--shm-size``: a number with an optional unit, e.g. ``8g`` or ``16gb`` (as Docker reads it)."""
+    n = size_bytes(size)
+    if n is None:
+        return (
+            f"shm size {_show(size)} must be a number with an optional unit k, m, g or t "
+            "(such as '8g' or '16gb')."
+        )
+    if n < 1:
+        return f"shm size {_show(size)} is zero; give a size such as '8g'."
+    if n > 1 << 40:
         return f"shm size {_show(size)} is larger than 1 TiB."
     return ""
 
@@ -346,7 +409,8 @@ def driver_source_error(source: str) -> str:
 
 
 def unix_user_error(name: str) -> str:
-    """A login name as ``useradd`` accepts it by default."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}\$?", name, re.ASCII):
+    """A login name as ``useradd`` accepts it by default, less the trailing ``$`` of Samba
+    machine accounts: the image's user name goes into a RUN line."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", name, re.ASCII):
         return f"user name {_show(name)} is not a login name dlenv accepts."
     return ""

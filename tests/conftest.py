@@ -8,15 +8,18 @@ fixtures; no test module imports from another.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import inspect
 import json
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dlenv_tui import compat
 from dlenv_tui.model import HostFacts, from_data
 
 TESTS = Path(__file__).parent
@@ -28,6 +31,17 @@ FACTS = FIXTURES / "facts"
 
 SYSROOT_NAMES = sorted(p.name for p in SYSROOTS.iterdir() if p.is_dir())
 FACTS_NAMES = sorted(p.stem for p in FACTS.glob("*.json"))
+
+
+@pytest.fixture(autouse=True)
+def _no_registry_at_test_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-build checks (knowledge.verify) and the refresh ask a closed local port unless a
+    test serves one: no network at test time, and the checks read as skipped."""
+    monkeypatch.setenv("DLENV_VERIFY_REGISTRY", "http://127.0.0.1:9")
+    monkeypatch.setenv("DLENV_VERIFY_TORCH_BASE", "http://127.0.0.1:9/whl")
+    # the wizard's refresh offer probes the tag service the same way: a closed port, offline
+    for var in ("DLENV_REFRESH_HUB_URL", "DLENV_REFRESH_TORCH_URL", "DLENV_REFRESH_REPOS_URL"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9/")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -103,6 +117,16 @@ def fixture_facts(facts_file: Callable[[str], Path]) -> Callable[[str], HostFact
     return load
 
 
+@pytest.fixture
+def no_gpu_facts_file(tmp_path: Path, facts_file: Callable[[str], Path]) -> Path:
+    """The fresh Ubuntu 24.04 RTX 4090 facts with the GPU taken out, as a file under tmp_path."""
+    data = json.loads(facts_file("ubuntu-24.04-rtx4090-fresh").read_text())
+    data.get("facts", data)["gpus"] = []
+    path = tmp_path / "nogpu.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
 @pytest.fixture(scope="session")
 def probed(sysroot: Callable[[str], Path]) -> Callable[[str], HostFacts]:
     """``probed("rocky-9-t4")`` → probe_host over that tree, without NVML."""
@@ -133,3 +157,82 @@ def wait_for() -> Callable[..., Any]:
 def screen_name() -> Callable[[Any], str]:
     """``screen_name(app)`` → the class name of the screen on top."""
     return lambda app: type(app.screen).__name__
+
+
+# --------------------------------------------------------------------------------------------
+# dlenv data refresh against recorded responses (unit and UI tests both use it)
+
+
+class _KnowledgeHandler(http.server.BaseHTTPRequestHandler):
+    routes: dict[str, bytes] = {}
+    cut: dict[str, int] = {}
+    """path → bytes actually sent of a body whose Content-Length promises all of it."""
+
+    def do_GET(self) -> None:
+        body = self.routes.get(self.path)
+        if body is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: self.cut.get(self.path, len(body))])
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _repo_routes(repos: Path, prefix: str, **override: bytes) -> dict[str, bytes]:
+    routes = {
+        f"{prefix}/": (repos / "root.html").read_bytes(),
+        f"{prefix}/debian12/x86_64/": (repos / "debian12-x86_64.html").read_bytes(),
+        f"{prefix}/debian13/x86_64/": (repos / "debian13-x86_64.html").read_bytes(),
+        f"{prefix}/rhel9/x86_64/": (repos / "rhel9-x86_64.html").read_bytes(),
+    }
+    routes.update({f"{prefix}{k}": v for k, v in override.items()})
+    return routes
+
+
+@pytest.fixture
+def server(fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A local HTTP server with the recorded responses of ``dlenv data refresh``'s sources
+    (Docker Hub's tag pages, the torch index, NVIDIA's repository listings); its base URL."""
+    recorded = fixtures_dir / "knowledge"
+    repos = recorded / "nvidia-repos"
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _KnowledgeHandler)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    page1 = (recorded / "hub-page1.json").read_bytes().replace(b'"NEXT"', f'"{base}/hub2"'.encode())
+    _KnowledgeHandler.routes = {
+        "/hub": page1,
+        "/hub2": (recorded / "hub-page2.json").read_bytes(),
+        "/truncated": (recorded / "hub-truncated.json").read_bytes(),
+        "/malformed": (recorded / "hub-malformed.json").read_bytes(),
+        "/torch/": (recorded / "torch-index.html").read_bytes(),
+        "/empty-torch/": b"<html><body></body></html>",
+        **_repo_routes(repos, "/repos"),
+        **_repo_routes(
+            repos,
+            "/repos-malformed",
+            **{"/debian13/x86_64/": (repos / "malformed.html").read_bytes()},
+        ),
+        **_repo_routes(repos, "/repos-truncated"),
+    }
+    _KnowledgeHandler.cut = {"/repos-truncated/debian13/x86_64/": 200}
+    monkeypatch.setenv("DLENV_REFRESH_REPOS_URL", f"{base}/repos/")
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private DLENV_DATA_DIR, no proxy, and the compat tables reloaded around the test."""
+    monkeypatch.setenv("DLENV_DATA_DIR", str(tmp_path / "data"))
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    compat.reload_data()
+    yield tmp_path / "data"
+    compat.reload_data()

@@ -287,6 +287,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     plans = build_plans(args, profile)
     todo: list[Plan] = []
     for plan in plans:
+        if not plan.satisfied and not plan.steps:
+            # nothing could be planned (a driver on a host without a GPU): say why, record nothing
+            print(
+                f"== {plan.stage.value}: {plan.reasons[0] if plan.reasons else 'nothing to do.'}",
+                file=out,
+            )
+            continue
         if plan.satisfied or not plan.steps:
             print(f"== {plan.stage.value}: already satisfied on this host.", file=out)
             if not dry_run:

@@ -11,7 +11,8 @@ def register(sub: Any) -> None:
         "data",
         help="refresh dlenv's knowledge (nvidia/cuda tags, PyTorch wheels) from the network",
         description=(
-            "Fetch the nvidia/cuda tag list (Docker Hub's tag API) and the PyTorch wheel index, "
+            "Fetch the nvidia/cuda tag list (Docker Hub's tag API), the PyTorch wheel index and "
+            "NVIDIA's CUDA repository listings (driver branches, toolkits per distribution), "
             "validate them and store them in the user's data dir, over the snapshot dlenv ships. "
             "A broken response changes nothing. Proxies come from http_proxy / https_proxy."
         ),
@@ -37,7 +38,8 @@ def run_refresh(args: argparse.Namespace) -> int:
     except RefreshError as exc:
         raise RefreshError(f"{exc}; the data in use is unchanged") from None
     print(
-        f"dlenv: stored {done.tags} nvidia/cuda tags and {done.torch_releases} PyTorch releases "
-        f"in {done.path}; decisions now use image tags as of {done.as_of}."
+        f"dlenv: stored {done.tags} nvidia/cuda tags, {done.torch_releases} PyTorch releases and "
+        f"{done.repos} NVIDIA repositories in {done.path.parent}; decisions now use image tags as of "
+        f"{done.as_of} (and NVIDIA's repository listings of that day)."
     )
     return 0

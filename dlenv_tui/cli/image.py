@@ -142,6 +142,19 @@ def _render(
     )
 
 
+def _notes(profile: Profile, engine: EngineName) -> tuple[tuple[str, ...], bool]:
+    """The image's notes (as the Image and Launch screens show them) and whether an ``ssh`` line
+    can log in, from what today's settings render; nothing when they no longer render."""
+    from dlenv_tui.errors import DlenvError
+    from dlenv_tui.image_notes import image_notes, ssh_has_no_key
+
+    try:
+        rendered = _render(profile, engine)
+    except DlenvError:
+        return (), True
+    return image_notes(rendered), not ssh_has_no_key(rendered)
+
+
 def _connect(engine: EngineName) -> EngineClient:
     from dlenv_tui.engine import connect
 
@@ -218,6 +231,12 @@ def run_build(args: argparse.Namespace) -> int:
             f"{profile.name} (dry run: nothing was built or recorded)."
         )
         return 0
+    from dlenv_tui.knowledge.verify import VerifyError, report_before_build
+
+    verified = report_before_build(rendered.base, rendered.dockerfile, profile.name)
+    if verified.stop:  # a lost tag: one sentence with the newest existing patch release
+        raise VerifyError(verified.stop)
+    print("".join(f"dlenv: {line}\n" for line in verified.lines), end="")
     last_step = [0]
 
     def show(p: BuildProgress) -> None:
@@ -294,7 +313,10 @@ def run_run(args: argparse.Namespace) -> int:
     ProfileStore().update(
         profile.name, lambda p: mark_stage(p, Stage.LAUNCH, StageState.DONE, info.name)
     )
-    for line in connection_help(profile, info):
+    notes, ssh_key = _notes(profile, engine)
+    for note in notes:
+        print(f"dlenv: {note}", file=sys.stderr)
+    for line in connection_help(profile, info, ssh_key=ssh_key):
         print(line)
     return 0
 
@@ -329,6 +351,9 @@ def run_info(args: argparse.Namespace) -> int:
         )
         return 1
     print(f"{info.name} ({status}) from {info.image} with {engine.value} (user {info.user}).")
-    for line in connection_help(profile, info):
+    notes, ssh_key = _notes(profile, engine)
+    for note in notes:
+        print(f"dlenv: {note}", file=sys.stderr)
+    for line in connection_help(profile, info, ssh_key=ssh_key):
         print(line)
     return 0 if status == "running" else 1

@@ -123,3 +123,6 @@ def reload_data() -> None:
         _supported_text,
     ):  # fmt: skip
         fn.cache_clear()
+    from dlenv_tui.knowledge import repos
+
+    repos.reload()

@@ -90,6 +90,16 @@ def cuda_for_gpus(gpus: Sequence[Gpu]) -> Decision[tuple[str, str]]:
             return Decision(("", ""), tuple(reasons))
         elif s.guessed == "old":
             first, last = lo, _version(LEGACY_MAX_CUDA)
+        elif s.guessed == "blackwell+":
+            # Blackwell needs CUDA 12.8; a GPU newer than dlenv's data likely needs the newest
+            # CUDA there is, so the newest release dlenv knows is the only one worth choosing
+            reasons.append(
+                f"The {s.label} is not in dlenv's GPU table (its id is in the Blackwell-or-newer "
+                f"range): dlenv uses the newest CUDA it knows, {_fmt(hi)}; if this GPU is newer "
+                "than Blackwell it may need a newer release (`dlenv data refresh`)."
+            )
+            lo = max(lo, hi)
+            continue
         else:
             reasons.append(f"{s.describe()}; dlenv cannot tell which CUDA releases it supports.")
             continue

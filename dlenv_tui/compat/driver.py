@@ -47,6 +47,10 @@ class DriverAdvice:
 def _guess_reason(seen: _Seen) -> str:
     what = {
         "new": "Turing-or-newer range, so it is treated as open-capable",
+        "blackwell+": (
+            "Blackwell-or-newer range (it may be newer than dlenv's data), so it gets the open "
+            "kernel modules, the only ones that drive Blackwell and later GPUs"
+        ),
         "old": "Maxwell-to-Volta range, so it is treated as a GPU that needs the 580 branch",
         "ancient": "range of GPUs older than Maxwell, which no current driver supports",
     }[seen.guessed]

@@ -131,7 +131,11 @@ class _Seen:
 
     @property
     def needs_open(self) -> bool:
-        return self.grace or (self.cc is not None and self.cc >= BLACKWELL_CC)
+        return (
+            self.grace
+            or (self.cc is not None and self.cc >= BLACKWELL_CC)
+            or self.guessed == "blackwell+"
+        )
 
     def describe(self) -> str:
         """``GeForce GTX 1080 is a Pascal GPU (compute capability 6.1)``."""
@@ -155,6 +159,16 @@ def _see(gpu: Gpu) -> _Seen:
     if cc is None and not gpu.architecture and re.fullmatch(r"[0-9a-f]{4}", dev):
         # The reference's device-id ranges (0 violations against pci.ids): a fallback for ids newer
         # than our table. 0x1E00 and up is Turing or newer, 0x1300-0x1DFF Maxwell to Volta.
+        # 0x2900 and up is Blackwell (GB100 2900 .. GB20x 31fe) or a GPU newer than the table
+        # (Rubin GR10x ids fall inside it, 3000-30c0): open kernel modules only, CUDA 12.8 at least.
         n = int(dev, 16)
-        guessed = "new" if n >= 0x1E00 else "old" if n >= 0x1300 else "ancient"
+        guessed = (
+            "blackwell+"
+            if n >= 0x2900
+            else "new"
+            if n >= 0x1E00
+            else "old"
+            if n >= 0x1300
+            else "ancient"
+        )
     return _Seen(label=label, arch=gpu.architecture, cc=cc, grace=grace, guessed=guessed)

@@ -22,8 +22,11 @@ def jupyter_url_from_logs(text: str) -> str:
     return next((u for u in urls if "127.0.0.1" in u), urls[0] if urls else "")
 
 
-def connection_help(profile: Profile, info: RunInfo) -> list[str]:
-    """How to reach the container: Jupyter URL, SSH through a tunnel, a shell, VS Code."""
+def connection_help(profile: Profile, info: RunInfo, *, ssh_key: bool = True) -> list[str]:
+    """How to reach the container: Jupyter URL, SSH through a tunnel, a shell, VS Code.
+
+    ``ssh_key`` False: the image has no public key (``image_notes.ssh_has_no_key``), so the
+    ``ssh`` line says that instead of a command that cannot log in."""
     lines: list[str] = []
     host = socket.gethostname()
     me = os.environ.get("SUDO_USER") or getpass.getuser()
@@ -37,7 +40,11 @@ def connection_help(profile: Profile, info: RunInfo) -> list[str]:
         lines.append(f"JupyterLab: {info.jupyter_url}")
     if forwards:
         lines.append(f"From your own machine, tunnel the ports first: ssh {forwards} {me}@{host}")
-    if 22 in ports:
+    if 22 in ports and not ssh_key:
+        from dlenv_tui.image_notes import ssh_line_without_key
+
+        lines.append(ssh_line_without_key(profile.name))
+    elif 22 in ports:
         user = "root" if info.user.startswith("0:") else info.user_name or _image_user_name(profile)
         lines.append(f"SSH into the container: ssh -p {ports[22].host} {user}@127.0.0.1")
     # under sudo the engine needed root: so do the commands the user types next
@@ -45,7 +52,7 @@ def connection_help(profile: Profile, info: RunInfo) -> list[str]:
     lines.append(f"Shell in the container: {sudo}{info.engine.value} exec -it {info.name} bash")
     lines.append(
         f"VS Code: Dev Containers: Attach to Running Container… and pick {info.name}"
-        + (" (or Remote-SSH through the tunnel above)." if 22 in ports else ".")
+        + (" (or Remote-SSH through the tunnel above)." if 22 in ports and ssh_key else ".")
     )
     lines.append(f"Show this again: {sudo}dlenv info {profile.name}")
     lines.append(f"Stop it: {sudo}dlenv stop {profile.name}")

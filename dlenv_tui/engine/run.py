@@ -56,6 +56,9 @@ class RunMixin:
         """
         import docker.errors
 
+        from dlenv_tui.profiles import expand_mounts
+
+        profile = expand_mounts(profile)  # a mount source written ~/ws is the user's home
         opts = profile.run
         name = container_name(profile)
         image_ref = (
@@ -240,7 +243,8 @@ class RunMixin:
         host_config = api.create_host_config(
             binds=binds,
             port_bindings=port_bindings(opts.ports),
-            shm_size=opts.shm_size or None,
+            # bytes, read by the one size grammar (docker-py's own parser knows no "16gb")
+            shm_size=parse_size(opts.shm_size) if opts.shm_size else None,
             device_requests=requests_ or None,
             restart_policy=restart or None,
             # an init as PID 1 reaps what ssh logins and Jupyter kernels leave behind
@@ -475,11 +479,14 @@ def cdi_devices(gpus: str) -> list[str]:
 
 
 def parse_size(text: str) -> int:
-    """``8g`` / ``512m`` / ``1024`` -> bytes."""
-    m = re.fullmatch(r"\s*(\d+)\s*([bkmg]?)b?\s*", text.lower())
-    if not m:
-        raise EngineError(f"{text!r} is not a size like 8g or 512m.")
-    return int(m.group(1)) * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2)]
+    """``8g`` / ``16gb`` / ``512m`` / ``1024`` -> bytes, by ``validate``'s size grammar."""
+    from dlenv_tui.validate import shm_size_error, size_bytes
+
+    if error := shm_size_error(text):
+        raise EngineError(error[0].upper() + error[1:])
+    n = size_bytes(text)
+    assert n is not None  # shm_size_error accepted it
+    return n
 
 
 def _check_port_free(port: PortMap) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from dlenv_tui.model import Plan, StepKind
 
@@ -84,23 +85,6 @@ def _packages(words: Sequence[str], urls: bool = False) -> str:
     return ""
 
 
-def apt_get(argv: Sequence[str], plan: Plan) -> str:
-    words, bad = _split(
-        argv[1:],
-        frozenset({"-y", "-q", "-qq", "--no-install-recommends", "--autoremove", "--purge"}),
-    )
-    if bad:
-        return f"apt-get option {bad!r} is not one plans use"
-    if not words:
-        return "apt-get without a command"
-    command, rest = words[0], words[1:]
-    if command == "update":
-        return "" if not rest else "apt-get update takes no arguments"
-    if command in ("install", "remove", "purge"):
-        return _packages(rest)
-    return f"apt-get {command!r} is not a command plans use"
-
-
 def apt_mark(argv: Sequence[str], plan: Plan) -> str:
     words, bad = _split(argv[1:], frozenset())
     if bad:
@@ -134,45 +118,100 @@ def dpkg(argv: Sequence[str], plan: Plan) -> str:
     return "dpkg is used only to install a downloaded package or finish an interrupted install"
 
 
+@dataclass(frozen=True)
+class PackageManager:
+    """The shape apt-get, dnf and zypper share: options, one command, then its words.
+
+    ``bare`` commands take no words, ``installs`` take package names (``urls``: also a
+    repository package by URL), ``extra`` holds the commands with a grammar of their own.
+    """
+
+    name: str
+    flags: frozenset[str]
+    bare: tuple[str, ...] = ()
+    installs: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    extra: Mapping[str, Callable[[list[str]], str]] = field(default_factory=dict)
+
+    def __call__(self, argv: Sequence[str], plan: Plan) -> str:
+        words, bad = _split(argv[1:], self.flags)
+        if bad:
+            return f"{self.name} option {bad!r} is not one plans use"
+        if not words:
+            return f"{self.name} without a command"
+        command, rest = words[0], words[1:]
+        if command in self.bare:
+            return "" if not rest else f"{self.name} {command} takes no arguments here"
+        if command in self.installs:
+            return _packages(rest, urls=command in self.urls)
+        if command in self.extra:
+            return self.extra[command](rest)
+        return f"{self.name} {command!r} is not a command plans use"
+
+
+def _dnf_versionlock(rest: list[str]) -> str:
+    patterns = rest[1:]
+    known = all(PACKAGE_GLOB.fullmatch(w) for w in patterns)
+    if rest and rest[0] in ("add", "delete") and patterns and known:
+        return ""
+    return "dnf versionlock takes add or delete and package patterns"
+
+
+def _dnf_module(rest: list[str]) -> str:
+    streams = rest[1:]
+    known = all(MODULE_STREAM.fullmatch(w) or PACKAGE.fullmatch(w) for w in streams)
+    if rest and rest[0] in ("install", "enable", "reset") and streams and known:
+        return ""
+    return "dnf module takes install, enable or reset and module streams"
+
+
+def _zypper_addrepo(rest: list[str]) -> str:
+    if len(rest) == 2 and _url_ok(rest[0]) and ACCOUNT.fullmatch(rest[1]):
+        return ""
+    return "zypper addrepo takes a known repository URL and a plain name"
+
+
+apt_get = PackageManager(
+    "apt-get",
+    frozenset({"-y", "-q", "-qq", "--no-install-recommends", "--autoremove", "--purge"}),
+    bare=("update",),
+    installs=("install", "remove", "purge"),
+)
+
+_dnf = PackageManager(
+    "dnf",
+    frozenset({"-y", "-q", "--refresh"}),
+    bare=("makecache",),
+    installs=("install", "remove", "reinstall"),
+    urls=("install",),
+    extra={"versionlock": _dnf_versionlock, "module": _dnf_module},
+)
+
+zypper = PackageManager(
+    "zypper",
+    frozenset({"--non-interactive", "-n", "--gpg-auto-import-keys", "--refresh", "-y"}),
+    bare=("refresh", "ref", "verify"),
+    installs=("install", "in", "remove", "rm", "addlock", "al", "removelock", "rl"),
+    extra={"addrepo": _zypper_addrepo, "ar": _zypper_addrepo},
+)
+
+
+CRB_REPOS = frozenset({"crb", "powertools"})
+RHEL_CRB = re.compile(r"codeready-builder-for-rhel-\d{1,2}-(x86_64|aarch64)-rpms")
+
+
 def dnf(argv: Sequence[str], plan: Plan) -> str:
-    words, bad = _split(argv[1:], frozenset({"-y", "-q", "--refresh"}))
-    if bad:
-        return f"dnf option {bad!r} is not one plans use"
-    if not words:
-        return "dnf without a command"
-    command, rest = words[0], words[1:]
-    if command == "makecache":
-        return "" if not rest else "dnf makecache takes no arguments"
-    if command in ("install", "remove", "reinstall"):
-        return _packages(rest, urls=command == "install")
-    if command == "versionlock" and rest and rest[0] in ("add", "delete"):
-        bad_glob = next((w for w in rest[1:] if not PACKAGE_GLOB.fullmatch(w)), None)
-        return "" if rest[1:] and bad_glob is None else "dnf versionlock takes package patterns"
-    if command == "module" and rest and rest[0] in ("install", "enable", "reset"):
-        ok = rest[1:] and all(MODULE_STREAM.fullmatch(w) or PACKAGE.fullmatch(w) for w in rest[1:])
-        return "" if ok else "dnf module takes module streams"
-    return f"dnf {command!r} is not a command plans use"
+    if list(argv[1:3]) == ["config-manager", "--set-enabled"]:
+        crb = len(argv) == 4 and argv[3] in CRB_REPOS
+        return "" if crb else "dnf config-manager only enables CodeReady Builder here"
+    return _dnf(argv, plan)
 
 
-def zypper(argv: Sequence[str], plan: Plan) -> str:
-    words, bad = _split(
-        argv[1:],
-        frozenset({"--non-interactive", "-n", "--gpg-auto-import-keys", "--refresh", "-y"}),
-    )
-    if bad:
-        return f"zypper option {bad!r} is not one plans use"
-    if not words:
-        return "zypper without a command"
-    command, rest = words[0], words[1:]
-    if command in ("refresh", "ref", "verify"):
-        return "" if not rest else f"zypper {command} takes no arguments here"
-    if command in ("install", "in", "remove", "rm", "addlock", "al", "removelock", "rl"):
-        return _packages(rest)
-    if command in ("addrepo", "ar"):
-        if len(rest) == 2 and _url_ok(rest[0]) and ACCOUNT.fullmatch(rest[1]):
-            return ""
-        return "zypper addrepo takes a known repository URL and a plain name"
-    return f"zypper {command!r} is not a command plans use"
+def subscription_manager(argv: Sequence[str], plan: Plan) -> str:
+    args = list(argv[1:])
+    if len(args) == 3 and args[:2] == ["repos", "--enable"] and RHEL_CRB.fullmatch(args[2]):
+        return ""
+    return "subscription-manager only enables CodeReady Builder here"
 
 
 def rpm(argv: Sequence[str], plan: Plan) -> str:
@@ -360,6 +399,8 @@ def check_grep(argv: Sequence[str], plan: Plan) -> str:
     args = list(argv[1:])
     if len(args) == 3 and args[0] in ("-q", "-qs", "-qE", "-qsE") and args[2].startswith("/"):
         return ""
+    if args[:1] == ["-rqszP"] and len(args) == 3 and args[2] == "/etc/yum.repos.d":
+        return ""  # is a repository section enabled (grep -z reads each .repo file whole)
     return "grep is used only to look for a pattern in one file"
 
 
@@ -449,6 +490,7 @@ def step_rules() -> dict[str, Rule]:
         p.AKMODS: akmods,
         p.MODPROBE: fixed(("nvidia",)),
         p.SETSEBOOL: fixed(("-P", "container_use_devices", "on")),
+        p.SUBSCRIPTION_MANAGER: subscription_manager,
     }
 
 

@@ -1,4 +1,5 @@
-"""`dlenv data refresh`: fetch the nvidia/cuda tag list and the PyTorch wheel index, validate, store.
+"""`dlenv data refresh`: fetch the nvidia/cuda tag list, the PyTorch wheel index and NVIDIA's CUDA
+repository listings, validate, store.
 
 The result goes to ``locations.knowledge_dir()/cuda.json`` (the user's data dir), never over the
 shipped snapshot in ``assets/data``; compat lays it over the snapshot on its next load. A response
@@ -9,6 +10,7 @@ which one and that the old data stays in use.
 from __future__ import annotations
 
 import datetime
+import http.client
 import json
 import os
 import re
@@ -44,6 +46,20 @@ class Refreshed:
     tags: int
     torch_releases: int
     as_of: str
+    repos: int = 0
+    """NVIDIA CUDA repository directories (repo/arch) that exist."""
+
+
+def _get_or_404(url: str, timeout: float) -> bytes | None:
+    """The body, or None where the server answers 404 (a repository that does not exist)."""
+    try:
+        return _get(url, timeout)
+    except _NotFound:
+        return None
+
+
+class _NotFound(RefreshError):
+    pass
 
 
 def _get(url: str, timeout: float) -> bytes:
@@ -53,7 +69,13 @@ def _get(url: str, timeout: float) -> bytes:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body: bytes = resp.read()
             length = resp.headers.get("Content-Length")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise _NotFound(f"{url} answered 404") from None
+        raise RefreshError(f"could not fetch {url} (HTTP {exc.code})") from None
+    except http.client.IncompleteRead:
+        raise RefreshError(f"the response from {url} was cut short") from None
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise RefreshError(f"could not fetch {url} ({reason})") from None
     if length is not None and length.isdigit() and int(length) != len(body):
@@ -105,17 +127,44 @@ def fetch_tags(url: str = HUB_TAGS_URL, timeout: float = TIMEOUT_S) -> list[str]
     return tags
 
 
+def fetch_nvidia_repos(url: str, timeout: float) -> dict[str, dict[str, Any]]:
+    """NVIDIA's CUDA repositories for the releases dlenv supports (knowledge.repos)."""
+    from dlenv_tui.knowledge import repos
+
+    try:
+        return repos.fetch_repos(
+            lambda u: _get_or_404(u, timeout), repos.supported_repos(), base=url
+        )
+    except repos.ListingError as exc:
+        raise RefreshError(str(exc)) from None
+
+
+def _write(out: Path, data: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, out)
+
+
 def refresh(
     out: Path,
     *,
     hub_url: str = "",
     torch_url: str = "",
+    repos_url: str = "",
+    repos_out: Path | None = None,
     timeout: float = TIMEOUT_S,
     today: datetime.date | None = None,
 ) -> Refreshed:
-    """Fetch both sources, validate them, write ``out`` atomically; RefreshError leaves it alone."""
+    """Fetch every source, validate it all, then write ``out`` (and ``repos_out``) atomically.
+
+    A RefreshError from any source leaves both files as they were.
+    """
+    from dlenv_tui.knowledge import repos
+
     hub_url = hub_url or os.environ.get("DLENV_REFRESH_HUB_URL", "") or HUB_TAGS_URL
     torch_url = torch_url or os.environ.get("DLENV_REFRESH_TORCH_URL", "") or TORCH_INDEX_URL
+    repos_url = repos_url or os.environ.get("DLENV_REFRESH_REPOS_URL", "") or repos.REPOS_URL
     tags = fetch_tags(hub_url, timeout)
     images = images_from_tags(tags)
     if sum(len(v) for v in images.values()) < 5:
@@ -123,6 +172,7 @@ def refresh(
     torch = parse_torch_index(_get(torch_url, timeout))
     if not torch:
         raise RefreshError(f"the PyTorch index at {torch_url} lists no CUDA wheels")
+    nvidia = fetch_nvidia_repos(repos_url, timeout)
     as_of = (today or datetime.date.today()).isoformat()
     data: dict[str, Any] = {
         "schema": SCHEMA,
@@ -131,8 +181,9 @@ def refresh(
         "pytorch_observed": torch,
         "sources": {"images": hub_url, "pytorch": torch_url},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, out)
-    return Refreshed(out, len(tags), len(torch), as_of)
+    _write(out, data)
+    _write(
+        repos_out or out.with_name("nvidia_repos.json"),
+        {"schema": SCHEMA, "as_of": as_of, "repos": nvidia, "source": repos_url},
+    )
+    return Refreshed(out, len(tags), len(torch), as_of, sum(r["exists"] for r in nvidia.values()))

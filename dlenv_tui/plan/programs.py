@@ -32,6 +32,7 @@ DOCKER = "/usr/bin/docker"
 MODPROBE = "/usr/sbin/modprobe"
 AKMODS = "/usr/sbin/akmods"
 SETSEBOOL = "/usr/sbin/setsebool"
+SUBSCRIPTION_MANAGER = "/usr/sbin/subscription-manager"
 PODMAN = "/usr/bin/podman"
 
 #: Every program a plan step may run (argv[0]); the worker refuses anything else.
@@ -60,6 +61,7 @@ PROGRAMS: frozenset[str] = frozenset(
         MODPROBE,
         AKMODS,
         SETSEBOOL,
+        SUBSCRIPTION_MANAGER,
     }
 )
 
@@ -83,6 +85,7 @@ WRITE_DIRS: frozenset[str] = frozenset(
         "/etc/apt/apt.conf.d",
         "/etc/udev/rules.d",
         "/var/cache/dlenv",
+        "/etc/rpm",
     }
 )
 

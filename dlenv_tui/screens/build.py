@@ -126,6 +126,16 @@ class BuildScreen(StageScreen):
 
         try:
             rendered = services.rendered_image(profile, self.ctx.facts, demo=self.ctx.demo)
+            if not self.ctx.demo:  # verify before acting: the base tag and the torch index exist
+                from dlenv_tui.knowledge import verify
+
+                checked = verify.report_before_build(
+                    rendered.base, rendered.dockerfile, profile.name
+                )
+                for line in checked.lines:
+                    batcher.add(line)
+                if checked.stop:
+                    raise verify.VerifyError(checked.stop)
             built = self.ctx.engine(profile.engine.engine).build(profile, rendered, on_progress)
             built = operations.stamp_build(built, rendered)
         except Exception as exc:  # EngineError / ImageError: one sentence

@@ -63,6 +63,8 @@ class ImageScreen(StageScreen):
                     classes="hint",
                 )
                 yield Static(self._flavour_text(o), id="flavour-reasons", classes="hint")
+                # the notes `dlenv build` prints too (image_notes): SSH key, root, torch index
+                yield Static("", id="image-notes", classes="hint")
                 with Horizontal(classes="row"):
                     with Vertical(classes="col"):
                         yield Label("CUDA")
@@ -337,14 +339,21 @@ class ImageScreen(StageScreen):
             )
             return
         try:
-            text = services.render_dockerfile(
+            rendered = services.rendered_image(
                 self.current_profile(), self.ctx.facts, demo=self.ctx.demo
             )
         except Exception as exc:  # ImageError: one sentence
             preview.update(f"[$error]✗ {escape(str(exc))}[/]")
             return
+        self.show_notes(services.image_notes(rendered))
+        text = rendered.dockerfile
         theme = "ansi_light" if not self.app.current_theme.dark else "ansi_dark"
         preview.update(Syntax(text, "docker", theme=theme, line_numbers=False, word_wrap=True))
+
+    def show_notes(self, notes: tuple[str, ...]) -> None:
+        box = self.query_one("#image-notes", Static)
+        box.update("\n".join(f"[$warning]• [/]{escape(n)}" for n in notes))
+        box.display = bool(notes)
 
     def action_toggle_preview(self) -> None:
         tabs = self.query_one("#tabs", TabbedContent)

@@ -96,14 +96,17 @@ class LaunchScreen(StageScreen):
                     id="name",
                 )
         yield Field(
-            "Workspace on the host → /workspace", work.source, _check("host_path"), id="workspace"
+            "Workspace on the host → /workspace",
+            work.source,
+            _check("mount_source"),
+            id="workspace",
         )
         with Horizontal(classes="row"):
             with Vertical(classes="col wide"):
                 yield Field(
                     "Datasets on the host → /datasets (optional)",
                     data.source,
-                    _check("host_path"),
+                    _check("mount_source"),
                     id="datasets",
                 )
             yield Checkbox("read-only", data.read_only, id="datasets-ro", compact=True)
@@ -138,20 +141,43 @@ class LaunchScreen(StageScreen):
         yield Static("", id="launch-problems", classes="field-error")
         yield Static("", id="launch-state", classes="hint")
         yield Static("", id="gpu-check", classes="hint")
+        # the notes `dlenv run` prints too (image_notes): SSH key, root, torch index
+        yield Static("", id="launch-notes", classes="hint")
         yield Label("How to connect (Enter or c copies the selected line)", id="connect-label")
         yield OptionList(id="connect")
 
     def on_mount(self) -> None:
         self.query_one("#connect").display = False
         self.query_one("#connect-label").display = False
+        from dlenv_tui.model import Stage
+        from dlenv_tui.stages import done_text
+
+        done = done_text(self.profile, Stage.LAUNCH)
         self.query_one("#launch-state", Static).update(
-            "Ctrl+R starts the container (replacing one of the same name); Ctrl+N goes on."
+            (f"[$success]✓ {escape(done)}[/] " if done.startswith("Done") else "")
+            + "Ctrl+R starts the container (replacing one of the same name); Ctrl+N goes on."
         )
         self.show_gpu_check()
+        self.show_notes()
         self.query_one("#gpus Input").focus()
         self.show_problems()
         if self.autostart:
             self.action_start()
+
+    def show_notes(self) -> None:
+        """The image's notes, from what its settings render (nothing when they do not render)."""
+        self.ssh_key = True
+        notes: tuple[str, ...] = ()
+        try:
+            rendered = services.rendered_image(self.profile, self.ctx.facts, demo=self.ctx.demo)
+        except Exception:  # ImageError: the Image and Build stages say it
+            rendered = None
+        if rendered is not None:
+            notes = services.image_notes(rendered)
+            self.ssh_key = not services.ssh_has_no_key(rendered)
+        box = self.query_one("#launch-notes", Static)
+        box.update("\n".join(f"[$warning]• [/]{escape(n)}" for n in notes))
+        box.display = bool(notes)
 
     def show_gpu_check(self) -> None:
         """The image's last in-image GPU check (recorded by a build or `dlenv doctor --profile`)."""
@@ -256,7 +282,12 @@ class LaunchScreen(StageScreen):
                 "as_root": self.query_one("#root", Checkbox).value,
             }
         )
-        return dataclasses.replace(self.profile, run=run)
+        from dlenv_tui.profiles import expand_mounts
+
+        facts = self.ctx.facts
+        # ~/ws means the (probed) user's home, as in a profile file and `profiles set`
+        home = facts.user.home if facts is not None and facts.user.home else ""
+        return expand_mounts(dataclasses.replace(self.profile, run=run), home)
 
     def next_action(self) -> Action:
         return "next" if self.started else "skip"
@@ -292,7 +323,7 @@ class LaunchScreen(StageScreen):
 
         try:
             info = self.ctx.engine(profile.engine.engine).run(profile)
-            lines = connection_help(profile, info)
+            lines = connection_help(profile, info, ssh_key=self.ssh_key)
             if self.ctx.demo and self.ctx.facts is not None:
                 lines = demo_connection_lines(lines, self.ctx.facts)
         except Exception as exc:  # EngineError: one sentence

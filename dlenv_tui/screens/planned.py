@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.markup import escape
 from textual.widgets import Static
 
+from dlenv_tui import stages
 from dlenv_tui.model import Plan, Stage, StageState, StepKind
 from dlenv_tui.screens import services
 from dlenv_tui.screens.base import Action, StageResult, StageScreen
@@ -47,7 +48,24 @@ class PlannedStageScreen(StageScreen):
         plan = self.plan
         sat = self.query_one("#satisfied", Static)
         progress = self.profile.progress.get(self.STAGE.value)
-        if plan.satisfied:
+        done = stages.done_text(self.profile, self.STAGE)
+        if done and not plan.satisfied:
+            # finished earlier (applied, or skipped on purpose): say so, not "here is a plan"
+            mark = "✓" if done.startswith("Done") else "–"
+            sat.update(
+                f"[$success]{mark} {escape(done)}[/]\nPress [b]s[/b] to keep it and go on; "
+                "Ctrl+N runs the plan below again."
+            )
+            sat.display = True
+        elif not plan.satisfied and not plan.steps:
+            # nothing to plan here (no GPU for a driver): why, and what Ctrl+N does
+            why = plan.reasons[0] if plan.reasons else "Nothing can be planned on this host."
+            sat.update(
+                f"[$warning]⚠ {escape(why)}[/]\nCtrl+N goes on without this stage "
+                "(recorded as skipped)."
+            )
+            sat.display = True
+        elif plan.satisfied:
             why = self.satisfied_why(plan)
             sat.update(
                 f"[$success]✓ Already satisfied.[/] {escape(why)}\nPress [b]s[/b] to skip this stage."
@@ -61,7 +79,7 @@ class PlannedStageScreen(StageScreen):
         else:
             sat.display = False
         lines = []
-        if not plan.satisfied:
+        if plan.steps and not plan.satisfied:
             lines.append(
                 f"[b]Plan[/b] ({len(plan.steps)} steps; shown in full before anything runs):"
             )
@@ -93,12 +111,18 @@ class PlannedStageScreen(StageScreen):
 
     def next_action(self) -> Action:
         assert self.plan is not None
+        if not self.plan.satisfied and not self.plan.steps:
+            return "skip"  # nothing to apply: an empty confirmation screen would say nothing
         return "next" if self.plan.satisfied else "apply"
 
     @work
     async def action_skip(self) -> None:
         if self.plan is not None and self.plan.satisfied:
             self.dismiss(StageResult("next", self.current_profile()))
+            return
+        if stages.finished(self.profile, self.KEY):
+            # finished earlier: s keeps it as it is (stages.skip leaves a done stage done)
+            self.dismiss(StageResult("skip", self.current_profile()))
             return
         ok = await self.app.push_screen_wait(
             ConfirmDialog(

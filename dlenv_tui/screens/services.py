@@ -157,10 +157,16 @@ def recommend_engine(facts: HostFacts) -> tuple[EngineName, str]:
     return profiles.recommend_engine(facts)
 
 
-def mark_stage(profile: Profile, stage: Stage, state: StageState, detail: str = "") -> Profile:
+def mark_stage(
+    profile: Profile,
+    stage: Stage,
+    state: StageState,
+    detail: str = "",
+    done_steps: tuple[str, ...] = (),
+) -> Profile:
     from dlenv_tui import profiles
 
-    return profiles.mark_stage(profile, stage, state, detail)
+    return profiles.mark_stage(profile, stage, state, detail, done_steps)
 
 
 def record_job(store: Any, plan: Plan, result: Any) -> str:
@@ -256,10 +262,28 @@ def rendered_image(profile: Profile, facts: HostFacts | None, *, demo: bool = Fa
     from dlenv_tui import image
 
     if demo:
+        # the simulated user has one public key, as a host set up for SSH would
         return image.render_dockerfile(
-            profile, facts, profile.engine.engine, ssh_keys="", ca_files={}
+            profile, facts, profile.engine.engine, ssh_keys=DEMO_SSH_KEY, ca_files={}
         )
     return image.render_dockerfile(profile, facts, profile.engine.engine)
+
+
+#: The simulated user's public key in demo mode (nothing is read from this machine).
+DEMO_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOfTheSimulatedUserOnly alice@demo\n"
+
+
+def image_notes(rendered: Any) -> tuple[str, ...]:
+    """The notes `dlenv build`, `run` and `info` print about this image (image_notes)."""
+    from dlenv_tui.image_notes import image_notes as notes
+
+    return notes(rendered)
+
+
+def ssh_has_no_key(rendered: Any) -> bool:
+    from dlenv_tui.image_notes import ssh_has_no_key as no_key
+
+    return no_key(rendered)
 
 
 def flavour_reasons(options: ImageOptions) -> tuple[str, ...]:
@@ -295,7 +319,10 @@ def validate_field(kind: str, value: str) -> str:
             (e for e in (v.abs_path_error(p, "CA certificate path") for p in value.split()) if e),
             "",
         )
-    if kind in ("image", "url", "mirror_url", "torch_index", "host_path") and not value:
+    if (
+        kind in ("image", "url", "mirror_url", "torch_index", "host_path", "mount_source")
+        and not value
+    ):
         return ""
     checks: dict[str, Callable[[str], str]] = {
         "profile_name": v.profile_name_error,
@@ -303,6 +330,7 @@ def validate_field(kind: str, value: str) -> str:
         "shm_size": v.shm_size_error,
         "gpus": v.gpus_error,
         "host_path": v.abs_path_error,
+        "mount_source": v.mount_source_error,
         "container_path": v.container_path_error,
         "image": v.image_ref_error,
         "url": v.https_url_error,

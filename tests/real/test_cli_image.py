@@ -180,3 +180,55 @@ def test_commands_are_registered(dlenv_argv: list[str], repo_root: Path) -> None
     ).stdout
     for command in ("dockerfile", "build", "run", "stop"):
         assert command in out
+
+
+class _FakeClient:
+    """The engine client `dlenv run` / `dlenv info` talk to, starting nothing."""
+
+    def __init__(self, info: object) -> None:
+        self._info = info
+
+    def __enter__(self) -> _FakeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run(self, profile: Profile, replace: bool = True) -> object:
+        return self._info
+
+    def info(self, profile: Profile) -> object:
+        return self._info
+
+    def status(self, profile: Profile) -> str:
+        return "running"
+
+
+@pytest.mark.parametrize("command", ["run", "info"])
+def test_run_and_info_print_the_image_notes_and_no_ssh_line_without_a_key(
+    store: ProfileStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    from dlenv_tui.cli import image as cli_image
+    from dlenv_tui.engine.types import RunInfo
+    from dlenv_tui.image_notes import NO_SSH_KEY
+
+    monkeypatch.setattr("dlenv_tui.image._host_home", lambda facts: tmp_path)  # no ~/.ssh
+    store.save(Profile(name="box", image=ImageOptions(cuda="12.8", ssh=True)))
+    info = RunInfo(
+        engine=EngineName.DOCKER,
+        name="dlenv-box",
+        id="c0ffee",
+        image="dlenv/box:latest",
+        user="1234:1234",
+        ports=(PortMap(22, 2222),),
+    )
+    monkeypatch.setattr(cli_image, "_connect", lambda engine: _FakeClient(info))
+    assert main([command, "box", "--wait", "0"] if command == "run" else [command, "box"]) == 0
+    out = capsys.readouterr()
+    assert f"dlenv: {NO_SSH_KEY}" in out.err
+    assert "PyTorch" in out.err  # why this torch index, as the Image screen says
+    assert "ssh -p" not in out.out and "the image has no public key" in out.out

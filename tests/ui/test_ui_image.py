@@ -100,3 +100,69 @@ async def test_cuda_and_ubuntu_follow_the_flavour_and_next_waits_for_an_image(
     image = store.load("gpu-dev").image
     assert (image.variant, image.cudnn) == (ImageVariant.BASE, False)
     compat.image_tag(image.cuda, image.variant, image.cudnn, image.ubuntu)  # exists
+
+
+@pytest.fixture
+def _image_to_launch(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        app = pilot.app
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+        await pilot.pause()
+
+    return run
+
+
+def _text(screen: Any, id_: str) -> str:
+    box = screen.query_one(f"#{id_}", Static)
+    return " ".join(str(box.render()).split()) if box.display else ""
+
+
+async def test_image_and_launch_show_the_cli_notes_and_no_ssh_line_that_cannot_work(
+    tmp_path: Path,
+    monkeypatch: Any,
+    wait_for: Callable[..., Any],
+    demo_app: Any,
+    skip_to_image: Any,
+    _image_to_launch: Any,
+) -> None:
+    from dlenv_tui.image_notes import NO_SSH_KEY
+    from dlenv_tui.screens import services
+
+    monkeypatch.setattr(services, "DEMO_SSH_KEY", "")  # the simulated user has no public key
+    app, _, _, _ = demo_app("ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await skip_to_image(pilot)
+        notes = _text(app.screen, "image-notes")
+        assert NO_SSH_KEY in notes, notes
+        assert "PyTorch" in notes and "cu1" in notes  # why this torch index
+        await _image_to_launch(pilot)
+        assert NO_SSH_KEY in _text(app.screen, "launch-notes")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        lines = app.screen.connect_lines
+    assert not any("ssh -p" in line for line in lines), lines
+    assert any("the image has no public key" in line for line in lines), lines
+
+
+async def test_with_a_public_key_launch_shows_the_ssh_line(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    demo_app: Any,
+    skip_to_image: Any,
+    _image_to_launch: Any,
+) -> None:
+    from dlenv_tui.image_notes import NO_SSH_KEY
+
+    app, _, _, _ = demo_app("ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await skip_to_image(pilot)
+        assert NO_SSH_KEY not in _text(app.screen, "image-notes")
+        await _image_to_launch(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        lines = app.screen.connect_lines
+    assert any("ssh -p 2222" in line for line in lines), lines

@@ -441,3 +441,102 @@ async def test_the_comparison_shows_both_engines_side_by_side_at_80_columns(
         text = "\n".join(lines)
         assert "podman kube play" in text.replace("\n", " ") or "kube" in text
         assert "dockerd" in text
+
+
+async def test_a_finished_stage_shows_finished_when_revisited_and_s_keeps_it_done(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+) -> None:
+    app, store, plans, _ = demo_app("ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        for stage in ("DriverScreen", "ToolkitScreen"):
+            await wait_for(pilot, lambda s=stage: screen_name(app) == s, stage)
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda: app.screen.phase == "done", "the plan to finish")
+            await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine")
+        assert store.load("gpu-dev").progress["toolkit"].state is StageState.DONE
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "back to toolkit")
+        await pilot.pause()
+        satisfied = app.screen.query_one("#satisfied")
+        text = str(satisfied.render())
+        n = len(plans[1].steps)
+        assert satisfied.display and f" UTC: {n} of {n} steps done." in text, text
+        assert "steps done" in text, text
+        await pilot.press("s")  # no "skip without running its plan?" question: it ran
+        await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine again")
+        await pilot.press("ctrl+q")
+    progress = store.load("gpu-dev").progress["toolkit"]
+    assert progress.state is StageState.DONE and "steps done" in progress.detail
+    assert [p.stage for p in plans] == [Stage.DRIVER, Stage.TOOLKIT]  # nothing ran twice
+
+
+async def test_going_on_without_a_gpu_plans_no_driver_and_says_why(
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+    store: ProfileStore,
+    no_gpu_facts_file: Path,
+) -> None:
+    facts = no_gpu_facts_file
+    app = make_app(store=store, facts_file=str(facts), now=clock, demo_speed=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "go on anyway?")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.plan is not None and not screen.plan.steps
+        said = str(screen.query_one("#satisfied").render())
+        assert "No NVIDIA GPU was found" in said and "plans no driver" in said, said
+        assert "Plan (" not in str(screen.query_one("#plan-summary").render())
+        await pilot.press("ctrl+n")  # nothing to apply: on to the toolkit, no empty plan screen
+        await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "toolkit")
+        await pilot.press("ctrl+q")
+    assert store.load("gpu-dev").progress["driver"].state is StageState.SKIPPED
+
+
+async def test_the_launch_form_takes_home_relative_mounts_and_docker_sizes(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    walk_to_launch: Any,
+) -> None:
+    """~/ws and 16gb, as `profiles set` and a profile file take them (one grammar per value)."""
+    app, store, _, _ = demo_app("rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        home = app.ctx.facts.user.home
+        assert home
+        app.screen.query_one("#workspace Input").value = "~/ws"
+        app.screen.query_one("#shm Input").value = "16gb"
+        await pilot.pause()
+        assert app.screen.invalid_reason() == ""
+        app.screen.query_one("#datasets Input").value = "~bob/data"
+        await pilot.pause()
+        assert "'~' and '~/…' only" in app.screen.invalid_reason()
+        app.screen.query_one("#datasets Input").value = ""
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "SummaryScreen", "summary")
+    run = store.load("gpu-dev").run
+    assert run.shm_size == "16gb"
+    assert run.mounts[0].source == f"{home}/ws" and run.mounts[0].target == "/workspace"

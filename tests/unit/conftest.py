@@ -188,7 +188,13 @@ class FakeHost:
             return args[1] in self.files
         if prog == p.GREP:
             flags, pattern, path = args
-            assert flags.startswith("-q")
+            assert flags.startswith(("-q", "-rq"))
+            if flags.startswith("-r"):  # a directory: any file below it
+                return any(
+                    re.search(pattern, body) is not None
+                    for name, body in self.files.items()
+                    if name.startswith(path + "/")
+                )
             return path in self.files and re.search(pattern, self.files[path]) is not None
         if prog == p.SYSTEMCTL:
             assert args[0] in ("is-active", "is-enabled") and args[1] == "--quiet"
@@ -231,13 +237,22 @@ class FakeHost:
         prog, args = argv[0], list(argv[1:])
         assert prog in p.PROGRAMS, f"{step.id} runs {prog}, which is not in PROGRAMS"
         words = [a for a in args if not a.startswith("-")]
-        if prog == p.DNF and words[:2] == ["module", "install"]:
-            stream = words[2].split(":")[1]
-            self.install("kmod-nvidia-open-dkms" if "open" in stream else "kmod-nvidia-latest-dkms")
+        if prog == p.SUBSCRIPTION_MANAGER and words[:1] == ["repos"]:
+            self.touch("/etc/yum.repos.d/redhat.repo", f"[{args[-1]}]\nname=x\nenabled = 1\n")
+        elif prog == p.DNF and words[:1] == ["config-manager"]:
+            self.touch(f"/etc/yum.repos.d/{args[-1]}.repo", f"[{args[-1]}]\nname=x\nenabled=1\n")
+        elif prog == p.DNF and words[:2] == ["module", "enable"]:
+            self.module_stream = words[2].split(":")[1]
         elif prog in (p.APT_GET, p.DNF, p.ZYPPER) and "install" in words:
             pkgs = words[words.index("install") + 1 :]
             for pkg in pkgs:
                 self.install(pkg)
+                stream = getattr(self, "module_stream", "")
+                if prog == p.DNF and stream and pkg in ("nvidia-open", "cuda-drivers"):
+                    # the enabled stream decides which DKMS module package the driver pulls in
+                    self.install(
+                        "kmod-nvidia-open-dkms" if "open" in stream else "kmod-nvidia-latest-dkms"
+                    )
         elif prog == p.DPKG and args[0] == "-i":
             self.install(args[1].rsplit("/", 1)[1].split("_")[0])
         elif prog == p.RPM and args[0] == "--import":

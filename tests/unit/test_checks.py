@@ -348,3 +348,14 @@ def test_every_demo_scenario_checks_cleanly(path: Path) -> None:
     checks = run_checks(load_facts(path))
     assert len(checks) == 15
     assert all(c.status in Status and c.detail for c in checks)
+
+
+def test_identical_gpus_are_counted_once_per_model(sysroot: Any) -> None:
+    # The recorded HGX H100 host: eight identical GPUs read as one counted entry, not eight.
+    from dlenv_tui.probe import LocalHost
+    from dlenv_tui.probe.facts import probe_host
+
+    hgx = probe_host(LocalHost(sysroot("ubuntu-22.04-hgx-h100")), nvml=False)
+    assert row(hgx, "gpus").detail == "8 GPUs: 8 × H100 SXM5 80GB (Hopper, CC 9.0)"
+    mixed = facts(gpus=(GTX1080, GTX1080, RTX3090))
+    assert row(mixed, "gpus").detail.startswith("3 GPUs: 2 × GeForce GTX 1080 (Pascal, CC 6.1); ")

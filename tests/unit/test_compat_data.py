@@ -24,7 +24,7 @@ def reference(repo_root: Path) -> Path:
     return path
 
 
-DATA_FILES = ["pci_devices.json", "cuda.json", "distros.json"]
+DATA_FILES = ["pci_devices.json", "cuda.json", "distros.json", "nvidia_repos.json"]
 
 
 def load(name: str) -> Any:

@@ -357,7 +357,10 @@ def test_values_that_could_inject_shell_are_refused(image: dict[str, object]) ->
         render(profile(cuda="12.8", **image))
 
 
-_NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
+# PEP 508 names (validate.pip_requirement_error's): a letter or digit at both ends
+_NAMES = st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,19}[A-Za-z0-9])?", fullmatch=True).filter(
+    lambda n: ".." not in n
+)
 _SPECS = st.from_regex(r"(==|>=|<=|~=|<|>)[0-9]{1,3}(\.[0-9]{1,3}){0,2}", fullmatch=True)
 
 
@@ -451,5 +454,36 @@ def test_bad_gpu_and_size_values_are_one_sentence() -> None:
         parse_gpus("0")
     assert parse_size("8g") == 8 << 30
     assert parse_size("512m") == 512 << 20
-    with pytest.raises(EngineError, match="not a size"):
+    with pytest.raises(EngineError, match="must be a number with an optional unit"):
         parse_size("lots")
+
+
+@pytest.mark.parametrize(
+    ("kw", "image", "note"),
+    [
+        ({"ssh_keys": ""}, {}, "SSH is on but no public key was found"),
+        ({"user": ImageUser("root", 0, 0)}, {}, "dlenv runs as root here"),
+        ({}, {}, "cu126 has a newer torch"),
+        ({}, {"torch_index": "pip"}, "PyTorch comes from the pip index"),
+        ({}, {"torch_index": "https://u:p@mirror.example/torch"}, "mirror.example/torch (your"),
+    ],
+)
+def test_image_notes_are_the_sentences_every_front_end_shows(
+    kw: dict[str, object], image: dict[str, object], note: str
+) -> None:
+    from dlenv_tui.image_notes import image_notes
+
+    rendered = render(profile(cuda="12.8", **image), EngineName.PODMAN, **kw)
+    notes = image_notes(rendered)
+    assert any(note in n for n in notes), notes
+    assert set(notes) <= set(rendered.reasons)  # `dlenv build` prints them among its reasons
+    assert not any("u:p" in n for n in notes)  # a torch index login is never shown
+
+
+def test_with_a_key_and_a_user_the_notes_only_explain_torch() -> None:
+    from dlenv_tui.image_notes import image_notes, ssh_has_no_key
+
+    rendered = render(profile(cuda="12.8"))
+    assert all(n.startswith(("PyTorch", "cu1")) for n in image_notes(rendered))
+    assert not ssh_has_no_key(rendered)
+    assert ssh_has_no_key(render(profile(cuda="12.8"), ssh_keys=""))

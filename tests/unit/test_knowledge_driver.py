@@ -203,3 +203,144 @@ def test_kepler_alone_is_refused_with_the_true_reason(probed: Any) -> None:
     with pytest.raises(PlanError, match="end-of-life") as err:
         plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
     assert "no longer packaged" not in str(err.value)
+
+
+# ---- F17 / F19: RHEL-family 8/9 use NVIDIA's documented stream form, with CRB before EPEL ---------
+
+
+def test_rocky9_enables_the_module_stream_then_installs_the_driver_package(probed: Any) -> None:
+    # NVIDIA Driver Installation Guide 620, "Kernel Modules" Table 5, RHEL/Rocky 8/9:
+    #   dnf module enable nvidia-driver:open-dkms ; dnf install nvidia-open
+    facts = replace(probed("rocky-9-t4"), driver=DriverInfo())  # before the driver is installed
+    argv = driver_argv(facts)
+    assert ("/usr/bin/dnf", "-y", "module", "enable", "nvidia-driver:open-dkms") in argv
+    assert ("/usr/bin/dnf", "install", "-y", "nvidia-open") in argv
+    assert not any(a[1:4] == ("-y", "module", "install") for a in argv)
+    assert argv.index(("/usr/bin/dnf", "-y", "module", "enable", "nvidia-driver:open-dkms")) < (
+        argv.index(("/usr/bin/dnf", "install", "-y", "nvidia-open"))
+    )
+
+
+def test_rocky9_enables_crb_before_epel(probed: Any) -> None:
+    # EPEL's instructions enable CodeReady Builder with EPEL (its packages may depend on CRB)
+    facts = replace(probed("rocky-9-t4"), driver=DriverInfo())
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    ids = [s.id for s in plan.steps]
+    crb = plan.steps[ids.index("driver.crb")]
+    assert crb.argv == ("/usr/bin/dnf", "config-manager", "--set-enabled", "crb")
+    assert ids.index("driver.crb") < ids.index("driver.epel")
+    assert crb.check[:2] == ("/usr/bin/grep", "-rqszP")
+
+
+# ---- F9: Ubuntu + Secure Boot + Blackwell: the reboot check proves the open module ---------------
+
+
+def test_ubuntu_secure_boot_blackwell_checks_for_the_open_module_after_reboot(probed: Any) -> None:
+    # recorded RTX 5090 host (Ubuntu 24.04, Secure Boot on), before the driver is installed
+    facts = replace(probed("doctor-rtx5090"), driver=DriverInfo())
+    assert [g.device_id for g in facts.gpus] == ["2b85"] and facts.secure_boot.enabled
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    argv = {s.id: s.argv for s in plan.steps}
+    assert argv["driver.install"][:3] == ("/usr/bin/ubuntu-drivers", "install", "--gpgpu")
+    reboot = next(s for s in plan.steps if s.id == "driver.reboot")
+    # not "any NVIDIA module": a proprietary module cannot drive Blackwell
+    assert reboot.check == module_check(DriverFlavour.OPEN, "")
+    assert any("checks that the open module is loaded" in r for r in plan.reasons)
+
+
+def test_ubuntu_secure_boot_ada_still_accepts_either_flavour(probed: Any) -> None:
+    facts = replace(probed("ubuntu-24.04-rtx4090"), driver=DriverInfo())
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    reboot = next(s for s in plan.steps if s.id == "driver.reboot")
+    assert reboot.check == ("/usr/bin/test", "-e", "/proc/driver/nvidia/version")
+
+
+# ---- F11: Fedora + Turing or newer: RPM Fusion's akmod-nvidia picks the open modules itself -------
+
+
+def test_fedora44_a100_installs_akmod_nvidia_without_the_tainted_repository(probed: Any) -> None:
+    # RPM Fusion's nvidia-kmod ships nvidia-kmod-noopen-checks: akmod-nvidia builds kernel-open
+    # unless a GPU from nvidia-kmod-noopen-pciids.txt (pre-Turing) is present
+    facts = probed("fedora-44-a100")
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    argv = {s.id: s.argv for s in plan.steps}
+    assert argv["driver.install"] == (
+        "/usr/bin/dnf",
+        "install",
+        "-y",
+        "akmod-nvidia",
+        "xorg-x11-drv-nvidia-cuda",
+    )
+    assert "driver.rpmfusion-tainted" not in argv
+    assert not any("akmod-nvidia-open" in a for args in argv.values() for a in args)
+    reboot = next(s for s in plan.steps if s.id == "driver.reboot")
+    assert reboot.check == module_check(DriverFlavour.OPEN, "")
+
+
+def test_fedora44_a100_proprietary_by_choice_switches_the_detection_off(probed: Any) -> None:
+    facts = probed("fedora-44-a100")
+    prof = recommended_profile("x", facts)
+    prof = replace(prof, driver=replace(prof.driver, flavour=DriverFlavour.PROPRIETARY))
+    plan = plan_stage(facts, prof, Stage.DRIVER)
+    step = next(s for s in plan.steps if s.id == "driver.akmod-closed")
+    assert step.file is not None and step.file.path == "/etc/rpm/macros.nvidia-kmod"
+    assert "%_without_kmod_nvidia_detect 1" in step.file.content
+
+
+# ---- F16: Debian 13 on aarch64: NVIDIA has no debian13/sbsa repository -----------------------------
+
+
+def _debian13(probed: Callable[[str], HostFacts], arch: str) -> HostFacts:
+    # the recorded Debian 12 + GTX 1080 host with trixie's os-release; a GH200-style Arm board for
+    # aarch64 (an H100-class GPU, so the plan is about the repository, not the GPU)
+    facts = probed("debian-12-gtx1080")
+    distro = replace(facts.distro, version_id="13", codename="trixie", name="Debian GNU/Linux 13")
+    if arch == "aarch64":
+        gh = next(iter(probed("ubuntu-22.04-hgx-h100").gpus))
+        return replace(facts, distro=distro, arch=arch, gpus=(gh,))
+    return replace(facts, distro=distro)
+
+
+def test_debian13_aarch64_is_refused_in_one_sentence_instead_of_a_404(probed: Any) -> None:
+    import pytest
+
+    from dlenv_tui.plan.steps import PlanError
+
+    facts = _debian13(probed, "aarch64")
+    with pytest.raises(PlanError, match=r"debian13/sbsa does not exist") as info:
+        plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    assert "cuda-repo-management#39" in str(info.value)
+
+
+def test_debian13_x86_64_still_uses_the_debian13_repository(probed: Any) -> None:
+    facts = _debian13(probed, "x86_64")
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    dl = next(s for s in plan.steps if s.id == "driver.cuda-keyring-download")
+    assert dl.download is not None and "/repos/debian13/x86_64/" in dl.download.url
+
+
+# ---- F18: an id in the Blackwell-or-newer range that the table lacks (Rubin GR10x: 3000-30c0) -----
+
+
+def _rubin(probed: Callable[[str], HostFacts]) -> HostFacts:
+    # the recorded RTX 5090 host with its GPU's id replaced by one of the unknown 3000-30c0 ids
+    facts = replace(probed("doctor-rtx5090"), driver=DriverInfo())
+    gpu = replace(facts.gpus[0], device_id="3000", name="", chip="", architecture="")
+    gpu = replace(gpu, compute_capability="")
+    return replace(facts, gpus=(gpu,))
+
+
+def test_an_unknown_blackwell_or_newer_id_gets_open_modules_and_the_newest_cuda(
+    probed: Any,
+) -> None:
+    facts = _rubin(probed)
+    advice = compat.driver_advice(facts.gpus)
+    assert advice.open_required and advice.flavour is DriverFlavour.OPEN
+    lo, hi = compat.cuda_for_gpus(facts.gpus).value
+    newest = compat.image_cuda_versions()[0]
+    assert (lo, hi) == (newest, newest)
+    assert any("newer than Blackwell" in r for r in compat.cuda_for_gpus(facts.gpus).reasons)
+    # the reboot check demands the open module, as for a known Blackwell GPU
+    plan = plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+    reboot = next(s for s in plan.steps if s.id == "driver.reboot")
+    assert reboot.check == module_check(DriverFlavour.OPEN, "")

@@ -3,67 +3,24 @@ data is used by later decisions; a malformed or truncated response changes nothi
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
+import json
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dlenv_tui import compat
 from dlenv_tui.cli import main
 from dlenv_tui.knowledge.refresh import RefreshError, refresh
-from dlenv_tui.locations import knowledge_file
-from dlenv_tui.model import ImageVariant
+from dlenv_tui.locations import knowledge_file, repos_file
+from dlenv_tui.model import HostFacts, ImageVariant, Plan, Stage
+from dlenv_tui.plan import plan_stage
+from dlenv_tui.plan.steps import PlanError
+from dlenv_tui.profiles import recommended_profile
 
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict[str, bytes] = {}
-
-    def do_GET(self) -> None:
-        body = self.routes.get(self.path)
-        if body is None:
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server(fixtures_dir: Path) -> Iterator[str]:
-    recorded = fixtures_dir / "knowledge"
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    page1 = (recorded / "hub-page1.json").read_bytes().replace(b'"NEXT"', f'"{base}/hub2"'.encode())
-    _Handler.routes = {
-        "/hub": page1,
-        "/hub2": (recorded / "hub-page2.json").read_bytes(),
-        "/truncated": (recorded / "hub-truncated.json").read_bytes(),
-        "/malformed": (recorded / "hub-malformed.json").read_bytes(),
-        "/torch/": (recorded / "torch-index.html").read_bytes(),
-        "/empty-torch/": b"<html><body></body></html>",
-    }
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("DLENV_DATA_DIR", str(tmp_path / "data"))
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    compat.reload_data()
-    yield tmp_path / "data"
-    compat.reload_data()
+pytestmark = pytest.mark.usefixtures("data_dir")
 
 
 def _tag_13_2() -> str:
@@ -120,9 +77,64 @@ def test_a_corrupt_stored_file_leaves_the_snapshot_in_use(data_dir: Path) -> Non
 
 
 def test_unreachable_host_is_one_sentence(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    probed: Any,
 ) -> None:
     monkeypatch.setenv("DLENV_REFRESH_HUB_URL", "http://127.0.0.1:9/hub")
     assert main(["data", "refresh", "--timeout", "1"]) == 1
     err = capsys.readouterr().err
     assert "could not fetch" in err and "unchanged" in err
+
+
+# ---- NVIDIA's repository metadata ----------------------------------------------------------------
+
+
+def _debian13_gtx1080(probed: Callable[[str], HostFacts]) -> HostFacts:
+    # the recorded Debian 12 + GTX 1080 host (must stay on 580) with trixie's os-release
+    facts = probed("debian-12-gtx1080")
+    distro = replace(facts.distro, version_id="13", codename="trixie")
+    return replace(facts, distro=distro)
+
+
+def _driver_plan(facts: HostFacts) -> Plan:
+    return plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+
+
+def test_refresh_stores_nvidia_repositories_and_the_plans_use_them(
+    server: str, probed: Any
+) -> None:
+    facts = _debian13_gtx1080(probed)
+    assert _driver_plan(facts).steps  # the snapshot knows nothing of debian13/x86_64's branches
+    done = refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    stored = json.loads(repos_file().read_text())
+    assert stored["repos"]["debian13/x86_64"] == {
+        "exists": True,
+        "branches": ["590", "595"],
+        "toolkits": ["13.1.1", "13.2.1"],
+    }
+    assert stored["repos"]["rhel9/x86_64"]["branches"] == ["580", "595"]
+    assert stored["repos"]["debian13/sbsa"] == {"exists": False}  # 404
+    assert done.repos == 3
+    compat.reload_data()
+    # a Pascal host must stay on 580, which this debian13 listing does not carry: refused, with why
+    with pytest.raises(PlanError, match=r"debian13/x86_64 repository has no 580 driver packages"):
+        _driver_plan(facts)
+    # Debian 12's listing has 580: planned, and the reason names the data it used
+    plan = _driver_plan(probed("debian-12-gtx1080"))
+    assert any(f"listing as of {done.as_of}" in r for r in plan.reasons)
+
+
+@pytest.mark.parametrize("path", ["/repos-malformed/", "/repos-truncated/", "/no-such-repos/"])
+def test_a_broken_repository_listing_changes_nothing(
+    server: str, path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    before = (knowledge_file().read_bytes(), repos_file().read_bytes())
+    monkeypatch.setenv("DLENV_REFRESH_HUB_URL", f"{server}/hub")
+    monkeypatch.setenv("DLENV_REFRESH_TORCH_URL", f"{server}/torch/")
+    monkeypatch.setenv("DLENV_REFRESH_REPOS_URL", f"{server}{path}")
+    assert main(["data", "refresh"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dlenv: ") and err.count("\n") == 0 and "unchanged" in err
+    assert (knowledge_file().read_bytes(), repos_file().read_bytes()) == before

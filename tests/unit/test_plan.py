@@ -282,17 +282,13 @@ EXPECTED = {
             ),
         ),
         (
-            "driver.rpmfusion-tainted",
-            ("/usr/bin/dnf", "install", "-y", "rpmfusion-nonfree-release-tainted"),
-        ),
-        (
             "driver.akmods-tools",
             ("/usr/bin/dnf", "install", "-y", "kmodtool", "akmods", "mokutil", "openssl"),
         ),
         ("driver.akmods-key", ("/usr/sbin/kmodgenca", "-a")),
         (
             "driver.install",
-            ("/usr/bin/dnf", "install", "-y", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
+            ("/usr/bin/dnf", "install", "-y", "akmod-nvidia", "xorg-x11-drv-nvidia-cuda"),
         ),
         (
             "driver.mok-import",
@@ -300,7 +296,7 @@ EXPECTED = {
         ),
         (
             "driver.hold",
-            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia-open", "xorg-x11-drv-nvidia-cuda"),
+            ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia", "xorg-x11-drv-nvidia-cuda"),
         ),
         REBOOT,
         DNF_TOOLKIT_REPO,
@@ -438,6 +434,7 @@ EXPECTED = {
         ),
     ],
     "rocky-9.6-docker-open-sb": [
+        ("driver.crb", ("/usr/bin/dnf", "config-manager", "--set-enabled", "crb")),
         ("driver.epel", ("/usr/bin/dnf", "install", "-y", "epel-release")),
         (
             "driver.cuda-repo",
@@ -447,7 +444,11 @@ EXPECTED = {
                 "/etc/yum.repos.d/cuda-rhel9.repo",
             ),
         ),
-        ("driver.install", ("/usr/bin/dnf", "-y", "module", "install", "nvidia-driver:open-dkms")),
+        (
+            "driver.module-stream",
+            ("/usr/bin/dnf", "-y", "module", "enable", "nvidia-driver:open-dkms"),
+        ),
+        ("driver.install", ("/usr/bin/dnf", "install", "-y", "nvidia-open")),
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "5.14.0-570.el9_6.x86_64")),
         (
             "driver.mok-import",
@@ -529,6 +530,15 @@ EXPECTED = {
         DOCKER_SMOKE_TEST,
     ],
     "rhel-10.0-podman-proprietary": [
+        (
+            "driver.crb",
+            (
+                "/usr/sbin/subscription-manager",
+                "repos",
+                "--enable",
+                "codeready-builder-for-rhel-10-x86_64-rpms",
+            ),
+        ),
         (
             "driver.epel",
             (
@@ -774,3 +784,31 @@ def test_plan_from_json_rejects_garbage_with_one_sentence() -> None:
     with pytest.raises(PlanError, match="not a dlenv plan"):
         plan_from_json('{"stage": "driver", "steps": [{"id": "x", "title": "t", "kind": "shell"}]}')
     assert plan_from_json('{"stage": "toolkit"}') == Plan(stage=Stage.TOOLKIT)
+
+
+@pytest.mark.release_matrix
+def test_no_gpu_plans_no_driver_and_says_why(name, facts, profile) -> None:  # type: ignore[no-untyped-def]
+    """Past the prerequisites' "go on anyway", a host without a GPU gets no driver plan."""
+    from dlenv_tui.plan.driver import NO_GPU
+
+    driver = plan_stage(replace(facts, gpus=()), profile, Stage.DRIVER)
+    assert driver.steps == () and not driver.satisfied
+    assert driver.reasons == (NO_GPU,)
+
+
+def test_dlenv_apply_says_there_is_no_gpu_and_records_no_driver(
+    tmp_path,
+    monkeypatch,
+    capsys,
+    no_gpu_facts_file,  # type: ignore[no-untyped-def]
+) -> None:
+    from dlenv_tui.cli import main
+    from dlenv_tui.profiles import ProfileStore
+
+    monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path / "config"))
+    nogpu = no_gpu_facts_file
+    assert main(["profiles", "new", "cpu", "--facts", str(nogpu)]) == 0
+    assert main(["apply", "cpu", "--stage", "driver", "--facts", str(nogpu), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "== driver: No NVIDIA GPU was found" in out and "already satisfied" not in out
+    assert "driver" not in ProfileStore().load("cpu").progress

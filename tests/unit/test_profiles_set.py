@@ -138,3 +138,143 @@ def test_env_and_secrets_are_set_checked_and_read_at_launch(
         run_environment(p)
     assert main(["profiles", "set", "box", "env=1BAD=x"]) == 2
     assert main(["profiles", "set", "box", "secrets=X=@relative"]) == 2
+
+
+# One grammar per value (issue 11): the wizard form's check, `dlenv profiles set` and a profile
+# file accept and refuse each of these alike. (setting, the form field's kind, value, accepted)
+ONE_GRAMMAR = [
+    ("shm_size", "shm_size", "16gb", True),
+    ("shm_size", "shm_size", "16GB", True),
+    ("shm_size", "shm_size", "1.5g", True),
+    ("shm_size", "shm_size", "0", False),
+    ("shm_size", "shm_size", "lots", False),
+    ("mounts", "mount_source", "~/ws", True),
+    ("mounts", "mount_source", "~bob/ws", False),
+    ("mounts", "mount_source", "ws", False),
+    ("apt_mirror", "mirror_url", "http://mirror.example/ubuntu", True),
+    ("apt_mirror", "mirror_url", "ftp://mirror.example/ubuntu", False),
+    ("extra_pip", "pip_packages", "git+https://github.com/org/repo.git@v1.0", True),
+    ("extra_pip", "pip_packages", "tool@git+https://github.com/org/tool", True),
+    ("extra_pip", "pip_packages", "git+ssh://git@github.com/org/repo", False),
+    ("extra_pip", "pip_packages", "git+https://me:secret@github.com/org/repo", False),
+    ("base_override", "image", "Ubuntu:24.04", False),
+]
+
+
+def _toml(setting: str, value: str) -> str:
+    """A profile file holding ``value`` for ``setting``."""
+    import tomli_w
+
+    from dlenv_tui.profiles import profile_to_toml
+
+    text = profile_to_toml(Profile(name="file"))
+    import tomllib
+
+    data = tomllib.loads(text)
+    if setting == "mounts":
+        data["run"]["mounts"] = [{"source": value, "target": "/workspace", "read_only": False}]
+    elif setting == "shm_size":
+        data["run"]["shm_size"] = value
+    elif setting == "extra_pip":
+        data["image"]["extra_pip"] = [value]
+    else:
+        data["image"][setting] = value
+    return tomli_w.dumps(data)
+
+
+@pytest.mark.parametrize(("setting", "kind", "value", "ok"), ONE_GRAMMAR)
+def test_one_grammar_for_the_form_profiles_set_and_a_profile_file(
+    store: ProfileStore,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    kind: str,
+    value: str,
+    ok: bool,
+) -> None:
+    from dlenv_tui.screens.services import validate_field
+
+    monkeypatch.setenv("HOME", "/home/me")
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    # the wizard form
+    form_error = validate_field(kind, value)
+    assert (form_error == "") is ok, form_error
+    # dlenv profiles set
+    arg = f"{setting}={value}:/workspace" if setting == "mounts" else f"{setting}={value}"
+    code = main(["profiles", "set", "box", arg])
+    err = capsys.readouterr().err
+    assert (code == 0) is ok, err
+    if not ok:
+        assert len(err.strip().splitlines()) == 1 and err.strip().endswith(".")
+    # a profile file, as `dlenv profiles show` checks it
+    (store.directory / "file.toml").write_text(_toml(setting, value))
+    code = main(["profiles", "show", "file"])
+    err = capsys.readouterr().err
+    assert (code == 0) is ok, err
+    if ok and setting == "mounts":
+        # stored as the absolute path it means, from either side
+        assert store.load("box").run.mounts[0].source == "/home/me/ws"
+        assert store.load("file").run.mounts[0].source == "/home/me/ws"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [(s, v) for s, k, v, ok in ONE_GRAMMAR if ok and s in ("apt_mirror", "extra_pip")],
+)
+def test_image_values_the_profile_accepts_render(setting: str, value: str) -> None:
+    """image.py keeps no looser or stricter copy: what the profile takes goes into the Dockerfile."""
+    import dataclasses
+
+    from dlenv_tui.image import render_dockerfile
+
+    p = Profile(name="box")
+    image = dataclasses.replace(
+        p.image,
+        cuda="12.8",
+        **{setting: (value,) if setting == "extra_pip" else value},  # type: ignore[arg-type]
+    )
+    rendered = render_dockerfile(dataclasses.replace(p, image=image), ssh_keys="", ca_files={})
+    if setting == "extra_pip":
+        assert value in rendered.dockerfile
+        assert "      git" in rendered.dockerfile  # uv needs git to clone it
+    else:
+        assert rendered.files["apt-mirror.sh"]
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [("16gb", 16 << 30), ("16GB", 16 << 30), ("512M", 512 << 20), ("8GiB", 8 << 30)],
+)
+def test_the_engine_reads_sizes_by_the_same_grammar(size: str, expected: int) -> None:
+    from dlenv_tui.engine import parse_size
+
+    assert parse_size(size) == expected
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        (s, v)
+        for s, k, v, ok in ONE_GRAMMAR
+        if not ok and s in ("apt_mirror", "extra_pip", "base_override")
+    ]
+    + [("extra_pip", "name>=1,"), ("tag", "Dlenv/Work:latest")],
+)
+def test_image_values_the_profile_refuses_do_not_render(setting: str, value: str) -> None:
+    """...and what the profile refuses, the Dockerfile refuses with the profile's sentence."""
+    import dataclasses
+
+    from dlenv_tui.image import ImageError, render_dockerfile
+    from dlenv_tui.profiles import profile_errors
+
+    p = Profile(name="box")
+    image = dataclasses.replace(
+        p.image,
+        cuda="12.8",
+        **{setting: (value,) if setting == "extra_pip" else value},  # type: ignore[arg-type]
+    )
+    p = dataclasses.replace(p, image=image)
+    sentence = next(iter(profile_errors(p))).split(": ", 1)[1]
+    with pytest.raises(ImageError) as caught:
+        render_dockerfile(p, ssh_keys="", ca_files={})
+    assert str(caught.value).lower() == sentence.lower()

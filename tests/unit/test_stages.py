@@ -79,3 +79,28 @@ def test_missing_mount_sources_are_offered_for_creation(tmp_path: Any) -> None:
     assert launch_problems(p, None).missing_dirs == (missing,)
     assert create_dirs((missing,)) == ""
     assert launch_problems(p, None).missing_dirs == ()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (StageState.DONE, StageState.DONE),  # s (or Launch's Ctrl+N) on a finished stage keeps it
+        (StageState.PENDING, StageState.SKIPPED),
+        (StageState.FAILED, StageState.SKIPPED),
+        (None, StageState.SKIPPED),
+    ],
+)
+def test_skipping_never_downgrades_a_done_stage(
+    before: StageState | None, after: StageState
+) -> None:
+    from dlenv_tui.profiles import mark_stage
+    from dlenv_tui.stages import done_text, skip
+
+    p = Profile(name="p")
+    if before is not None:
+        p = mark_stage(p, Stage.TOOLKIT, before, "5 of 5 steps done")
+    skipped = skip(p, Stage.TOOLKIT)
+    assert skipped.progress["toolkit"].state is after
+    if after is StageState.DONE:
+        assert skipped.progress["toolkit"].detail == "5 of 5 steps done"
+        assert done_text(skipped, Stage.TOOLKIT).endswith("UTC: 5 of 5 steps done.")

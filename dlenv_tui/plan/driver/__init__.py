@@ -17,6 +17,13 @@ from dlenv_tui.plan.driver.common import (
     satisfied_reason,
 )
 
+NO_GPU = (
+    "No NVIDIA GPU was found on this host, so dlenv plans no driver: fit the card (or pass it "
+    "through to this VM), check `lspci | grep -i nvidia`, then run dlenv again; the other stages "
+    "can go on without it."
+)
+"""The driver plan's one reason on a host without an NVIDIA GPU (the plan has no steps)."""
+
 _BY_FAMILY: dict[str, Callable[[DriverContext], None]] = {
     "ubuntu": ubuntu.plan,
     "debian": debian.plan,
@@ -31,6 +38,10 @@ def plan_driver(facts: HostFacts, profile: Profile, target: Target) -> Plan:
     base = Plan(stage=Stage.DRIVER, profile=profile.name, distro=target.key)
     if profile.driver.skip:
         return replace(base, satisfied=True, reasons=("The profile skips the driver stage.",))
+    if not facts.gpus:
+        # past the prerequisites' "go on anyway": a driver for no GPU would only be a failed
+        # module load at the next boot. Nothing is planned, and the plan says why.
+        return replace(base, reasons=(NO_GPU,))
     flavour, branch, reasons = decide(facts, profile)
     done = satisfied_reason(facts, profile, flavour, branch)
     if done and facts.fabric_manager.present:
@@ -55,8 +66,6 @@ def plan_driver(facts: HostFacts, profile: Profile, target: Target) -> Plan:
         )
     sb = facts.secure_boot
     warnings: list[str] = []
-    if not facts.gpus:
-        warnings.append("No NVIDIA GPU was found; the driver would have nothing to drive.")
     if sb.enabled is None and sb.efi:
         warnings.append(
             "dlenv could not tell whether Secure Boot is on (install mokutil to find out); if it "

@@ -217,3 +217,34 @@ def reboot_step(ctx: DriverContext) -> None:
             note="The new kernel module loads at boot; dlenv then checks which module is loaded.",
         )
     )
+
+
+def check_nvidia_repo(ctx: DriverContext) -> None:
+    """Refuse a plan on an NVIDIA CUDA repository that is known missing or lacks the branch.
+
+    The knowledge is dlenv's snapshot (``nvidia_repos.json``) with `dlenv data refresh`'s reading
+    of NVIDIA's listings over it; where nothing is known the plan goes ahead as before.
+    """
+    from dlenv_tui.knowledge.repos import repo_info
+
+    t = ctx.target
+    info = repo_info(t.cuda_repo, t.cuda_arch)
+    if info is None:
+        return
+    where = f"{t.cuda_repo}/{t.cuda_arch}"
+    if not info.exists:
+        raise PlanError(
+            f"NVIDIA publishes no CUDA repository for {t.name} on {t.arch} ({where} does not "
+            f"exist, per {info.source}), so dlenv cannot install the driver from it."
+        )
+    if not info.branches:
+        return
+    if ctx.branch and ctx.branch not in info.branches:
+        raise PlanError(
+            f"NVIDIA's {where} repository has no {ctx.branch} driver packages (it has "
+            f"{', '.join(info.branches)}, per {info.source})."
+        )
+    ctx.reasons.append(
+        f"NVIDIA's {where} repository has driver branches {', '.join(info.branches)} "
+        f"({info.source})."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dlenv_tui import compat
 from dlenv_tui.model import PkgFamily
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan import steps as s
@@ -10,6 +11,7 @@ from dlenv_tui.plan.steps import PlanError
 
 AKMODS_CERT = "/etc/pki/akmods/certs/public_key.der"
 RPMFUSION = "https://mirrors.rpmfusion.org"
+KMOD_MACROS = "/etc/rpm/macros.nvidia-kmod"
 
 
 def packages(ctx: DriverContext) -> tuple[str, ...]:
@@ -21,8 +23,16 @@ def packages(ctx: DriverContext) -> tuple[str, ...]:
             f"RPM Fusion packages the current driver and the 580 legacy branch only, not {ctx.branch}; "
             "clear the profile's driver branch."
         )
-    akmod = "akmod-nvidia-open" if ctx.is_open else "akmod-nvidia"
-    return (akmod, "xorg-x11-drv-nvidia-cuda")
+    # RPM Fusion's akmod-nvidia builds the open modules itself unless a pre-Turing GPU is present
+    # (its nvidia-kmod-noopen-checks); akmod-nvidia-open is only for downstream module changes
+    return ("akmod-nvidia", "xorg-x11-drv-nvidia-cuda")
+
+
+def _closed_forced(ctx: DriverContext) -> bool:
+    """The profile wants proprietary modules on a host where akmod-nvidia would pick open ones."""
+    if ctx.is_open or ctx.branch:
+        return False
+    return not compat.driver_advice(tuple(ctx.facts.gpus)).proprietary_required
 
 
 def plan(ctx: DriverContext) -> None:
@@ -51,13 +61,23 @@ def plan(ctx: DriverContext) -> None:
     )
     driver = packages(ctx)
     if ctx.is_open and not ctx.branch:
-        ctx.reasons.append("akmod-nvidia-open lives in RPM Fusion's nonfree-tainted repository.")
+        ctx.reasons.append(
+            "RPM Fusion's akmod-nvidia builds the open kernel modules by itself on Turing and "
+            "newer GPUs; akmod-nvidia-open is meant only for changing the module's source."
+        )
+    if _closed_forced(ctx):
+        ctx.reasons.append(
+            "The profile asks for the proprietary modules on GPUs where akmod-nvidia would build "
+            "the open ones, so its detection is switched off (RPM Fusion's "
+            "%_without_kmod_nvidia_detect)."
+        )
         ctx.steps.append(
-            s.install(
-                "driver.rpmfusion-tainted",
-                "Enable RPM Fusion's nonfree-tainted repository",
-                PkgFamily.DNF,
-                ("rpmfusion-nonfree-release-tainted",),
+            s.write(
+                "driver.akmod-closed",
+                "Tell akmod-nvidia to build the proprietary modules",
+                KMOD_MACROS,
+                "# Written by dlenv: build the proprietary NVIDIA module (profile choice).\n"
+                "%_without_kmod_nvidia_detect 1\n",
             )
         )
     if ctx.secure_boot:

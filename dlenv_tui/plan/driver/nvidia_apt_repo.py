@@ -7,7 +7,13 @@ from dataclasses import replace
 from dlenv_tui.model import DriverFlavour, PkgFamily, Step
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan import steps as s
-from dlenv_tui.plan.driver.common import DriverContext, dkms_module_step, enrol_key, headers_step
+from dlenv_tui.plan.driver.common import (
+    DriverContext,
+    check_nvidia_repo,
+    dkms_module_step,
+    enrol_key,
+    headers_step,
+)
 
 KEYRING_DEB = "cuda-keyring_1.1-1_all.deb"
 CACHE_DIR = "/var/cache/dlenv"
@@ -35,6 +41,7 @@ def packages(ctx: DriverContext) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def plan(ctx: DriverContext, *, dkms_cert: str, dkms_key_step: Step | None = None) -> None:
     """Add the repository, headers, Secure Boot key handling and the driver install to ``ctx``."""
     t = ctx.target
+    check_nvidia_repo(ctx)
     url = (
         f"https://developer.download.nvidia.com/compute/cuda/repos/{t.cuda_repo}/"
         f"{t.cuda_arch}/{KEYRING_DEB}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dlenv_tui import compat
 from dlenv_tui.model import DriverFlavour, PkgFamily
 from dlenv_tui.plan import programs as p
 from dlenv_tui.plan import steps as s
@@ -69,7 +70,16 @@ def _ubuntu_drivers(ctx: DriverContext) -> None:
             "ubuntu-drivers picks the server branch and flavour Canonical has signed modules for."
         )
         check = (p.TEST, "-x", p.NVIDIA_SMI)
-        ctx.any_flavour = True
+        if compat.driver_advice(tuple(ctx.facts.gpus)).open_required:
+            # audit F9: a proprietary module left on a Blackwell / Grace Hopper host must not pass
+            ctx.reasons.append(
+                "This host's GPUs run only on the open kernel modules, so after the reboot dlenv "
+                "checks that the open module is loaded; if ubuntu-drivers chose the proprietary "
+                "one, pin a driver branch in the profile and dlenv installs "
+                "nvidia:<branch>-server-open."
+            )
+        else:
+            ctx.any_flavour = True
     ctx.steps.append(
         s.run(
             "driver.install",
