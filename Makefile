@@ -1,7 +1,7 @@
 # One toolchain: ruff (lint + format), mypy (strict on the package), pytest.
 PY ?= .venv/bin/python
 
-.PHONY: check lint fmt typecheck test
+.PHONY: check lint fmt typecheck test test-unit test-ui test-real
 check: lint typecheck test
 
 lint:
@@ -17,3 +17,7 @@ typecheck:
 
 test:
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# one layer at a time (tests/unit, tests/ui, tests/real; see README "Development")
+test-unit test-ui test-real:
+	$(PY) -m pytest tests/$(@:test-%=%) $(PYTEST_ARGS)

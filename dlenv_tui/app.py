@@ -58,13 +58,9 @@ class DlenvApp(App[int]):
         facts: HostFacts | None
         error: str = ""
 
-    def __init__(
-        self, ctx: Any, *, choose_scenario: bool = False, cursor_blink: bool = True
-    ) -> None:
+    def __init__(self, ctx: Any, *, choose_scenario: bool = False) -> None:
         super().__init__()
         self.ctx = ctx
-        self.cursor_blink = cursor_blink
-        """False keeps text cursors still (snapshot tests)."""
         self.choose_scenario = choose_scenario
         self._facts_waiters: list[Callable[[], None]] = []
         self._probing = False
@@ -533,7 +529,6 @@ def make_app(
     engine_factory: Callable[[EngineName], Any] | None = None,
     now: Callable[[], str] | None = None,
     demo_speed: float = 1.0,
-    cursor_blink: bool = True,
 ) -> DlenvApp:
     """Build the app and its Context; demo ``""`` asks for a scenario, a name picks one.
 
@@ -566,7 +561,7 @@ def make_app(
         )
         if scenario is not None:
             ctx.use_scenario(scenario)
-        return DlenvApp(ctx, choose_scenario=scenario is None, cursor_blink=cursor_blink)
+        return DlenvApp(ctx, choose_scenario=scenario is None)
 
     if dry_run:
         # a throw-away copy: what a dry run records never reaches the real profiles
@@ -586,7 +581,7 @@ def make_app(
         find_job=(lambda: None) if dry_run else _find_job,
         follow_job=_follow_job,
     )
-    return DlenvApp(ctx, cursor_blink=cursor_blink)
+    return DlenvApp(ctx)
 
 
 def _demo_store(key: str) -> Any:

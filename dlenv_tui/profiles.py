@@ -77,8 +77,10 @@ def now() -> str:
 class ProfileStore:
     """Profiles as ``NAME.toml`` files in one directory (``locations.profiles_dir()`` by default)."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, clock: Callable[[], str] = now) -> None:
         self.directory = directory if directory is not None else locations.profiles_dir()
+        self.clock = clock
+        """Stamps ``updated_at`` (and ``created_at`` of a new profile) on every write."""
         self._seen: dict[str, str] = {}
         """Digest of each file as this store last read or wrote it (the compare of compare-and-swap)."""
 
@@ -166,7 +168,7 @@ class ProfileStore:
                 self._read(path)
             except ProfileError as exc:
                 raise ProfileError(f"{exc} Not overwriting it.") from None
-        stamped = replace(profile, schema=SCHEMA, updated_at=now())
+        stamped = replace(profile, schema=SCHEMA, updated_at=self.clock())
         if not stamped.created_at:
             stamped = replace(stamped, created_at=stamped.updated_at)
         data = profile_to_toml(stamped).encode("utf-8")

@@ -227,9 +227,6 @@ class ApplyScreen(Screen[ApplyOutcome]):
     def on_mount(self) -> None:
         self.query_one("#run").display = False
         self.query_one("#password-box").display = False
-        self.query_one("#password", Input).cursor_blink = bool(
-            getattr(self.app, "cursor_blink", True)
-        )
         self.query_one("#failure").display = False
         if not (self.ctx.demo or self.ctx.dry_run):
             self.ask_sudo_mode()

@@ -56,8 +56,6 @@ class Field(Vertical):
 
     def on_mount(self) -> None:
         self.set_class(bool(self.error), "-invalid")
-        # the app may turn blinking off (snapshot tests, screen readers)
-        self.query_one(Input).cursor_blink = bool(getattr(self.app, "cursor_blink", True))
 
     @property
     def value(self) -> str:

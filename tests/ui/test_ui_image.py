@@ -1,0 +1,168 @@
+"""The Image stage offers only CUDA / flavour / Ubuntu combinations that nvidia/cuda publishes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Checkbox, Select, Static
+
+from dlenv_tui import compat
+from dlenv_tui.model import ImageVariant
+
+
+@pytest.fixture
+def skip_to_image(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        """New profile on a host without a driver, skipping the host stages (no driver limit)."""
+        app = pilot.app
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        for stage in ("DriverScreen", "ToolkitScreen", "EngineScreen"):
+            await wait_for(pilot, lambda s=stage: screen_name(app) == s, stage)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "skip?")
+            await pilot.press("y")
+        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+        await pilot.pause(0.3)
+
+    return run
+
+
+def options(select: Select[str]) -> list[str]:
+    return [str(value) for _label, value in select._options if isinstance(value, str)]
+
+
+async def test_cuda_and_ubuntu_follow_the_flavour_and_next_waits_for_an_image(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    skip_to_image: Any,
+) -> None:
+    app, store, _, _ = demo_app("fedora-a100")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await skip_to_image(pilot)
+        screen = app.screen
+        cuda = screen.query_one("#cuda", Select)
+        variant = screen.query_one("#variant", Select)
+        ubuntu = screen.query_one("#ubuntu", Select)
+        error = screen.query_one("#image-error", Static)
+
+        # the default is base without cuDNN: PyTorch's wheels bring CUDA's libraries themselves
+        assert not screen.query_one("#cudnn", Checkbox).value
+        assert variant.value == ImageVariant.BASE.value
+        flavour = screen.query_one("#flavour-reasons", Static)
+        assert "once, not twice" in " ".join(str(flavour.render()).split())
+        # runtime + cuDNN: CUDA 11.3 comes only as cuDNN devel images (since the audit's F5
+        # refresh every 13.x minor has all flavours); the reasons say CUDA would be there twice
+        variant.value = ImageVariant.RUNTIME.value
+        screen.query_one("#cudnn", Checkbox).value = True
+        await pilot.pause(0.2)
+        assert "twice" in " ".join(str(flavour.render()).split())
+        assert "11.3" not in options(cuda) and "11.4" in options(cuda)
+        assert not error.display
+        assert "11.3" in str(screen.query_one("#cuda-reasons", Static).render())
+
+        variant.value = ImageVariant.DEVEL.value
+        await pilot.pause(0.2)
+        assert "11.3" in options(cuda)
+        cuda.value = "11.3"
+        await pilot.pause(0.2)
+        assert options(ubuntu) == list(compat.ubuntu_releases_for("11.3"))
+        assert not error.display
+
+        # back to runtime: 11.3 is no longer offered and the choice moves to one that exists
+        variant.value = ImageVariant.RUNTIME.value
+        await pilot.pause(0.2)
+        assert "11.3" not in options(cuda)
+        assert cuda.value in options(cuda)
+        assert not error.display
+
+        # base + cuDNN exists for no CUDA version: said under the row, and Next stays put
+        variant.value = ImageVariant.BASE.value
+        await pilot.pause(0.2)
+        assert error.display
+        assert "no base image with cuDNN" in str(error.render())
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.2)
+        assert screen_name(app) == "ImageScreen"
+
+        screen.query_one("#cudnn", Checkbox).value = False
+        await pilot.pause(0.2)
+        assert not error.display
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+    image = store.load("gpu-dev").image
+    assert (image.variant, image.cudnn) == (ImageVariant.BASE, False)
+    compat.image_tag(image.cuda, image.variant, image.cudnn, image.ubuntu)  # exists
+
+
+@pytest.fixture
+def _image_to_launch(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    async def run(pilot: Any) -> None:
+        app = pilot.app
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+        await pilot.pause()
+
+    return run
+
+
+def _text(screen: Any, id_: str) -> str:
+    box = screen.query_one(f"#{id_}", Static)
+    return " ".join(str(box.render()).split()) if box.display else ""
+
+
+async def test_image_and_launch_show_the_cli_notes_and_no_ssh_line_that_cannot_work(
+    tmp_path: Path,
+    monkeypatch: Any,
+    wait_for: Callable[..., Any],
+    demo_app: Any,
+    skip_to_image: Any,
+    _image_to_launch: Any,
+) -> None:
+    from dlenv_tui.image_notes import NO_SSH_KEY
+    from dlenv_tui.screens import services
+
+    monkeypatch.setattr(services, "DEMO_SSH_KEY", "")  # the simulated user has no public key
+    app, _, _, _ = demo_app("ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await skip_to_image(pilot)
+        notes = _text(app.screen, "image-notes")
+        assert NO_SSH_KEY in notes, notes
+        assert "PyTorch" in notes and "cu1" in notes  # why this torch index
+        await _image_to_launch(pilot)
+        assert NO_SSH_KEY in _text(app.screen, "launch-notes")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        lines = app.screen.connect_lines
+    assert not any("ssh -p" in line for line in lines), lines
+    assert any("the image has no public key" in line for line in lines), lines
+
+
+async def test_with_a_public_key_launch_shows_the_ssh_line(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    demo_app: Any,
+    skip_to_image: Any,
+    _image_to_launch: Any,
+) -> None:
+    from dlenv_tui.image_notes import NO_SSH_KEY
+
+    app, _, _, _ = demo_app("ubuntu-4090")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await skip_to_image(pilot)
+        assert NO_SSH_KEY not in _text(app.screen, "image-notes")
+        await _image_to_launch(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        lines = app.screen.connect_lines
+    assert any("ssh -p 2222" in line for line in lines), lines

@@ -1,0 +1,140 @@
+"""`dlenv data refresh` against a local HTTP server serving the recorded-format responses: the new
+data is used by later decisions; a malformed or truncated response changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dlenv_tui import compat
+from dlenv_tui.cli import main
+from dlenv_tui.knowledge.refresh import RefreshError, refresh
+from dlenv_tui.locations import knowledge_file, repos_file
+from dlenv_tui.model import HostFacts, ImageVariant, Plan, Stage
+from dlenv_tui.plan import plan_stage
+from dlenv_tui.plan.steps import PlanError
+from dlenv_tui.profiles import recommended_profile
+
+pytestmark = pytest.mark.usefixtures("data_dir")
+
+
+def _tag_13_2() -> str:
+    return compat.image_tag("13.2", ImageVariant.RUNTIME, True, "24.04").value
+
+
+def test_refresh_updates_the_decisions_and_says_as_of_when(server: str) -> None:
+    assert _tag_13_2() == "nvidia/cuda:13.2.1-cudnn-runtime-ubuntu24.04"
+    done = refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    assert done.tags == 745 and done.torch_releases == 4
+    compat.reload_data()
+    decision = compat.image_tag("13.2", ImageVariant.RUNTIME, True, "24.04")
+    assert decision.value == "nvidia/cuda:13.2.2-cudnn-runtime-ubuntu24.04"
+    assert any(f"image tags as of {done.as_of}" in r for r in decision.reasons)
+
+
+def test_the_cli_prints_one_sentence(
+    server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DLENV_REFRESH_HUB_URL", f"{server}/hub")
+    monkeypatch.setenv("DLENV_REFRESH_TORCH_URL", f"{server}/torch/")
+    assert main(["data", "refresh"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.count("\n") == 0 and "image tags as of" in out
+
+
+@pytest.mark.parametrize("path", ["/truncated", "/malformed", "/missing"])
+def test_a_broken_tag_list_changes_nothing(
+    server: str, path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a good refresh first, so there is data that must stay
+    refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    before = knowledge_file().read_bytes()
+    monkeypatch.setenv("DLENV_REFRESH_HUB_URL", f"{server}{path}")
+    monkeypatch.setenv("DLENV_REFRESH_TORCH_URL", f"{server}/torch/")
+    assert main(["data", "refresh"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dlenv: ") and err.count("\n") == 0 and "unchanged" in err
+    assert "Traceback" not in err
+    assert knowledge_file().read_bytes() == before
+
+
+def test_an_index_without_wheels_is_refused(server: str) -> None:
+    with pytest.raises(RefreshError, match="lists no CUDA wheels"):
+        refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/empty-torch/")
+    assert not knowledge_file().exists()
+
+
+def test_a_corrupt_stored_file_leaves_the_snapshot_in_use(data_dir: Path) -> None:
+    knowledge_file().parent.mkdir(parents=True)
+    knowledge_file().write_text('{"schema": 1, "images": ')
+    compat.reload_data()
+    assert _tag_13_2() == "nvidia/cuda:13.2.1-cudnn-runtime-ubuntu24.04"
+
+
+def test_unreachable_host_is_one_sentence(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    probed: Any,
+) -> None:
+    monkeypatch.setenv("DLENV_REFRESH_HUB_URL", "http://127.0.0.1:9/hub")
+    assert main(["data", "refresh", "--timeout", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "could not fetch" in err and "unchanged" in err
+
+
+# ---- NVIDIA's repository metadata ----------------------------------------------------------------
+
+
+def _debian13_gtx1080(probed: Callable[[str], HostFacts]) -> HostFacts:
+    # the recorded Debian 12 + GTX 1080 host (must stay on 580) with trixie's os-release
+    facts = probed("debian-12-gtx1080")
+    distro = replace(facts.distro, version_id="13", codename="trixie")
+    return replace(facts, distro=distro)
+
+
+def _driver_plan(facts: HostFacts) -> Plan:
+    return plan_stage(facts, recommended_profile("x", facts), Stage.DRIVER)
+
+
+def test_refresh_stores_nvidia_repositories_and_the_plans_use_them(
+    server: str, probed: Any
+) -> None:
+    facts = _debian13_gtx1080(probed)
+    assert _driver_plan(facts).steps  # the snapshot knows nothing of debian13/x86_64's branches
+    done = refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    stored = json.loads(repos_file().read_text())
+    assert stored["repos"]["debian13/x86_64"] == {
+        "exists": True,
+        "branches": ["590", "595"],
+        "toolkits": ["13.1.1", "13.2.1"],
+    }
+    assert stored["repos"]["rhel9/x86_64"]["branches"] == ["580", "595"]
+    assert stored["repos"]["debian13/sbsa"] == {"exists": False}  # 404
+    assert done.repos == 3
+    compat.reload_data()
+    # a Pascal host must stay on 580, which this debian13 listing does not carry: refused, with why
+    with pytest.raises(PlanError, match=r"debian13/x86_64 repository has no 580 driver packages"):
+        _driver_plan(facts)
+    # Debian 12's listing has 580: planned, and the reason names the data it used
+    plan = _driver_plan(probed("debian-12-gtx1080"))
+    assert any(f"listing as of {done.as_of}" in r for r in plan.reasons)
+
+
+@pytest.mark.parametrize("path", ["/repos-malformed/", "/repos-truncated/", "/no-such-repos/"])
+def test_a_broken_repository_listing_changes_nothing(
+    server: str, path: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    before = (knowledge_file().read_bytes(), repos_file().read_bytes())
+    monkeypatch.setenv("DLENV_REFRESH_HUB_URL", f"{server}/hub")
+    monkeypatch.setenv("DLENV_REFRESH_TORCH_URL", f"{server}/torch/")
+    monkeypatch.setenv("DLENV_REFRESH_REPOS_URL", f"{server}{path}")
+    assert main(["data", "refresh"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dlenv: ") and err.count("\n") == 0 and "unchanged" in err
+    assert (knowledge_file().read_bytes(), repos_file().read_bytes()) == before
