@@ -166,7 +166,7 @@ def test_http_pip_index_is_trusted_explicitly_for_pip() -> None:
 
 @pytest.mark.parametrize("field", ["torch_index", "pip_index", "apt_mirror"])
 def test_bad_index_urls_are_one_sentence(field: str) -> None:
-    with pytest.raises(ImageError, match="is not an http"):
+    with pytest.raises(ImageError, match=r"must be an http:// or https:// URL"):
         render(**{field: "ftp://x"})
 
 
