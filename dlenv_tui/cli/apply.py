@@ -6,7 +6,6 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dlenv_tui.errors import UsageError
@@ -19,17 +18,17 @@ from dlenv_tui.model import (
     Stage,
     StageState,
     StepKind,
-    StepOutcome,
     from_data,
 )
 
 if TYPE_CHECKING:
+    from dlenv_tui.execute.journal import JobInfo
     from dlenv_tui.execute.runners import JobResult
+    from dlenv_tui.operations import StageRun
+    from dlenv_tui.profiles import ProfileStore
 
 #: Stages that have a privileged plan.
 PLAN_STAGES = (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE)
-#: sudo -S tries per run when the password is typed in a terminal.
-PASSWORD_TRIES = 3
 
 
 def register(sub: Any) -> None:
@@ -181,16 +180,6 @@ def _confirm(count: int, out: TextIO) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _record(profile_name: str, plan: Plan, result: JobResult, out: TextIO) -> None:
-    """Write a finished job's progress into its profile (skipped when there is no such profile)."""
-    from dlenv_tui.profiles import ProfileStore, record_outcome
-
-    state = record_outcome(ProfileStore(), profile_name, plan, result)
-    if state is None:
-        return
-    print(f"Recorded {plan.stage.value}: {state.value} in profile {profile_name!r}.", file=out)
-
-
 def _report_failure(result: JobResult, out: TextIO) -> None:
     print(f"failed: {result.message}", file=out)
     if result.exit_code is not None:
@@ -203,22 +192,28 @@ def _report_failure(result: JobResult, out: TextIO) -> None:
 
 def reattach(out: TextIO, verbose: bool) -> bool:
     """Follow and report a running or unseen job first; False when it failed."""
+    from dlenv_tui import operations
     from dlenv_tui.execute import find_unseen_job, follow_job
+    from dlenv_tui.profiles import ProfileStore
 
-    info = find_unseen_job()
-    if info is None:
+    def found() -> JobInfo | None:
+        info = find_unseen_job()
+        if info is not None:
+            state = "is running" if info.running else "finished while no dlenv was watching"
+            print(f"A dlenv job ({info.job}) {state}; following it.", file=out, flush=True)
+        return info
+
+    seen = operations.reattach(found, follow_job, Printer(out, verbose), ProfileStore())
+    if seen is None:
         return True
-    state = "is running" if info.running else "finished while no dlenv was watching"
-    print(f"A dlenv job ({info.job}) {state}; following it.", file=out, flush=True)
-    result = follow_job(info.job, Printer(out, verbose))
-    if info.plan is not None:
-        _record(info.plan.profile, info.plan, result, out)
-    if result.ok:
-        print(f"Job {info.job}: {result.message}", file=out)
+    if seen.run.recorded:
+        print(seen.run.recorded, file=out)
+    if seen.run.result.ok:
+        print(f"Job {seen.job}: {seen.run.result.message}", file=out)
     else:
-        _report_failure(result, out)
+        _report_failure(seen.run.result, out)
     print(file=out)
-    return result.ok
+    return seen.run.result.ok
 
 
 def _password(args: argparse.Namespace, retry: bool) -> str | None:
@@ -239,35 +234,36 @@ def _password(args: argparse.Namespace, retry: bool) -> str | None:
 
 
 def _run_plan(
-    args: argparse.Namespace,
-    plan: Plan,
-    out: TextIO,
-    password: list[str | None],
-    started: Callable[[str], None] | None = None,
-) -> JobResult:
-    from dlenv_tui.execute import DryRunRunner, SudoError, WorkerRunner
+    args: argparse.Namespace, plan: Plan, out: TextIO, store: ProfileStore | None, profile: str
+) -> StageRun:
+    """Run one stage through the operations layer: typed passwords are asked again after sudo
+    rejects one (not with --password-stdin: a script's wrong password stays wrong)."""
+    from dlenv_tui import operations
+    from dlenv_tui.execute import WorkerRunner
+
+    def password(attempt: int) -> str | None:
+        if attempt:
+            if args.password_stdin:
+                return None
+            print("sudo rejected the password; try again.", file=out)
+        return _password(args, retry=bool(attempt))
+
+    def runner(pw: str | None) -> WorkerRunner:
+        run = WorkerRunner(pw, saved_plan=bool(args.plan))
+        return run
 
     printer = Printer(out, args.verbose)
-    if getattr(args, "dry_run", False):
-        return DryRunRunner().run(plan, printer)
-    for attempt in range(PASSWORD_TRIES):
-        if attempt or not password:
-            password[:] = [_password(args, retry=bool(attempt))]
-        runner = WorkerRunner(password[0], saved_plan=bool(args.plan))
-        try:
-            job = runner.start(plan)
-        except SudoError as exc:
-            if str(exc) != "sudo rejected the password" or args.password_stdin:
-                raise
-            print(f"{exc}; try again.", file=out)
-            continue
-        from dlenv_tui.execute import follow_job
 
-        print(f"Job {job} started; it goes on if this terminal closes.", file=out, flush=True)
-        if started is not None:
-            started(job)
-        return follow_job(job, printer)
-    raise SudoError("sudo rejected the password")
+    def on_event(event: Event) -> None:
+        if event.job and event.job not in announced:
+            announced.add(event.job)
+            print(f"Job {event.job} started; it goes on if this terminal closes.", file=out)
+        printer(event)
+
+    announced: set[str] = set()
+    return operations.apply_stage(
+        plan, runner, on_event, store=store, profile=profile, password=password
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -307,25 +303,26 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             "--sysroot and --facts plan for another host, and the root worker plans for this "
             "one: nothing was run; drop them, or add --dry-run to see that host's plan."
         )
-    password: list[str | None] = []
+    from dlenv_tui.execute import DryRunRunner
+    from dlenv_tui.operations import JobState
+
     for plan in todo:
         print(file=out)
         if dry_run:
             print(f"-- {plan.stage.value} (dry run)", file=out, flush=True)
-            _run_plan(args, plan, out, password)
+            DryRunRunner().run(plan, Printer(out, args.verbose))
             continue
         print(f"-- {plan.stage.value}", file=out, flush=True)
-
-        def started(job: str, plan: Plan = plan) -> None:
-            store.save(mark_stage(store.load(profile.name), plan.stage, StageState.RUNNING, job))
-
-        result = _run_plan(args, plan, out, password, started)
-        _record(profile.name, plan, result, out)
-        if not result.ok:
-            _report_failure(result, out)
+        ran = _run_plan(args, plan, out, store, profile.name)
+        if ran.recorded:
+            print(ran.recorded, file=out)
+        if ran.record_error:
+            print(f"Could not record the outcome in the profile: {ran.record_error}", file=out)
+        if ran.state is JobState.FAILED:
+            _report_failure(ran.result, out)
             return 1
-        if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
-            print(result.message, file=out)
+        if ran.state is JobState.NEEDS_REBOOT:
+            print(ran.result.message, file=out)
             return 0
     print("Dry run: nothing was changed." if dry_run else "All steps finished.", file=out)
     return 0

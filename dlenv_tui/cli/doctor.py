@@ -228,7 +228,7 @@ def render_text(facts: HostFacts, findings: tuple[Finding, ...], notes: tuple[st
 
 
 def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -> int:
-    from dlenv_tui.cli.apply import _confirm, _report_failure, _run_plan, show_plan
+    from dlenv_tui.cli.apply import Printer, _confirm, _report_failure, _run_plan, show_plan
 
     plans = [f.fix for f in findings if f.fix is not None and f.fix.steps]
     if not plans:
@@ -254,15 +254,19 @@ def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -
     if not args.yes and not dry_run and not _confirm(steps, out):
         print("Nothing was run.", file=out)
         return 1
-    password: list[str | None] = []
-    from dlenv_tui.model import StepOutcome
+    from dlenv_tui.execute import DryRunRunner
+    from dlenv_tui.operations import JobState, job_state
 
     for plan in plans:
-        result = _run_plan(args, plan, out, password)
-        if not result.ok:
+        if dry_run:
+            result = DryRunRunner().run(plan, Printer(out, args.verbose))
+        else:  # a repair belongs to no profile: nothing is recorded
+            result = _run_plan(args, plan, out, None, "").result
+        state = job_state(result)
+        if state is JobState.FAILED:
             _report_failure(result, out)
             return 1
-        if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
+        if state is JobState.NEEDS_REBOOT:
             print(result.message, file=out)
             return 1
     if dry_run:

@@ -27,9 +27,6 @@ from dlenv_tui.widgets.step_list import StepList
 
 ApplyState = Literal["done", "skipped", "aborted", "back", "reboot"]
 
-#: Failed steps whose id says they only verify something may be skipped; installs may not.
-_SAFE_TO_SKIP = ("verify", "smoke", "test", "check", "hello")
-
 
 @dataclass(frozen=True)
 class ApplyOutcome:
@@ -154,6 +151,10 @@ class ApplyScreen(Screen[ApplyOutcome]):
         error: str = ""
 
     @dataclass
+    class PasswordRejected(Message):
+        """sudo rejected the typed password: the form asks for it again."""
+
+    @dataclass
     class SudoMode(Message):
         needs_password: bool
 
@@ -269,8 +270,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
         return True
 
     def _skippable(self) -> bool:
-        failed = getattr(self.result, "failed_step", "") or ""
-        return any(word in failed for word in _SAFE_TO_SKIP)
+        from dlenv_tui.operations import may_skip
+
+        return may_skip(self.plan, self.result)
 
     def action_primary(self) -> None:
         if self.phase == "confirm":
@@ -343,16 +345,52 @@ class ApplyScreen(Screen[ApplyOutcome]):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="apply")
     def run_plan(self, password: str | None) -> None:
+        """The operations layer runs the stage, marks it running and records how it ended."""
+        from dlenv_tui import operations
+        from dlenv_tui.execute.sudo import WrongPassword
+
         on_event, batcher = batched_sink(lambda events: self.post_message(self.Events(events)))
         try:
-            runner = self.ctx.make_runner(password)
-            result = runner.run(self.plan, on_event, self.cancel_event)
-        except Exception as exc:  # the runner's one-sentence errors (sudo rejected the password…)
+            ran = operations.apply_stage(
+                self.plan,
+                self.ctx.make_runner,
+                on_event,
+                store=self.ctx.store,
+                profile=self.profile.name,
+                # one try per typed password: after a rejection the form asks again
+                password=lambda attempt: password if attempt == 0 else None,
+                cancel=self.cancel_event,
+            )
+        except WrongPassword:
+            batcher.flush()
+            self.post_message(self.PasswordRejected())
+            return
+        except Exception as exc:  # the runner's one-sentence errors (no sudo, worker busy…)
             batcher.flush()
             self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
             return
         batcher.flush()
-        self.post_message(self.Finished(result))
+        if ran.record_error:
+            self.app.call_from_thread(
+                self.notify,
+                f"Could not record the outcome: {ran.record_error}",
+                severity="error",
+                timeout=15,
+            )
+        self.post_message(self.Finished(ran.result))
+
+    def on_apply_screen_password_rejected(self, message: PasswordRejected) -> None:
+        self.query_one("#run").display = False
+        self.query_one("#confirm").display = True
+        self._set_phase("confirm")
+        box = self.query_one("#password-box")
+        box.display = True
+        field = self.query_one("#password", Input)
+        field.value = ""
+        self.query_one("#password-error", Static).update(
+            "sudo rejected the password: type it again."
+        )
+        field.focus()
 
     def on_apply_screen_events(self, message: Events) -> None:
         show_events(
@@ -361,8 +399,6 @@ class ApplyScreen(Screen[ApplyOutcome]):
 
     def on_apply_screen_finished(self, message: Finished) -> None:
         self.result = message.result
-        if message.result is not None:
-            self.record(message.result)
         if message.result is not None and message.result.ok:
             self._set_phase("done")
             reboot = any(o == StepOutcome.REBOOT for o in message.result.outcomes.values())
@@ -400,16 +436,6 @@ class ApplyScreen(Screen[ApplyOutcome]):
                     f"✗ {escape(title)} failed{code}: {escape(r.message)}\n{tail}\n{keys}"
                 )
         failure.display = True
-
-    def record(self, result: Any) -> None:
-        """Record the job's outcome the moment it ends, not when the screen closes: a user who
-        quits at the reboot prompt finds the profile waiting at this stage when dlenv reopens."""
-        from dlenv_tui.profiles import record_outcome
-
-        try:
-            record_outcome(self.ctx.store, self.profile.name, self.plan, result)
-        except Exception as exc:  # a conflict or a full disk: say so, the job's outcome stands
-            self.notify(f"Could not record the outcome: {exc}", severity="error", timeout=15)
 
 
 class _StopFollowing(Exception):
