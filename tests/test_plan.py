@@ -831,3 +831,17 @@ def test_plan_from_json_rejects_garbage_with_one_sentence() -> None:
     with pytest.raises(PlanError, match="not a dlenv plan"):
         plan_from_json('{"stage": "driver", "steps": [{"id": "x", "title": "t", "kind": "shell"}]}')
     assert plan_from_json('{"stage": "toolkit"}') == Plan(stage=Stage.TOOLKIT)
+
+
+def test_only_steps_that_verify_are_skippable() -> None:
+    """The planner says which failed steps a user may skip: the read-only checks after an install
+    (nothing later depends on them), never an install, a repository or a file."""
+    skippable: set[str] = set()
+    for _name, facts, profile in MATRIX:
+        try:
+            plans = plan_all(facts, profile)
+        except PlanError:
+            continue
+        for plan in plans:
+            skippable |= {s.id for s in plan.steps if s.skippable}
+    assert skippable == {"toolkit.verify", "engine.smoke-test"}
