@@ -225,3 +225,18 @@ class DemoEngine:
 
     def close(self) -> None:
         pass
+
+
+def after_reboot(facts: HostFacts, profile: Profile) -> HostFacts:
+    """A simulated host after its simulated reboot: the new driver is loaded."""
+    import dataclasses
+
+    from dlenv_tui import compat
+    from dlenv_tui.model import DriverInfo
+
+    flavour = profile.driver.flavour or compat.driver_advice(facts.gpus).flavour
+    driver = DriverInfo(
+        loaded=True, version="580.95.05", flavour=flavour, cuda_version="13.0", nvml=True
+    )
+    gpus = tuple(dataclasses.replace(g, bound_driver="nvidia") for g in facts.gpus)
+    return dataclasses.replace(facts, driver=driver, gpus=gpus)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from dlenv_tui.execute.runners import EventSink, JobResult, Runner
     from dlenv_tui.image import RenderedImage
     from dlenv_tui.model import BuiltImage, Event, Plan, Profile
-    from dlenv_tui.profiles import ProfileStore
+    from dlenv_tui.session import Store
 
 
 def context_digest(rendered: RenderedImage) -> str:
@@ -92,7 +92,7 @@ def may_skip(plan: Plan, result: JobResult | None) -> bool:
     return any(s.skippable for s in plan.steps if s.id == result.failed_step)
 
 
-def record(store: ProfileStore | None, name: str, plan: Plan, result: JobResult) -> str:
+def record(store: Store | None, name: str, plan: Plan, result: JobResult) -> str:
     """Write an ended job's outcome into profile ``name``; the sentence saying what was recorded
     ("" when there is no such profile, or no store)."""
     from dlenv_tui.profiles import record_outcome
@@ -110,7 +110,7 @@ def apply_stage(
     make_runner: Callable[[str | None], Runner],
     on_event: EventSink,
     *,
-    store: ProfileStore | None,
+    store: Store | None,
     profile: str,
     password: Callable[[int], str | None] = lambda _attempt: None,
     cancel: threading.Event | None = None,
@@ -173,7 +173,7 @@ def reattach(
     find_job: Callable[[], JobInfo | None],
     follow: Callable[[str, EventSink], JobResult],
     on_event: EventSink,
-    store: ProfileStore | None,
+    store: Store | None,
 ) -> Reattached | None:
     """Follow the job ``find_job`` reports (None: there is none) and record its outcome in the
     profile its plan belongs to."""

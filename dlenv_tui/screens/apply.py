@@ -179,11 +179,8 @@ class ApplyScreen(Screen[ApplyOutcome]):
         )
         yield Static(self._title(), id="apply-title", classes="stage-title")
         with VerticalScroll(id="confirm", classes="stage-body"):
-            mode = ""
-            if self.ctx.demo:
-                mode = "[reverse] DEMO [/] simulated: nothing on this machine changes.\n"
-            elif self.ctx.dry_run:
-                mode = "[reverse] DRY RUN [/] steps are shown, never executed.\n"
+            m = self.ctx.mode
+            mode = f"[reverse] {m.badge} [/] {m.notice}\n" if m.badge else ""
             yield Static(
                 mode
                 + f"{len(self.plan.steps)} steps. Read them, then press [b]Ctrl+N[/b] to run them.",
@@ -230,8 +227,7 @@ class ApplyScreen(Screen[ApplyOutcome]):
             getattr(self.app, "cursor_blink", True)
         )
         self.query_one("#failure").display = False
-        if not (self.ctx.demo or self.ctx.dry_run):
-            self.ask_sudo_mode()
+        self.ask_sudo_mode()  # the seam: never in a dry run or the demo
         self.query_one("#confirm").focus()
 
     @work(thread=True, exit_on_error=False, group="sudo")

@@ -15,7 +15,6 @@ from textual.widgets import ProgressBar, Static
 
 from dlenv_tui import operations
 from dlenv_tui.model import BuiltImage, Profile
-from dlenv_tui.screens import services
 from dlenv_tui.screens.base import StageResult, StageScreen
 from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
 
@@ -69,14 +68,14 @@ class BuildScreen(StageScreen):
         else:
             state.update(
                 f"Builds [b]{escape(tag)}[/b] with {engine}. Press [b]r[/b] to start"
-                + (" (demo: simulated)." if self.ctx.demo else ".")
+                + f"{self.ctx.mode.aside}."
             )
-        if self.autostart or (last is None and self.ctx.demo):
+        if self.autostart or (last is None and self.ctx.deps.auto_build):
             self.action_build()
 
     def _stale(self) -> bool:
         try:
-            rendered = services.rendered_image(self.profile, self.ctx.facts, demo=self.ctx.demo)
+            rendered = self.ctx.render_image(self.profile)
         except Exception:  # the build itself reports a profile that cannot render
             return False
         return operations.build_is_stale(self.profile, rendered)
@@ -125,7 +124,7 @@ class BuildScreen(StageScreen):
             batcher.add(p.line)
 
         try:
-            rendered = services.rendered_image(profile, self.ctx.facts, demo=self.ctx.demo)
+            rendered = self.ctx.render_image(profile)
             built = self.ctx.engine(profile.engine.engine).build(profile, rendered, on_progress)
             built = operations.stamp_build(built, rendered)
         except Exception as exc:  # EngineError / ImageError: one sentence

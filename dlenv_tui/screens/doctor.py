@@ -11,8 +11,6 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from dlenv_tui.screens import services
-
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
@@ -41,7 +39,7 @@ class DoctorScreen(ModalScreen[None]):
         if facts is None:
             text = "The host has not been probed yet; try again in a moment."
         else:
-            text = services.doctor_report(facts, sysroot=self.ctx.sysroot, demo=self.ctx.demo)
+            text = self.ctx.doctor_report(facts)
         self.app.call_from_thread(self._show, text)
 
     def _show(self, text: str) -> None:

@@ -31,16 +31,6 @@ def copy_text(line: str) -> str:
     return rest if sep else line
 
 
-def demo_connection_lines(lines: list[str], facts: Any) -> list[str]:
-    """Demo: connection_help names this machine's user and host; show the simulated host's instead."""
-    import getpass
-    import socket
-
-    real = f"{getpass.getuser()}@{socket.gethostname()}"
-    fake = f"{facts.user.name or 'you'}@{facts.hostname or 'gpu-host'}"
-    return [line.replace(real, fake) for line in lines]
-
-
 class LaunchScreen(StageScreen):
     KEY = "launch"
     TITLE_TEXT = "Launch the container"
@@ -288,13 +278,9 @@ class LaunchScreen(StageScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="launch")
     def start_container(self, profile: Profile) -> None:
-        from dlenv_tui.engine import connection_help
-
         try:
             info = self.ctx.engine(profile.engine.engine).run(profile)
-            lines = connection_help(profile, info)
-            if self.ctx.demo and self.ctx.facts is not None:
-                lines = demo_connection_lines(lines, self.ctx.facts)
+            lines = self.ctx.deps.connection_lines(profile, info, self.ctx.facts)
         except Exception as exc:  # EngineError: one sentence
             self.post_message(self.Started(None, [], str(exc) or exc.__class__.__name__))
             return

@@ -126,11 +126,8 @@ class StartScreen(Screen[StartChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="start"):
-            badge = (
-                " [reverse] DEMO [/]"
-                if self.ctx.demo
-                else (" [reverse] DRY RUN [/]" if self.ctx.dry_run else "")
-            )
+            mode = self.ctx.mode
+            badge = f" [reverse] {mode.badge} [/]" if mode.badge else ""
             yield Static(
                 f"[b]dlenv[/b] — deep-learning containers on this host{badge}",
                 classes="stage-title",
