@@ -441,14 +441,14 @@ def make_app(
 ) -> DlenvApp:
     """Build the app and its Context; demo ``""`` asks for a scenario, a name picks one.
 
-    The mode's seams come from ``session.wizard_seams``, chosen here once. Nothing slow happens
+    The mode's seams come from ``session.seams_for``, chosen here once. Nothing slow happens
     here: probing, NVML and the Docker SDK load in workers after the first paint.
     """
     from dlenv_tui.screens.context import Context
-    from dlenv_tui.session import DEMO, DRY_RUN, REAL, wizard_seams, wizard_store
+    from dlenv_tui.session import DEMO, DRY_RUN, REAL, seams_for, store_for
 
     mode = DEMO if demo is not None else DRY_RUN if dry_run else REAL
-    deps = wizard_seams(
+    deps = seams_for(
         mode,
         sysroot=sysroot,
         facts_file=facts_file,
@@ -465,7 +465,7 @@ def make_app(
         # the demo's store comes with its scenario; until one is chosen there is none to list
         ctx = Context(deps, store, scenario)
         return DlenvApp(ctx, choose_scenario=scenario is None, cursor_blink=cursor_blink)
-    return DlenvApp(Context(deps, wizard_store(mode, store)), cursor_blink=cursor_blink)
+    return DlenvApp(Context(deps, store_for(mode, store)), cursor_blink=cursor_blink)
 
 
 def run_wizard(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """The mode a run of dlenv is in (real, dry run, demo) and the seams chosen once for it.
 
-This is the composition root: ``wizard_seams`` picks, once, the runner, the engine, the probe, the
+This is the composition root: ``seams_for`` picks, once, the runner, the engine, the probe, the
 reachability checker, the clock and the profile store for a mode, and the wizard (``app.make_app``)
 and the CLI (``cli``) both take them from here. Screens and commands then never ask which mode they
 are in, except to word a result ("would" in a dry run) or show a badge. No Textual here.
@@ -219,7 +219,7 @@ def utc_now() -> str:
     return now.isoformat().replace("+00:00", "Z")
 
 
-def wizard_seams(
+def seams_for(
     mode: Mode,
     *,
     sysroot: str | None = None,
@@ -229,8 +229,11 @@ def wizard_seams(
     engine_factory: EngineFactory | None = None,
     now: Clock | None = None,
     demo_speed: float = 1.0,
+    saved_plan: bool = False,
 ) -> Seams:
-    """The seams for ``mode``; the factories given (tests) replace the mode's own.
+    """The seams for ``mode``, for the wizard and the CLI alike; the factories given (tests)
+    replace the mode's own. ``saved_plan``: the root worker is handed the whole plan (`dlenv
+    apply --plan`, a doctor repair), which only root itself may do.
 
     Nothing is imported or probed here beyond this module: every seam loads what it needs on
     first use, so the wizard's first screen paints before any of it.
@@ -256,7 +259,7 @@ def wizard_seams(
     dry = mode.would
     return Seams(
         mode=mode,
-        make_runner=runner_factory or (_dry_runner if dry else _worker_runner),
+        make_runner=runner_factory or (_dry_runner if dry else _worker_runner(saved_plan)),
         # a dry run builds and starts nothing: the demo's engine says what would happen
         make_engine=engine_factory or (_demo_engine(demo_speed) if dry else _real_engine),
         probe=_real_facts(sysroot, facts_file),
@@ -273,7 +276,7 @@ def wizard_seams(
     )
 
 
-def wizard_store(mode: Mode, store: Store | None = None) -> Store:
+def store_for(mode: Mode, store: Store | None = None) -> Store:
     """The profile store a wizard in ``mode`` starts on: ``store`` (tests) or the user's; a dry
     run's is a throw-away copy of it (the demo's comes per scenario, ``Seams.store_for_scenario``)."""
     from dlenv_tui.profiles import ProfileStore
@@ -295,10 +298,13 @@ def _dry_runner(_password: str | None) -> Runner:
     return DryRunRunner()
 
 
-def _worker_runner(password: str | None) -> Runner:
-    from dlenv_tui.execute.client import WorkerRunner
+def _worker_runner(saved_plan: bool) -> RunnerFactory:
+    def make(password: str | None) -> Runner:
+        from dlenv_tui.execute.client import WorkerRunner
 
-    return WorkerRunner(password=password)
+        return WorkerRunner(password=password, saved_plan=saved_plan)
+
+    return make
 
 
 def _demo_engine(speed: float) -> EngineFactory:

@@ -22,10 +22,12 @@ from dlenv_tui.model import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dlenv_tui.execute.journal import JobInfo
     from dlenv_tui.execute.runners import JobResult
     from dlenv_tui.operations import StageRun
-    from dlenv_tui.profiles import ProfileStore
+    from dlenv_tui.session import Seams, Store
 
 #: Stages that have a privileged plan.
 PLAN_STAGES = (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE)
@@ -190,20 +192,21 @@ def _report_failure(result: JobResult, out: TextIO) -> None:
         print(f"    {line}", file=out)
 
 
-def reattach(out: TextIO, verbose: bool) -> bool:
+def reattach(out: TextIO, verbose: bool, seams: Seams, store: Store) -> bool:
     """Follow and report a running or unseen job first; False when it failed."""
     from dlenv_tui import operations
-    from dlenv_tui.execute import find_unseen_job, follow_job
-    from dlenv_tui.profiles import ProfileStore
 
     def found() -> JobInfo | None:
-        info = find_unseen_job()
+        info = seams.find_job()
         if info is not None:
             state = "is running" if info.running else "finished while no dlenv was watching"
             print(f"A dlenv job ({info.job}) {state}; following it.", file=out, flush=True)
         return info
 
-    seen = operations.reattach(found, follow_job, Printer(out, verbose), ProfileStore())
+    follow = seams.follow_job
+    if follow is None:
+        return True
+    seen = operations.reattach(found, follow, Printer(out, verbose), store)
     if seen is None:
         return True
     if seen.run.recorded:
@@ -216,12 +219,10 @@ def reattach(out: TextIO, verbose: bool) -> bool:
     return seen.run.result.ok
 
 
-def _password(args: argparse.Namespace, retry: bool) -> str | None:
-    from dlenv_tui.execute import sudo_mode
-
-    if sudo_mode() != "password":
+def _password(args: argparse.Namespace, retry: bool, needed: Callable[[], bool]) -> str | None:
+    if not needed():
         return None
-    if args.password_stdin:
+    if getattr(args, "password_stdin", False):
         if retry:
             return None
         line = sys.stdin.readline()
@@ -234,60 +235,69 @@ def _password(args: argparse.Namespace, retry: bool) -> str | None:
 
 
 def _run_plan(
-    args: argparse.Namespace, plan: Plan, out: TextIO, store: ProfileStore | None, profile: str
+    args: argparse.Namespace,
+    plan: Plan,
+    out: TextIO,
+    seams: Seams,
+    store: Store | None,
+    profile: str,
 ) -> StageRun:
-    """Run one stage through the operations layer: typed passwords are asked again after sudo
-    rejects one (not with --password-stdin: a script's wrong password stays wrong)."""
+    """Run one stage through the operations layer with the session's runner: typed passwords are
+    asked again after sudo rejects one (not with --password-stdin: a script's wrong password
+    stays wrong)."""
     from dlenv_tui import operations
-    from dlenv_tui.execute import WorkerRunner
 
     def password(attempt: int) -> str | None:
         if attempt:
-            if args.password_stdin:
+            if getattr(args, "password_stdin", False):
                 return None
             print("sudo rejected the password; try again.", file=out)
-        return _password(args, retry=bool(attempt))
-
-    def runner(pw: str | None) -> WorkerRunner:
-        run = WorkerRunner(pw, saved_plan=bool(args.plan))
-        return run
+        return _password(args, bool(attempt), seams.password_needed)
 
     printer = Printer(out, args.verbose)
+    announced: set[str] = set()
 
     def on_event(event: Event) -> None:
-        if event.job and event.job not in announced:
+        if seams.mode.changes_host and event.job and event.job not in announced:
             announced.add(event.job)
             print(f"Job {event.job} started; it goes on if this terminal closes.", file=out)
         printer(event)
 
-    announced: set[str] = set()
     return operations.apply_stage(
-        plan, runner, on_event, store=store, profile=profile, password=password
+        plan, seams.make_runner, on_event, store=store, profile=profile, password=password
     )
+
+
+def cli_session(args: argparse.Namespace) -> tuple[Seams, Store]:
+    """The seams and the profile store for this command's mode (a dry run's store is a
+    throw-away copy), from the same composition root as the wizard's."""
+    from dlenv_tui import session
+
+    mode = session.DRY_RUN if getattr(args, "dry_run", False) else session.REAL
+    return session.seams_for(mode, saved_plan=bool(args.plan)), session.store_for(mode)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from dlenv_tui.cli import check_host_source
-    from dlenv_tui.profiles import ProfileStore, mark_stage
+    from dlenv_tui.profiles import mark_stage
 
     out = out or sys.stdout
-    dry_run = bool(getattr(args, "dry_run", False))
-    store = ProfileStore()
+    seams, store = cli_session(args)
+    mode = seams.mode
     # bad input is reported before anything else happens
     store.load(args.profile)
     check_host_source(args.sysroot, args.facts)
-    if not dry_run:
-        # A job left from an earlier client is reported first; this run then resumes after it.
-        reattach(out, args.verbose)
+    # A job left from an earlier client is reported first (none in a dry run: the session's
+    # find_job); this run then resumes after it.
+    reattach(out, args.verbose, seams, store)
     profile = store.load(args.profile)
     plans = build_plans(args, profile)
     todo: list[Plan] = []
     for plan in plans:
         if plan.satisfied or not plan.steps:
             print(f"== {plan.stage.value}: already satisfied on this host.", file=out)
-            if not dry_run:
-                profile = mark_stage(profile, plan.stage, StageState.DONE, "already satisfied")
-                store.save(profile)
+            profile = mark_stage(profile, plan.stage, StageState.DONE, "already satisfied")
+            store.save(profile)  # a dry run's store is a throw-away copy
             continue
         show_plan(plan, out)
         todo.append(plan)
@@ -295,27 +305,24 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print("Nothing to do.", file=out)
         return 0
     steps = sum(len(p.steps) for p in todo)
-    if not args.yes and not dry_run and not _confirm(steps, out):
+    if not args.yes and mode.changes_host and not _confirm(steps, out):
         print("Nothing was run.", file=out)
         return 1
-    if not dry_run and (args.sysroot or args.facts):
+    if mode.changes_host and (args.sysroot or args.facts):
         raise UsageError(
             "--sysroot and --facts plan for another host, and the root worker plans for this "
             "one: nothing was run; drop them, or add --dry-run to see that host's plan."
         )
-    from dlenv_tui.execute import DryRunRunner
     from dlenv_tui.operations import JobState
 
     for plan in todo:
         print(file=out)
-        if dry_run:
-            print(f"-- {plan.stage.value} (dry run)", file=out, flush=True)
-            DryRunRunner().run(plan, Printer(out, args.verbose))
-            continue
-        print(f"-- {plan.stage.value}", file=out, flush=True)
-        ran = _run_plan(args, plan, out, store, profile.name)
-        if ran.recorded:
-            print(ran.recorded, file=out)
+        what = plan.stage.value
+        print(mode.say(f"-- {what}", f"-- {what} (dry run)"), file=out, flush=True)
+        ran = _run_plan(args, plan, out, seams, store, profile.name)
+        recorded = mode.say(ran.recorded, "")  # a dry run records in its throw-away copy
+        if recorded:
+            print(recorded, file=out)
         if ran.record_error:
             print(f"Could not record the outcome in the profile: {ran.record_error}", file=out)
         if ran.state is JobState.FAILED:
@@ -324,5 +331,5 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if ran.state is JobState.NEEDS_REBOOT:
             print(ran.result.message, file=out)
             return 0
-    print("Dry run: nothing was changed." if dry_run else "All steps finished.", file=out)
+    print(mode.say("All steps finished.", "Dry run: nothing was changed."), file=out)
     return 0

@@ -228,7 +228,7 @@ def render_text(facts: HostFacts, findings: tuple[Finding, ...], notes: tuple[st
 
 
 def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -> int:
-    from dlenv_tui.cli.apply import Printer, _confirm, _report_failure, _run_plan, show_plan
+    from dlenv_tui.cli.apply import _confirm, _report_failure, _run_plan, show_plan
 
     plans = [f.fix for f in findings if f.fix is not None and f.fix.steps]
     if not plans:
@@ -237,8 +237,10 @@ def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -
     print("\n== the fixes", file=out)
     for plan in plans:
         show_plan(plan, out)
-    dry_run = bool(getattr(args, "dry_run", False))
-    if not dry_run:
+    from dlenv_tui import session
+
+    mode = session.DRY_RUN if getattr(args, "dry_run", False) else session.REAL
+    if mode.changes_host:
         from dlenv_tui.errors import DlenvError
         from dlenv_tui.execute import sudo_mode
 
@@ -249,27 +251,23 @@ def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -
                 "dlenv doctor --fix runs its repairs as root: run `sudo dlenv doctor --fix` "
                 "(or preview them with --dry-run)."
             )
-        args.plan = "doctor"  # _run_plan: hand the worker the whole (saved) plan
     steps = sum(len(plan.steps) for plan in plans)
-    if not args.yes and not dry_run and not _confirm(steps, out):
+    if not args.yes and mode.changes_host and not _confirm(steps, out):
         print("Nothing was run.", file=out)
         return 1
-    from dlenv_tui.execute import DryRunRunner
-    from dlenv_tui.operations import JobState, job_state
+    from dlenv_tui.operations import JobState
 
+    seams = session.seams_for(mode, saved_plan=True)
     for plan in plans:
-        if dry_run:
-            result = DryRunRunner().run(plan, Printer(out, args.verbose))
-        else:  # a repair belongs to no profile: nothing is recorded
-            result = _run_plan(args, plan, out, None, "").result
-        state = job_state(result)
-        if state is JobState.FAILED:
-            _report_failure(result, out)
+        # a repair belongs to no profile: nothing is recorded
+        ran = _run_plan(args, plan, out, seams, None, "")
+        if ran.state is JobState.FAILED:
+            _report_failure(ran.result, out)
             return 1
-        if state is JobState.NEEDS_REBOOT:
-            print(result.message, file=out)
+        if ran.state is JobState.NEEDS_REBOOT:
+            print(ran.result.message, file=out)
             return 1
-    if dry_run:
+    if mode.would:
         print("Dry run: nothing was changed.", file=out)
         return 1  # the findings are still there
     print("Fixes applied; run `dlenv doctor` again to confirm.", file=out)

@@ -1,6 +1,6 @@
 """What every screen is handed: the seams chosen once at start-up, and the session's small state.
 
-No globals: ``make_app`` builds one Context from ``session.wizard_seams`` and passes it down; tests
+No globals: ``make_app`` builds one Context from ``session.seams_for`` and passes it down; tests
 build theirs the same way with a recording runner and a temporary store.
 """
 
