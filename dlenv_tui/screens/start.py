@@ -220,7 +220,7 @@ class StartScreen(Screen[StartChoice | None]):
             self.notify("No profile yet: press n to make one.")
             return None
         try:
-            return self.ctx.store.load(key)  # type: ignore[no-any-return]
+            return self.ctx.store.load(key)
         except DlenvError as exc:
             self.notify(str(exc), severity="error")
             return None
