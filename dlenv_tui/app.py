@@ -414,8 +414,10 @@ class DlenvApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="engine")
     def stop_container(self, profile: Profile) -> None:
+        from dlenv_tui import operations
+
         try:
-            stopped = self.ctx.engine(profile.engine.engine).stop(profile)
+            stopped = operations.stop(profile, self.ctx.engine(profile.engine.engine))
         except Exception as exc:
             self.call_from_thread(self.notify, f"Could not stop: {exc}", severity="error")
             return

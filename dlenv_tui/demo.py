@@ -191,7 +191,7 @@ class DemoEngine:
         report(BuildProgress(total, total, f"Successfully tagged {tag}"))
         return BuiltImage(tag=tag, id="sha256:9f2c4e1ab7d3", built_at="", engine=self.engine.value)
 
-    def run(self, profile: Profile) -> Any:
+    def run(self, profile: Profile, *, replace: bool = True) -> Any:
         from dlenv_tui.engine import RunInfo
 
         name = profile.run.name or f"dlenv-{profile.name}"

@@ -16,11 +16,12 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from dlenv_tui.engine import BuildProgress, RunInfo
     from dlenv_tui.execute.journal import JobInfo
     from dlenv_tui.execute.runners import EventSink, JobResult, Runner
     from dlenv_tui.image import RenderedImage
-    from dlenv_tui.model import BuiltImage, Event, Plan, Profile
-    from dlenv_tui.session import Store
+    from dlenv_tui.model import BuiltImage, Event, GpuCheck, Plan, Profile
+    from dlenv_tui.session import Engine, Store
 
 
 def context_digest(rendered: RenderedImage) -> str:
@@ -187,3 +188,94 @@ def reattach(
     return Reattached(
         info.job, info.running, info.plan, StageRun(job_state(result), result, recorded)
     )
+
+
+# --------------------------------------------------------------------------------------------
+# the image and the container: one way to build, launch and stop, for the CLI and the wizard
+
+
+@dataclass(frozen=True)
+class BuildRun:
+    """A finished build as recorded."""
+
+    built: BuiltImage
+    """Stamped with the digest of what it was built from."""
+    profile: Profile
+    """The profile as recorded (re-read under its lock: an edit made during the build is kept)."""
+    old_lock: tuple[str, ...]
+    """The package lock before this build."""
+    record_error: str = ""
+    """Why the build could not be recorded (a conflict, a full disk); the image still exists."""
+
+
+def build_image(
+    profile: Profile,
+    engine: Engine,
+    rendered: RenderedImage,
+    on_progress: Callable[[BuildProgress], None],
+    *,
+    store: Store,
+    now: Callable[[], str],
+    check: Callable[[Profile], GpuCheck | None] | None = None,
+) -> BuildRun:
+    """Build ``rendered`` with ``engine`` and record it in ``profile`` the moment it is built:
+    the image, its package lock, the Dockerfile digest, and the Image stage done. ``check``, when
+    given, runs the in-image GPU check on the new image. Engine errors (one sentence) go to the
+    caller."""
+    from dlenv_tui.errors import DlenvError
+    from dlenv_tui.model import Stage, StageState
+    from dlenv_tui.profiles import mark_stage
+
+    built = engine.build(profile, rendered, on_progress)
+    if not built.built_at:
+        built = replace(built, built_at=now())
+    if check is not None:
+        result = check(replace(profile, last_image=built))
+        if result is not None:
+            built = replace(built, gpu_check=result)
+    built = stamp_build(built, rendered)
+
+    def record(p: Profile) -> Profile:
+        image = replace(p.image, lock=built.lock or p.image.lock)
+        return mark_stage(
+            replace(p, image=image, last_image=built), Stage.IMAGE, StageState.DONE, built.tag
+        )
+
+    old_lock = profile.image.lock
+    try:
+        recorded = store.update(profile.name, record)
+    except (DlenvError, OSError) as exc:
+        return BuildRun(built, record(profile), old_lock, str(exc))
+    return BuildRun(built, recorded, old_lock)
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A started container as recorded."""
+
+    info: RunInfo
+    profile: Profile
+    record_error: str = ""
+
+
+def launch(profile: Profile, engine: Engine, *, store: Store, replace: bool = True) -> Launched:
+    """Start ``profile``'s container (``replace``: in place of one of the same name) and record
+    the Launch stage done with the container's name."""
+    from dlenv_tui.errors import DlenvError
+    from dlenv_tui.model import Stage, StageState
+    from dlenv_tui.profiles import mark_stage
+
+    info = engine.run(profile, replace=replace)
+
+    def record(p: Profile) -> Profile:
+        return mark_stage(p, Stage.LAUNCH, StageState.DONE, info.name)
+
+    try:
+        return Launched(info, store.update(profile.name, record))
+    except (DlenvError, OSError) as exc:
+        return Launched(info, record(profile), str(exc))
+
+
+def stop(profile: Profile, engine: Engine) -> bool:
+    """Stop and remove ``profile``'s container; False when none was running."""
+    return bool(engine.stop(profile))

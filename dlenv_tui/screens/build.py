@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,7 @@ class BuildScreen(StageScreen):
 
     @dataclass
     class Finished(Message):
-        built: BuiltImage | None
+        run: operations.BuildRun | None
         error: str = ""
 
     def __init__(self, ctx: Any, profile: Profile, autostart: bool = False) -> None:
@@ -125,14 +124,20 @@ class BuildScreen(StageScreen):
 
         try:
             rendered = self.ctx.render_image(profile)
-            built = self.ctx.engine(profile.engine.engine).build(profile, rendered, on_progress)
-            built = operations.stamp_build(built, rendered)
+            ran = operations.build_image(
+                profile,
+                self.ctx.engine(profile.engine.engine),
+                rendered,
+                on_progress,
+                store=self.ctx.store,
+                now=self.ctx.now,
+            )
         except Exception as exc:  # EngineError / ImageError: one sentence
             batcher.flush()
             self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
             return
         batcher.flush()
-        self.post_message(self.Finished(built))
+        self.post_message(self.Finished(ran))
 
     def on_build_screen_progress(self, message: Progress) -> None:
         bar = self.query_one(ProgressBar)
@@ -144,19 +149,21 @@ class BuildScreen(StageScreen):
     def on_build_screen_finished(self, message: Finished) -> None:
         self.building = False
         state = self.query_one("#build-state", Static)
-        if message.built is None:
+        if message.run is None:
             state.update(
                 f"[$error]✗ The build failed: {escape(message.error)}[/]\n[b]r[/b] tries again · Esc goes back to the image."
             )
         else:
-            built = message.built
-            if not built.built_at:
-                built = dataclasses.replace(built, built_at=self.ctx.now())
+            # recorded the moment it was built: quitting now keeps it
+            built = message.run.built
             self.built = built
-            image = dataclasses.replace(
-                self.profile.image, lock=built.lock or self.profile.image.lock
-            )
-            self.profile = dataclasses.replace(self.profile, image=image, last_image=built)
+            self.profile = message.run.profile
+            if message.run.record_error:
+                self.notify(
+                    f"Could not record the build: {message.run.record_error}",
+                    severity="error",
+                    timeout=15,
+                )
             bar = self.query_one(ProgressBar)
             bar.update(progress=bar.total or 1)
             state.update(

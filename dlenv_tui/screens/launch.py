@@ -279,7 +279,12 @@ class LaunchScreen(StageScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="launch")
     def start_container(self, profile: Profile) -> None:
         try:
-            info = self.ctx.engine(profile.engine.engine).run(profile)
+            from dlenv_tui import operations
+
+            # recorded as launched at once; the form's settings are saved when the stage ends
+            info = operations.launch(
+                profile, self.ctx.engine(profile.engine.engine), store=self.ctx.store
+            ).info
             lines = self.ctx.deps.connection_lines(profile, info, self.ctx.facts)
         except Exception as exc:  # EngineError: one sentence
             self.post_message(self.Started(None, [], str(exc) or exc.__class__.__name__))
@@ -318,7 +323,9 @@ class LaunchScreen(StageScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="launch")
     def stop_container(self, profile: Profile) -> None:
         try:
-            stopped = bool(self.ctx.engine(profile.engine.engine).stop(profile))
+            from dlenv_tui import operations
+
+            stopped = operations.stop(profile, self.ctx.engine(profile.engine.engine))
         except Exception as exc:
             self.post_message(self.Stopped(False, str(exc)))
             return
