@@ -7,7 +7,7 @@ import shlex
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,12 +18,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from dlenv_tui import operations
 from dlenv_tui.model import Event, EventKind, Plan, Profile, Step, StepKind, StepOutcome
-from dlenv_tui.screens import services
 from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
 from dlenv_tui.widgets.stage_bar import StageBar
 from dlenv_tui.widgets.step_list import StepList
+
+if TYPE_CHECKING:
+    from dlenv_tui.execute.journal import JobInfo
+    from dlenv_tui.execute.runners import JobResult
 
 ApplyState = Literal["done", "skipped", "aborted", "back", "reboot"]
 
@@ -32,8 +36,8 @@ ApplyState = Literal["done", "skipped", "aborted", "back", "reboot"]
 class ApplyOutcome:
     state: ApplyState
     detail: str = ""
-    result: Any = None
-    """The runner's JobResult (None when nothing ran)."""
+    result: JobResult | None = None
+    """The runner's result (None when nothing ran)."""
 
 
 def step_preview(step: Step) -> list[tuple[str, str]]:
@@ -147,7 +151,7 @@ class ApplyScreen(Screen[ApplyOutcome]):
 
     @dataclass
     class Finished(Message):
-        result: Any
+        result: JobResult | None
         error: str = ""
 
     @dataclass
@@ -165,7 +169,7 @@ class ApplyScreen(Screen[ApplyOutcome]):
         self.profile = profile
         self.phase: Literal["confirm", "running", "done", "failed"] = "confirm"
         self.needs_password = False
-        self.result: Any = None
+        self.result: JobResult | None = None
         self.cancel_event = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -310,7 +314,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
     def action_skip(self) -> None:
         self.dismiss(
             ApplyOutcome(
-                "skipped", f"step {self.result.failed_step} skipped after it failed", self.result
+                "skipped",
+                f"step {self.result.failed_step if self.result else ''} skipped after it failed",
+                self.result,
             )
         )
 
@@ -342,7 +348,6 @@ class ApplyScreen(Screen[ApplyOutcome]):
     @work(thread=True, exit_on_error=False, exclusive=True, group="apply")
     def run_plan(self, password: str | None) -> None:
         """The operations layer runs the stage, marks it running and records how it ended."""
-        from dlenv_tui import operations
         from dlenv_tui.execute.sudo import WrongPassword
 
         on_event, batcher = batched_sink(lambda events: self.post_message(self.Events(events)))
@@ -450,16 +455,16 @@ class JobScreen(Screen[None]):
 
     @dataclass
     class Finished(Message):
-        result: Any
+        result: JobResult | None
         error: str = ""
 
-    def __init__(self, ctx: Context, job: Any) -> None:
+    def __init__(self, ctx: Context, job: JobInfo) -> None:
         super().__init__(classes="stage")
         self.ctx = ctx
         self.job = job
         self.job_id = str(getattr(job, "id", job))
         self.plan: Plan | None = getattr(job, "plan", None)
-        self.result: Any = None
+        self.result: JobResult | None = None
         self.recorded = ""
         """What was written into the job's profile, as a sentence ("" when nothing)."""
         self._left = threading.Event()
@@ -511,7 +516,7 @@ class JobScreen(Screen[None]):
         recorded = ""
         if self.plan is not None:
             try:
-                recorded = services.record_job(self.ctx.store, self.plan, result)
+                recorded = operations.record(self.ctx.store, self.plan.profile, self.plan, result)
             except Exception as exc:  # the outcome still shows; say why it was not recorded
                 recorded = f"Could not record it in the profile: {exc}"
         self.recorded = recorded

@@ -15,6 +15,7 @@ from textual.widgets import ProgressBar, Static
 from dlenv_tui import operations
 from dlenv_tui.model import BuiltImage, Profile
 from dlenv_tui.screens.base import StageResult, StageScreen
+from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
 
 
@@ -34,7 +35,7 @@ class BuildScreen(StageScreen):
         run: operations.BuildRun | None
         error: str = ""
 
-    def __init__(self, ctx: Any, profile: Profile, autostart: bool = False) -> None:
+    def __init__(self, ctx: Context, profile: Profile, autostart: bool = False) -> None:
         super().__init__(ctx, profile)
         self.autostart = autostart
         self.building = False

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from dlenv_tui.model import Mount, PortMap, Profile, RunOptions
 from dlenv_tui.screens import services
 from dlenv_tui.screens.base import Action, StageScreen
+from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.field import Field
 
 
@@ -52,7 +53,7 @@ class LaunchScreen(StageScreen):
         stopped: bool
         error: str = ""
 
-    def __init__(self, ctx: Any, profile: Profile, autostart: bool = False) -> None:
+    def __init__(self, ctx: Context, profile: Profile, autostart: bool = False) -> None:
         super().__init__(ctx, profile)
         self.autostart = autostart
         self.busy = False

@@ -6,13 +6,12 @@ Nothing here imports Textual.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dlenv_tui.model import EngineName, Stage, StageState
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from dlenv_tui.model import Check, HostFacts, ImageOptions, Plan, Profile
 
@@ -47,23 +46,6 @@ def mark_stage(profile: Profile, stage: Stage, state: StageState, detail: str = 
     from dlenv_tui import profiles
 
     return profiles.mark_stage(profile, stage, state, detail)
-
-
-def record_job(store: Any, plan: Plan, result: Any) -> str:
-    """Write a finished root-worker job's outcome into the profile its plan belongs to (as
-    `dlenv apply` does); a sentence saying what was recorded, "" when there is no such profile."""
-    from dlenv_tui.profiles import record_outcome
-
-    state = record_outcome(store, plan.profile, plan, result)
-    if state is None:
-        return ""
-    return f"Recorded in profile {plan.profile}: {plan.stage.value} {state.value}."
-
-
-def make_store(directory: Path | None = None) -> Any:
-    from dlenv_tui.profiles import ProfileStore
-
-    return ProfileStore(directory)
 
 
 def host_changes(snapshot: HostFacts | None, facts: HostFacts) -> tuple[str, ...]:
