@@ -299,3 +299,25 @@ async def test_the_wizard_marks_the_stage_running_while_its_job_runs(tmp_path: P
         assert (progress.state, progress.detail) == (StageState.RUNNING, "job-held")
         await wait_for(pilot, lambda: app.screen.phase == "done", "the job's end")
         assert store.load("gpu-dev").progress["driver"].state is StageState.NEEDS_REBOOT
+
+
+@run_async
+async def test_a_dry_runs_steps_end_shown_not_running(tmp_path: Path) -> None:
+    """The dry run's runner gives no outcome (nothing ran): its steps must not stay "▶ running"."""
+    from dlenv_tui.locations import asset
+
+    app = make_app(
+        dry_run=True,
+        facts_file=str(asset("demo", "ubuntu-4090.json")),
+        store=ProfileStore(tmp_path / "profiles"),
+        now=lambda: FIXED,
+        cursor_blink=False,
+    )
+    steps = tuple(Step(f"engine.s{i}", f"Step {i}", argv=("/bin/true",)) for i in range(3))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _apply_screen(pilot, Plan(stage=Stage.ENGINE, profile="p", steps=steps))
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen.phase == "done", "the dry run")
+        await pilot.pause(0.2)
+        shown = str(screen.query_one("#steps").render())
+        assert "▶" not in shown and shown.count("–") == 3, shown

@@ -92,6 +92,9 @@ def show_events(
                 step_list.set_state(e.step, "running")
             title = next((s.title for s in steps if s.id == e.step), e.step)
             lines.append(f"── {e.index}/{e.total} {title}")
+        elif e.kind is EventKind.STEP_FINISHED and e.outcome is None:
+            if step_list is not None:  # a dry run's step: shown, never run
+                step_list.set_state(e.step, "not-run")
         elif e.kind is EventKind.STEP_FINISHED and e.outcome is not None:
             if step_list is not None:
                 step_list.set_state(e.step, e.outcome.value)
