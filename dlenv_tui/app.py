@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from textual.screen import Screen
 
+    from dlenv_tui.execute.journal import JobInfo
     from dlenv_tui.model import HostFacts, Profile
     from dlenv_tui.screens.context import Context
     from dlenv_tui.screens.start import StartScreen
@@ -158,7 +159,8 @@ class DlenvApp(App[int]):
             if choice is None:
                 break
             if choice.action == "job":
-                await self.show_job(choice.job)
+                if choice.job is not None:
+                    await self.show_job(choice.job)
                 continue
             assert choice.profile is not None
             profile = await self.confirm_host(choice.profile)
@@ -282,7 +284,7 @@ class DlenvApp(App[int]):
         )
         return facts
 
-    async def show_job(self, job: Any) -> None:
+    async def show_job(self, job: JobInfo) -> None:
         from dlenv_tui.screens.apply import JobScreen
 
         await self.push_screen_wait(JobScreen(self.ctx, job))
