@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from dlenv_tui.locations import asset
-from dlenv_tui.model import EngineName, Stage, StageState
+from dlenv_tui.model import Stage, StageState
 
 if TYPE_CHECKING:
     import argparse
@@ -21,8 +21,11 @@ if TYPE_CHECKING:
 
     from textual.screen import Screen
 
+    from dlenv_tui.execute.journal import JobInfo
     from dlenv_tui.model import HostFacts, Profile
+    from dlenv_tui.screens.context import Context
     from dlenv_tui.screens.start import StartScreen
+    from dlenv_tui.session import EngineFactory, RunnerFactory, Store
 
 from dlenv_tui.stages import ORDER, resume_stage
 from dlenv_tui.stages import skip as skip_stage
@@ -58,7 +61,7 @@ class DlenvApp(App[int]):
         facts: HostFacts | None
         error: str = ""
 
-    def __init__(self, ctx: Any, *, choose_scenario: bool = False) -> None:
+    def __init__(self, ctx: Context, *, choose_scenario: bool = False) -> None:
         super().__init__()
         self.ctx = ctx
         self.choose_scenario = choose_scenario
@@ -171,7 +174,7 @@ class DlenvApp(App[int]):
             self.notify(f"Could not probe this host: {message.error}", severity="error", timeout=30)
             return
         self.ctx.facts = message.facts
-        if not self.ctx.demo and not self._offer_checked:
+        if self.ctx.deps.offer_refresh and not self._offer_checked:
             # after the probe, not at the first paint: the offer's data load and network probe
             # must not compete with the first screen
             import threading
@@ -194,7 +197,7 @@ class DlenvApp(App[int]):
             self._facts_waiters.append(event.set)
             await event.wait()
         assert self.ctx.facts is not None
-        return self.ctx.facts  # type: ignore[no-any-return]
+        return self.ctx.facts
 
     # ---------------------------------------------------------------- the flow
 
@@ -233,7 +236,8 @@ class DlenvApp(App[int]):
             if choice is None:
                 break
             if choice.action == "job":
-                await self.show_job(choice.job)
+                if choice.job is not None:
+                    await self.show_job(choice.job)
                 continue
             assert choice.profile is not None
             profile = await self.confirm_host(choice.profile)
@@ -322,9 +326,9 @@ class DlenvApp(App[int]):
                 if outcome.state == "reboot":
                     profile = mark_stage(profile, stage, StageState.NEEDS_REBOOT, outcome.detail)
                     self.save(profile)
-                    if not self.ctx.demo:
-                        return True
-                    facts = self.simulate_reboot(facts, profile)
+                    if self.ctx.deps.after_reboot is None:
+                        return True  # the user reboots; the profile resumes here
+                    facts = self.simulate_reboot(facts, profile, self.ctx.deps.after_reboot)
                     profile = mark_stage(
                         profile, stage, StageState.DONE, "verified after reboot (simulated)"
                     )
@@ -344,37 +348,26 @@ class DlenvApp(App[int]):
         return False
 
     async def reprobe(self, facts: HostFacts) -> HostFacts:
-        """The host after a plan changed it (real runs only; demo and dry-run change nothing)."""
-        if self.ctx.demo or self.ctx.dry_run:
-            return facts
+        """The host after a plan changed it (the seam: a real run probes again, the demo and a
+        dry run changed nothing)."""
         import asyncio
 
-        try:
-            new: HostFacts = await asyncio.to_thread(self.ctx.load_facts)
-        except Exception:  # keep going on what was known; the next start probes again
-            return facts
+        new: HostFacts = await asyncio.to_thread(self.ctx.deps.reprobe, facts)
         self.ctx.facts = new
         return new
 
-    def simulate_reboot(self, facts: HostFacts, profile: Profile) -> HostFacts:
+    def simulate_reboot(
+        self, facts: HostFacts, profile: Profile, reboot: Callable[[HostFacts, Profile], HostFacts]
+    ) -> HostFacts:
         """Demo only: after the simulated reboot the new driver is loaded."""
-        from dlenv_tui.model import DriverInfo
-        from dlenv_tui.screens.services import driver_advice
-
-        advice = driver_advice(facts.gpus)
-        flavour = profile.driver.flavour or advice.flavour
-        driver = DriverInfo(
-            loaded=True, version="580.95.05", flavour=flavour, cuda_version="13.0", nvml=True
-        )
-        gpus = tuple(dataclasses.replace(g, bound_driver="nvidia") for g in facts.gpus)
-        facts = dataclasses.replace(facts, driver=driver, gpus=gpus)
+        facts = reboot(facts, profile)
         self.ctx.facts = facts
         self.notify(
             "Demo: rebooted; the NVIDIA module is loaded.", title="Reboot simulated", timeout=3
         )
         return facts
 
-    async def show_job(self, job: Any) -> None:
+    async def show_job(self, job: JobInfo) -> None:
         from dlenv_tui.screens.apply import JobScreen
 
         await self.push_screen_wait(JobScreen(self.ctx, job))
@@ -506,8 +499,10 @@ class DlenvApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="engine")
     def stop_container(self, profile: Profile) -> None:
+        from dlenv_tui import operations
+
         try:
-            stopped = self.ctx.engine(profile.engine.engine).stop(profile)
+            stopped = operations.stop(profile, self.ctx.engine(profile.engine.engine))
         except Exception as exc:
             self.call_from_thread(self.notify, f"Could not stop: {exc}", severity="error")
             return
@@ -524,150 +519,39 @@ def make_app(
     dry_run: bool = False,
     sysroot: str | None = None,
     facts_file: str | None = None,
-    store: Any = None,
-    runner_factory: Callable[[str | None], Any] | None = None,
-    engine_factory: Callable[[EngineName], Any] | None = None,
+    store: Store | None = None,
+    runner_factory: RunnerFactory | None = None,
+    engine_factory: EngineFactory | None = None,
     now: Callable[[], str] | None = None,
     demo_speed: float = 1.0,
 ) -> DlenvApp:
     """Build the app and its Context; demo ``""`` asks for a scenario, a name picks one.
 
-    Nothing slow happens here: probing, NVML and the Docker SDK load in workers after the first paint.
+    The mode's seams come from ``session.seams_for``, chosen here once. Nothing slow happens
+    here: probing, NVML and the Docker SDK load in workers after the first paint.
     """
     from dlenv_tui.screens.context import Context
-    from dlenv_tui.screens.services import make_store
-    from dlenv_tui.session import DEMO, DRY_RUN, REAL
+    from dlenv_tui.session import DEMO, DRY_RUN, REAL, seams_for, store_for
 
-    if now is not None:
-        ctx_now = now
-    else:
-        from dlenv_tui.screens.services import utc_now
-
-        ctx_now = utc_now
+    mode = DEMO if demo is not None else DRY_RUN if dry_run else REAL
+    deps = seams_for(
+        mode,
+        sysroot=sysroot,
+        facts_file=facts_file,
+        store=store,
+        runner_factory=runner_factory,
+        engine_factory=engine_factory,
+        now=now,
+        demo_speed=demo_speed,
+    )
     if demo is not None:
         from dlenv_tui.demo import load_scenario
 
         scenario = load_scenario(demo) if demo else None
-        ctx = Context(
-            store=store,
-            make_runner=runner_factory or (lambda _pw: _demo_runner(demo_speed)),
-            make_engine=engine_factory or _demo_engine(demo_speed),
-            load_facts=lambda: _scenario_facts(ctx),
-            demo=True,
-            mode=DEMO,
-            path_exists=lambda _path: True,
-            now=ctx_now,
-            store_for_scenario=(lambda _key: store) if store is not None else _demo_store,
-        )
-        if scenario is not None:
-            ctx.use_scenario(scenario)
+        # the demo's store comes with its scenario; until one is chosen there is none to list
+        ctx = Context(deps, store, scenario)
         return DlenvApp(ctx, choose_scenario=scenario is None)
-
-    if dry_run:
-        # a throw-away copy: what a dry run records never reaches the real profiles
-        from dlenv_tui.session import dry_run_store
-
-        store = dry_run_store(store.directory if store is not None else None)
-    ctx = Context(
-        store=store or make_store(),
-        mode=DRY_RUN if dry_run else REAL,
-        make_runner=runner_factory or _real_runner(dry_run),
-        make_engine=engine_factory or (_demo_engine(demo_speed) if dry_run else _real_engine),
-        load_facts=_real_facts(sysroot, facts_file),
-        sysroot=sysroot,
-        dry_run=dry_run,
-        now=ctx_now,
-        password_needed=(lambda: False) if dry_run else _password_needed,
-        find_job=(lambda: None) if dry_run else _find_job,
-        follow_job=_follow_job,
-    )
-    return DlenvApp(ctx)
-
-
-def _demo_store(key: str) -> Any:
-    """Demo profiles never touch the user's: they live in a per-scenario temporary directory."""
-    from dlenv_tui.demo import demo_profiles_dir
-    from dlenv_tui.screens.services import make_store
-
-    return make_store(demo_profiles_dir(key))
-
-
-def _scenario_facts(ctx: Any) -> HostFacts:
-    assert ctx.scenario is not None
-    return ctx.scenario.facts  # type: ignore[no-any-return]
-
-
-def _demo_runner(speed: float) -> Any:
-    from dlenv_tui.execute import DemoRunner
-
-    return DemoRunner(speed=speed)
-
-
-def _demo_engine(speed: float) -> Callable[[EngineName], Any]:
-    from dlenv_tui.demo import DemoEngine
-
-    delay = 0.02 / speed if speed > 0 else 0.0
-    return lambda name: DemoEngine(str(name), delay=delay)
-
-
-def _real_runner(dry_run: bool) -> Callable[[str | None], Any]:
-    def factory(password: str | None) -> Any:
-        from dlenv_tui import execute
-
-        if dry_run:
-            return execute.DryRunRunner()  # type: ignore[attr-defined]
-        return execute.WorkerRunner(password=password)  # type: ignore[attr-defined]
-
-    return factory
-
-
-def _real_engine(name: EngineName) -> Any:
-    from dlenv_tui import engine
-
-    return engine.connect(name)  # type: ignore[attr-defined]
-
-
-def _real_facts(sysroot: str | None, facts_file: str | None) -> Callable[[], HostFacts]:
-    def load() -> HostFacts:
-        if facts_file:
-            from dlenv_tui import probe
-
-            return probe.load_facts(Path(facts_file))  # type: ignore[attr-defined, no-any-return]
-        from dlenv_tui.screens.services import probe_in_subprocess
-
-        return probe_in_subprocess(sysroot)
-
-    return load
-
-
-def _password_needed() -> bool:
-    from dlenv_tui import execute
-
-    return execute.sudo_mode() == "password"  # type: ignore[attr-defined, no-any-return]
-
-
-def _find_job() -> Any:
-    import os
-
-    from dlenv_tui.locations import jobs_dir
-
-    try:
-        if not any(e.name.endswith(".jsonl") for e in os.scandir(jobs_dir())):
-            return None  # no job was ever run here: skip loading the journal code (~15 ms)
-    except OSError:
-        return None
-    try:
-        from dlenv_tui.execute.journal import find_unseen_job
-
-        return find_unseen_job()
-    except (ImportError, AttributeError, OSError):
-        return None
-
-
-def _follow_job(job_id: str, on_event: Callable[[Any], None]) -> Any:
-    from dlenv_tui import execute
-
-    return execute.follow_job(job_id, on_event)  # type: ignore[attr-defined]
+    return DlenvApp(Context(deps, store_for(mode, store)))
 
 
 def run_wizard(args: argparse.Namespace) -> int:
@@ -683,6 +567,6 @@ def run_wizard(args: argparse.Namespace) -> int:
         # a crash is not a success: Textual sets return_code 1 after its report
         return int(app.return_code or result or 0)
     finally:
-        from dlenv_tui.screens.services import kill_probes
+        from dlenv_tui.probe.child import kill_probes
 
         kill_probes()

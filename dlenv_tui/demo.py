@@ -191,7 +191,7 @@ class DemoEngine:
         report(BuildProgress(total, total, f"Successfully tagged {tag}"))
         return BuiltImage(tag=tag, id="sha256:9f2c4e1ab7d3", built_at="", engine=self.engine.value)
 
-    def run(self, profile: Profile) -> Any:
+    def run(self, profile: Profile, *, replace: bool = True) -> Any:
         from dlenv_tui.engine import RunInfo
 
         name = profile.run.name or f"dlenv-{profile.name}"
@@ -225,3 +225,18 @@ class DemoEngine:
 
     def close(self) -> None:
         pass
+
+
+def after_reboot(facts: HostFacts, profile: Profile) -> HostFacts:
+    """A simulated host after its simulated reboot: the new driver is loaded."""
+    import dataclasses
+
+    from dlenv_tui import compat
+    from dlenv_tui.model import DriverInfo
+
+    flavour = profile.driver.flavour or compat.driver_advice(facts.gpus).flavour
+    driver = DriverInfo(
+        loaded=True, version="580.95.05", flavour=flavour, cuda_version="13.0", nvml=True
+    )
+    gpus = tuple(dataclasses.replace(g, bound_driver="nvidia") for g in facts.gpus)
+    return dataclasses.replace(facts, driver=driver, gpus=gpus)

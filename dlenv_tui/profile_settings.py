@@ -110,7 +110,7 @@ def _convert(cls: type, name: str, value: str) -> Any:
         try:
             return tp(value)
         except ValueError:
-            choices = ", ".join(str(m.value) for m in tp)  # type: ignore[var-annotated]
+            choices = ", ".join(str(m.value) for m in tp)
             raise UsageError(f"{name}={value!r}: choose one of {choices}.") from None
     if name in ("env", "secrets"):
         # values may hold commas: these two are separated by spaces (quote the whole setting)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dlenv_tui.model import HostFacts, Plan, Profile
+    from dlenv_tui.session import Store
 
 # The profile dataclasses, the TOML parser and the validators are imported where they are used:
 # the wizard's first screen on a host with no profiles yet needs none of them (about 25 ms).
@@ -482,7 +483,7 @@ def mark_stage(
     return replace(profile, progress=progress)
 
 
-def record_outcome(store: ProfileStore, name: str, plan: Plan, result: Any) -> StageState | None:
+def record_outcome(store: Store, name: str, plan: Plan, result: Any) -> StageState | None:
     """Write a finished job's outcome (an ``execute.JobResult``) into profile ``name`` as the
     progress of ``plan``'s stage: its done steps, and done / needs-reboot / failed. Returns the
     state recorded; None when there is no such profile (nothing is written)."""

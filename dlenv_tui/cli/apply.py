@@ -6,7 +6,6 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dlenv_tui.errors import UsageError
@@ -19,17 +18,19 @@ from dlenv_tui.model import (
     Stage,
     StageState,
     StepKind,
-    StepOutcome,
     from_data,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dlenv_tui.execute.journal import JobInfo
     from dlenv_tui.execute.runners import JobResult
+    from dlenv_tui.operations import StageRun
+    from dlenv_tui.session import Seams, Store
 
 #: Stages that have a privileged plan.
 PLAN_STAGES = (Stage.DRIVER, Stage.TOOLKIT, Stage.ENGINE)
-#: sudo -S tries per run when the password is typed in a terminal.
-PASSWORD_TRIES = 3
 
 
 def register(sub: Any) -> None:
@@ -181,16 +182,6 @@ def _confirm(count: int, out: TextIO) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def _record(profile_name: str, plan: Plan, result: JobResult, out: TextIO) -> None:
-    """Write a finished job's progress into its profile (skipped when there is no such profile)."""
-    from dlenv_tui.profiles import ProfileStore, record_outcome
-
-    state = record_outcome(ProfileStore(), profile_name, plan, result)
-    if state is None:
-        return
-    print(f"Recorded {plan.stage.value}: {state.value} in profile {profile_name!r}.", file=out)
-
-
 def _report_failure(result: JobResult, out: TextIO) -> None:
     print(f"failed: {result.message}", file=out)
     if result.exit_code is not None:
@@ -201,32 +192,37 @@ def _report_failure(result: JobResult, out: TextIO) -> None:
         print(f"    {line}", file=out)
 
 
-def reattach(out: TextIO, verbose: bool) -> bool:
+def reattach(out: TextIO, verbose: bool, seams: Seams, store: Store) -> bool:
     """Follow and report a running or unseen job first; False when it failed."""
-    from dlenv_tui.execute import find_unseen_job, follow_job
+    from dlenv_tui import operations
 
-    info = find_unseen_job()
-    if info is None:
+    def found() -> JobInfo | None:
+        info = seams.find_job()
+        if info is not None:
+            state = "is running" if info.running else "finished while no dlenv was watching"
+            print(f"A dlenv job ({info.job}) {state}; following it.", file=out, flush=True)
+        return info
+
+    follow = seams.follow_job
+    if follow is None:
         return True
-    state = "is running" if info.running else "finished while no dlenv was watching"
-    print(f"A dlenv job ({info.job}) {state}; following it.", file=out, flush=True)
-    result = follow_job(info.job, Printer(out, verbose))
-    if info.plan is not None:
-        _record(info.plan.profile, info.plan, result, out)
-    if result.ok:
-        print(f"Job {info.job}: {result.message}", file=out)
+    seen = operations.reattach(found, follow, Printer(out, verbose), store)
+    if seen is None:
+        return True
+    if seen.run.recorded:
+        print(seen.run.recorded, file=out)
+    if seen.run.result.ok:
+        print(f"Job {seen.job}: {seen.run.result.message}", file=out)
     else:
-        _report_failure(result, out)
+        _report_failure(seen.run.result, out)
     print(file=out)
-    return result.ok
+    return seen.run.result.ok
 
 
-def _password(args: argparse.Namespace, retry: bool) -> str | None:
-    from dlenv_tui.execute import sudo_mode
-
-    if sudo_mode() != "password":
+def _password(args: argparse.Namespace, retry: bool, needed: Callable[[], bool]) -> str | None:
+    if not needed():
         return None
-    if args.password_stdin:
+    if getattr(args, "password_stdin", False):
         if retry:
             return None
         line = sys.stdin.readline()
@@ -242,47 +238,58 @@ def _run_plan(
     args: argparse.Namespace,
     plan: Plan,
     out: TextIO,
-    password: list[str | None],
-    started: Callable[[str], None] | None = None,
-) -> JobResult:
-    from dlenv_tui.execute import DryRunRunner, SudoError, WorkerRunner
+    seams: Seams,
+    store: Store | None,
+    profile: str,
+) -> StageRun:
+    """Run one stage through the operations layer with the session's runner: typed passwords are
+    asked again after sudo rejects one (not with --password-stdin: a script's wrong password
+    stays wrong)."""
+    from dlenv_tui import operations
+
+    def password(attempt: int) -> str | None:
+        if attempt:
+            if getattr(args, "password_stdin", False):
+                return None
+            print("sudo rejected the password; try again.", file=out)
+        return _password(args, bool(attempt), seams.password_needed)
 
     printer = Printer(out, args.verbose)
-    if getattr(args, "dry_run", False):
-        return DryRunRunner().run(plan, printer)
-    for attempt in range(PASSWORD_TRIES):
-        if attempt or not password:
-            password[:] = [_password(args, retry=bool(attempt))]
-        runner = WorkerRunner(password[0], saved_plan=bool(args.plan))
-        try:
-            job = runner.start(plan)
-        except SudoError as exc:
-            if str(exc) != "sudo rejected the password" or args.password_stdin:
-                raise
-            print(f"{exc}; try again.", file=out)
-            continue
-        from dlenv_tui.execute import follow_job
+    announced: set[str] = set()
 
-        print(f"Job {job} started; it goes on if this terminal closes.", file=out, flush=True)
-        if started is not None:
-            started(job)
-        return follow_job(job, printer)
-    raise SudoError("sudo rejected the password")
+    def on_event(event: Event) -> None:
+        if seams.mode.changes_host and event.job and event.job not in announced:
+            announced.add(event.job)
+            print(f"Job {event.job} started; it goes on if this terminal closes.", file=out)
+        printer(event)
+
+    return operations.apply_stage(
+        plan, seams.make_runner, on_event, store=store, profile=profile, password=password
+    )
+
+
+def cli_session(args: argparse.Namespace) -> tuple[Seams, Store]:
+    """The seams and the profile store for this command's mode (a dry run's store is a
+    throw-away copy), from the same composition root as the wizard's."""
+    from dlenv_tui import session
+
+    mode = session.DRY_RUN if getattr(args, "dry_run", False) else session.REAL
+    return session.seams_for(mode, saved_plan=bool(args.plan)), session.store_for(mode)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from dlenv_tui.cli import check_host_source
-    from dlenv_tui.profiles import ProfileStore, mark_stage
+    from dlenv_tui.profiles import mark_stage
 
     out = out or sys.stdout
-    dry_run = bool(getattr(args, "dry_run", False))
-    store = ProfileStore()
+    seams, store = cli_session(args)
+    mode = seams.mode
     # bad input is reported before anything else happens
     store.load(args.profile)
     check_host_source(args.sysroot, args.facts)
-    if not dry_run:
-        # A job left from an earlier client is reported first; this run then resumes after it.
-        reattach(out, args.verbose)
+    # A job left from an earlier client is reported first (none in a dry run: the session's
+    # find_job); this run then resumes after it.
+    reattach(out, args.verbose, seams, store)
     profile = store.load(args.profile)
     plans = build_plans(args, profile)
     todo: list[Plan] = []
@@ -296,9 +303,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             continue
         if plan.satisfied or not plan.steps:
             print(f"== {plan.stage.value}: already satisfied on this host.", file=out)
-            if not dry_run:
-                profile = mark_stage(profile, plan.stage, StageState.DONE, "already satisfied")
-                store.save(profile)
+            profile = mark_stage(profile, plan.stage, StageState.DONE, "already satisfied")
+            store.save(profile)  # a dry run's store is a throw-away copy
             continue
         show_plan(plan, out)
         todo.append(plan)
@@ -306,37 +312,35 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print("Nothing to do.", file=out)
         return 0
     steps = sum(len(p.steps) for p in todo)
-    if not args.yes and not dry_run and not _confirm(steps, out):
+    if not args.yes and mode.changes_host and not _confirm(steps, out):
         print("Nothing was run.", file=out)
         return 1
-    if not dry_run and (args.sysroot or args.facts):
+    if mode.changes_host and (args.sysroot or args.facts):
         raise UsageError(
             "--sysroot and --facts plan for another host, and the root worker plans for this "
             "one: nothing was run; drop them, or add --dry-run to see that host's plan."
         )
-    password: list[str | None] = []
+    from dlenv_tui.operations import JobState
+
     for plan in todo:
         print(file=out)
-        if dry_run:
-            print(f"-- {plan.stage.value} (dry run)", file=out, flush=True)
-            _run_plan(args, plan, out, password)
-            continue
-        print(f"-- {plan.stage.value}", file=out, flush=True)
-
-        def started(job: str, plan: Plan = plan) -> None:
-            store.save(mark_stage(store.load(profile.name), plan.stage, StageState.RUNNING, job))
-
-        result = _run_plan(args, plan, out, password, started)
-        _record(profile.name, plan, result, out)
-        if not result.ok:
-            _report_failure(result, out)
+        what = plan.stage.value
+        print(mode.say(f"-- {what}", f"-- {what} (dry run)"), file=out, flush=True)
+        ran = _run_plan(args, plan, out, seams, store, profile.name)
+        recorded = mode.say(ran.recorded, "")  # a dry run records in its throw-away copy
+        if recorded:
+            print(recorded, file=out)
+        if ran.record_error:
+            print(f"Could not record the outcome in the profile: {ran.record_error}", file=out)
+        if ran.state is JobState.FAILED:
+            _report_failure(ran.result, out)
             return 1
-        if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
-            print(result.message, file=out)
+        if ran.state is JobState.NEEDS_REBOOT:
+            print(ran.result.message, file=out)
             return 0
         from dlenv_tui.plan.driver.guardian import relaunch_note
 
-        if note := relaunch_note(plan, result.outcomes):
+        if note := relaunch_note(plan, ran.result.outcomes):
             print(note, file=out)
-    print("Dry run: nothing was changed." if dry_run else "All steps finished.", file=out)
+    print(mode.say("All steps finished.", "Dry run: nothing was changed."), file=out)
     return 0

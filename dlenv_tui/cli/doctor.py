@@ -264,26 +264,28 @@ def _fix(args: argparse.Namespace, findings: tuple[Finding, ...], out: TextIO) -
     print("\n== the fixes", file=out)
     for plan in plans:
         show_plan(plan, out)
-    dry_run = bool(getattr(args, "dry_run", False))
+    from dlenv_tui import session
+
+    mode = session.DRY_RUN if getattr(args, "dry_run", False) else session.REAL
     # Each fix goes to the root worker as a doctor request (its finding's id, the profile's
     # choices, its digest): the worker diagnoses the host itself and runs only the fix shown.
-    args.plan = None
     steps = sum(len(plan.steps) for plan in plans)
-    if not args.yes and not dry_run and not _confirm(steps, out):
+    if not args.yes and mode.changes_host and not _confirm(steps, out):
         print("Nothing was run.", file=out)
         return 1
-    password: list[str | None] = []
-    from dlenv_tui.model import StepOutcome
+    from dlenv_tui.operations import JobState
 
+    seams = session.seams_for(mode)
     for plan in plans:
-        result = _run_plan(args, plan, out, password)
-        if not result.ok:
-            _report_failure(result, out)
+        # a repair belongs to no profile: nothing is recorded
+        ran = _run_plan(args, plan, out, seams, None, "")
+        if ran.state is JobState.FAILED:
+            _report_failure(ran.result, out)
             return 1
-        if any(o is StepOutcome.REBOOT for o in result.outcomes.values()):
-            print(result.message, file=out)
+        if ran.state is JobState.NEEDS_REBOOT:
+            print(ran.result.message, file=out)
             return 1
-    if dry_run:
+    if mode.would:
         print("Dry run: nothing was changed.", file=out)
         return 1  # the findings are still there
     print("Fixes applied; run `dlenv doctor` again to confirm.", file=out)

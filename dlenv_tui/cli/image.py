@@ -216,11 +216,6 @@ def _write_context(out: Path, files: dict[str, bytes]) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from dlenv_tui.model import Stage, StageState
-    from dlenv_tui.profiles import ProfileStore, mark_stage
-
     profile = _load(args.name)
     engine = EngineName(args.engine) if args.engine else profile.engine.engine
     rendered = _render(profile, engine, upgrade=args.upgrade)
@@ -246,31 +241,30 @@ def run_build(args: argparse.Namespace) -> int:
         elif not args.quiet:
             print(f"      {p.line}", flush=True)
 
+    from dlenv_tui import operations
+    from dlenv_tui.doctor.gpucheck import after_build
+    from dlenv_tui.engine import lock_changes
+    from dlenv_tui.profiles import ProfileStore
+    from dlenv_tui.session import utc_now
+
     with _connect(engine) as client:
         # after connecting: an engine that does not answer is one line, not the notes and a line
         _print_reasons(rendered, "dlenv: ")
-        built = client.build(profile, rendered, show)
-        from dlenv_tui.doctor.gpucheck import after_build
-
-        check = after_build(client, replace(profile, last_image=built))
-        if check is not None:
-            built = replace(built, gpu_check=check)
-            print(f"In-image GPU check: {'ok' if check.ok else 'FAILED'}; {check.gpu}")
-    from dlenv_tui.engine import lock_changes
-    from dlenv_tui.operations import stamp_build
-
-    built = stamp_build(built, rendered)
-    old_lock = profile.image.lock
-    # re-read under the profile's lock: an edit made during the build is kept
-    profile = ProfileStore().update(
-        profile.name,
-        lambda p: mark_stage(
-            replace(p, image=replace(p.image, lock=built.lock or p.image.lock), last_image=built),
-            Stage.IMAGE,
-            StageState.DONE,
-            built.tag,
-        ),
-    )
+        ran = operations.build_image(
+            profile,
+            client,
+            rendered,
+            show,
+            store=ProfileStore(),
+            now=utc_now,
+            check=lambda p: after_build(client, p),
+        )
+    built, old_lock, profile = ran.built, ran.old_lock, ran.profile
+    if built.gpu_check is not None:
+        check = built.gpu_check
+        print(f"In-image GPU check: {'ok' if check.ok else 'FAILED'}; {check.gpu}")
+    if ran.record_error:
+        print(f"dlenv: could not record the build in the profile: {ran.record_error}")
     if built.lock and old_lock and built.lock != old_lock:
         changes = lock_changes(old_lock, built.lock)
         print(f"Package versions changed ({len(changes)}):")
@@ -288,8 +282,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_run(args: argparse.Namespace) -> int:
     from dlenv_tui.engine import connection_help, container_name
-    from dlenv_tui.model import Stage, StageState
-    from dlenv_tui.profiles import ProfileStore, mark_stage
+    from dlenv_tui.profiles import ProfileStore
 
     profile = _load(args.name)
     engine = _engine(args, profile)
@@ -299,8 +292,11 @@ def run_run(args: argparse.Namespace) -> int:
             f"with {engine.value}, replacing one of the same name (dry run: nothing was started)."
         )
         return 0
+    from dlenv_tui import operations
+
     with _connect(engine) as client:
-        info = client.run(profile, replace=args.replace)
+        started = operations.launch(profile, client, store=ProfileStore(), replace=args.replace)
+        info = started.info
         print(f"Started {info.name} from {info.image} with {engine.value} (user {info.user}).")
         if info.jupyter_token and args.wait > 0:
             print("Waiting for JupyterLab…", flush=True)
@@ -310,9 +306,8 @@ def run_run(args: argparse.Namespace) -> int:
                     f"see `{engine.value} logs {info.name}`.",
                     file=sys.stderr,
                 )
-    ProfileStore().update(
-        profile.name, lambda p: mark_stage(p, Stage.LAUNCH, StageState.DONE, info.name)
-    )
+    if started.record_error:
+        print(f"dlenv: could not record the launch in the profile: {started.record_error}")
     notes, ssh_key = _notes(profile, engine)
     for note in notes:
         print(f"dlenv: {note}", file=sys.stderr)
@@ -330,8 +325,10 @@ def run_stop(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"Would stop and remove {name} with {engine.value} (dry run: nothing was stopped).")
         return 0
+    from dlenv_tui import operations
+
     with _connect(engine) as client:
-        stopped = client.stop(profile)
+        stopped = operations.stop(profile, client)
     print(f"Stopped and removed {name}." if stopped else f"{name} is not running; nothing to stop.")
     return 0
 

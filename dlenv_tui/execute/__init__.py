@@ -20,7 +20,7 @@ if TYPE_CHECKING:
         Runner,
         SubprocessRunner,
     )
-    from dlenv_tui.execute.sudo import PasswordNeeded, SudoError, sudo_mode
+    from dlenv_tui.execute.sudo import PasswordNeeded, SudoError, WrongPassword, sudo_mode
     from dlenv_tui.execute.validate import PlanRejected, Policy, product_policy, validate_plan
 
 _HOME = {
@@ -38,6 +38,7 @@ _HOME = {
     "PasswordNeeded": "sudo",
     "SudoError": "sudo",
     "sudo_mode": "sudo",
+    "WrongPassword": "sudo",
     "PlanRejected": "validate",
     "Policy": "validate",
     "product_policy": "validate",
@@ -68,6 +69,7 @@ __all__ = [
     "SubprocessRunner",
     "SudoError",
     "WorkerRunner",
+    "WrongPassword",
     "find_unseen_job",
     "follow_job",
     "product_policy",

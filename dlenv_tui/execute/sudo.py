@@ -29,6 +29,13 @@ class SudoError(DlenvError):
     """sudo could not start the worker; one sentence (``sudo rejected the password`` and so on)."""
 
 
+class WrongPassword(SudoError):
+    """sudo rejected the password it was given; the caller may ask for it again."""
+
+    def __init__(self) -> None:
+        super().__init__("sudo rejected the password")
+
+
 class PasswordNeeded(SudoError):
     """sudo needs the user's password and none was given."""
 
@@ -88,7 +95,7 @@ def start_worker(
     """Start the root worker on ``request_line`` (see ``execute.request``) and return its job id
     once it runs detached.
 
-    Raises PasswordNeeded, SudoError ("sudo rejected the password", no sudo, not allowed) or the
+    Raises PasswordNeeded, WrongPassword, SudoError (no sudo, not allowed) or the
     worker's own one-sentence refusal (an invalid plan, another job running) as DlenvError.
     ``command`` replaces the worker's argv (tests start a worker with a test planner); it is
     this user's own choice of what to run, so it grants nothing sudo does not already allow.
@@ -141,7 +148,7 @@ def start_worker(
                         else:
                             # A second prompt: the password was wrong. EOF makes sudo give up.
                             _close(proc.stdin)
-                            raise SudoError("sudo rejected the password")
+                            raise WrongPassword
                     continue
                 out += chunk
                 while b"\n" in out:
@@ -181,7 +188,7 @@ def start_worker(
         raise DlenvError(error, exit_code=code if code in (1, 2, 3) else 1)
     text = err.decode(errors="replace").replace(PROMPT, "")
     if "incorrect password" in text or "Sorry, try again" in text:
-        raise SudoError("sudo rejected the password")
+        raise WrongPassword
     detail = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")
     if code is None:
         raise SudoError("The dlenv worker did not start within 90 s.")

@@ -66,6 +66,9 @@ class Step:
     """Extra environment (e.g. DEBIAN_FRONTEND=noninteractive); LC_ALL=C is always set."""
     note: str = ""
     """Why this step exists, one sentence for the preview."""
+    skippable: bool = False
+    """The planner's word that the step only verifies something (nothing later depends on it), so
+    the user may skip it when it fails; an install never is."""
 
 
 @dataclass(frozen=True)

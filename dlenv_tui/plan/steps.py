@@ -26,7 +26,9 @@ def run(
     note: str = "",
     env: tuple[tuple[str, str], ...] = (),
     timeout_s: int = 3600,
+    skippable: bool = False,
 ) -> Step:
+    """``skippable``: the step only verifies; a failure may be skipped (see ``Step.skippable``)."""
     return Step(
         id=id,
         title=title,
@@ -37,6 +39,7 @@ def run(
         note=note,
         env=env,
         timeout_s=timeout_s,
+        skippable=skippable,
     )
 
 

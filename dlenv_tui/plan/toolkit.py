@@ -106,6 +106,7 @@ def plan_toolkit(facts: HostFacts, profile: Profile, target: Target) -> Plan:
             needs_root=False,
             note="A read-only check: it counts as done whenever nvidia-ctk answers.",
             timeout_s=60,
+            skippable=True,
         )
     )
     return replace(

@@ -7,7 +7,7 @@ import shlex
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,25 +18,26 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from dlenv_tui import operations
 from dlenv_tui.model import Event, EventKind, Plan, Profile, Step, StepKind, StepOutcome
-from dlenv_tui.screens import services
 from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
 from dlenv_tui.widgets.stage_bar import StageBar
 from dlenv_tui.widgets.step_list import StepList
 
-ApplyState = Literal["done", "skipped", "aborted", "back", "reboot"]
+if TYPE_CHECKING:
+    from dlenv_tui.execute.journal import JobInfo
+    from dlenv_tui.execute.runners import JobResult
 
-#: Failed steps whose id says they only verify something may be skipped; installs may not.
-_SAFE_TO_SKIP = ("verify", "smoke", "test", "check", "hello")
+ApplyState = Literal["done", "skipped", "aborted", "back", "reboot"]
 
 
 @dataclass(frozen=True)
 class ApplyOutcome:
     state: ApplyState
     detail: str = ""
-    result: Any = None
-    """The runner's JobResult (None when nothing ran)."""
+    result: JobResult | None = None
+    """The runner's result (None when nothing ran)."""
 
 
 def step_preview(step: Step) -> list[tuple[str, str]]:
@@ -91,6 +92,9 @@ def show_events(
                 step_list.set_state(e.step, "running")
             title = next((s.title for s in steps if s.id == e.step), e.step)
             lines.append(f"── {e.index}/{e.total} {title}")
+        elif e.kind is EventKind.STEP_FINISHED and e.outcome is None:
+            if step_list is not None:  # a dry run's step: shown, never run
+                step_list.set_state(e.step, "not-run")
         elif e.kind is EventKind.STEP_FINISHED and e.outcome is not None:
             if step_list is not None:
                 step_list.set_state(e.step, e.outcome.value)
@@ -150,8 +154,12 @@ class ApplyScreen(Screen[ApplyOutcome]):
 
     @dataclass
     class Finished(Message):
-        result: Any
+        result: JobResult | None
         error: str = ""
+
+    @dataclass
+    class PasswordRejected(Message):
+        """sudo rejected the typed password: the form asks for it again."""
 
     @dataclass
     class SudoMode(Message):
@@ -164,7 +172,7 @@ class ApplyScreen(Screen[ApplyOutcome]):
         self.profile = profile
         self.phase: Literal["confirm", "running", "done", "failed"] = "confirm"
         self.needs_password = False
-        self.result: Any = None
+        self.result: JobResult | None = None
         self.cancel_event = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -178,11 +186,8 @@ class ApplyScreen(Screen[ApplyOutcome]):
         )
         yield Static(self._title(), id="apply-title", classes="stage-title")
         with VerticalScroll(id="confirm", classes="stage-body"):
-            mode = ""
-            if self.ctx.demo:
-                mode = "[reverse] DEMO [/] simulated: nothing on this machine changes.\n"
-            elif self.ctx.dry_run:
-                mode = "[reverse] DRY RUN [/] steps are shown, never executed.\n"
+            m = self.ctx.mode
+            mode = f"[reverse] {m.badge} [/] {m.notice}\n" if m.badge else ""
             yield Static(
                 mode
                 + f"{len(self.plan.steps)} steps. Read them, then press [b]Ctrl+N[/b] to run them.",
@@ -228,8 +233,7 @@ class ApplyScreen(Screen[ApplyOutcome]):
         self.query_one("#run").display = False
         self.query_one("#password-box").display = False
         self.query_one("#failure").display = False
-        if not (self.ctx.demo or self.ctx.dry_run):
-            self.ask_sudo_mode()
+        self.ask_sudo_mode()  # the seam: never in a dry run or the demo
         self.query_one("#confirm").focus()
 
     @work(thread=True, exit_on_error=False, group="sudo")
@@ -268,8 +272,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
         return True
 
     def _skippable(self) -> bool:
-        failed = getattr(self.result, "failed_step", "") or ""
-        return any(word in failed for word in _SAFE_TO_SKIP)
+        from dlenv_tui.operations import may_skip
+
+        return may_skip(self.plan, self.result)
 
     def action_primary(self) -> None:
         if self.phase == "confirm":
@@ -311,7 +316,9 @@ class ApplyScreen(Screen[ApplyOutcome]):
     def action_skip(self) -> None:
         self.dismiss(
             ApplyOutcome(
-                "skipped", f"step {self.result.failed_step} skipped after it failed", self.result
+                "skipped",
+                f"step {self.result.failed_step if self.result else ''} skipped after it failed",
+                self.result,
             )
         )
 
@@ -342,16 +349,51 @@ class ApplyScreen(Screen[ApplyOutcome]):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="apply")
     def run_plan(self, password: str | None) -> None:
+        """The operations layer runs the stage, marks it running and records how it ended."""
+        from dlenv_tui.execute.sudo import WrongPassword
+
         on_event, batcher = batched_sink(lambda events: self.post_message(self.Events(events)))
         try:
-            runner = self.ctx.make_runner(password)
-            result = runner.run(self.plan, on_event, self.cancel_event)
-        except Exception as exc:  # the runner's one-sentence errors (sudo rejected the password…)
+            ran = operations.apply_stage(
+                self.plan,
+                self.ctx.make_runner,
+                on_event,
+                store=self.ctx.store,
+                profile=self.profile.name,
+                # one try per typed password: after a rejection the form asks again
+                password=lambda attempt: password if attempt == 0 else None,
+                cancel=self.cancel_event,
+            )
+        except WrongPassword:
+            batcher.flush()
+            self.post_message(self.PasswordRejected())
+            return
+        except Exception as exc:  # the runner's one-sentence errors (no sudo, worker busy…)
             batcher.flush()
             self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
             return
         batcher.flush()
-        self.post_message(self.Finished(result))
+        if ran.record_error:
+            self.app.call_from_thread(
+                self.notify,
+                f"Could not record the outcome: {ran.record_error}",
+                severity="error",
+                timeout=15,
+            )
+        self.post_message(self.Finished(ran.result))
+
+    def on_apply_screen_password_rejected(self, message: PasswordRejected) -> None:
+        self.query_one("#run").display = False
+        self.query_one("#confirm").display = True
+        self._set_phase("confirm")
+        box = self.query_one("#password-box")
+        box.display = True
+        field = self.query_one("#password", Input)
+        field.value = ""
+        self.query_one("#password-error", Static).update(
+            "sudo rejected the password: type it again."
+        )
+        field.focus()
 
     def on_apply_screen_events(self, message: Events) -> None:
         show_events(
@@ -360,8 +402,6 @@ class ApplyScreen(Screen[ApplyOutcome]):
 
     def on_apply_screen_finished(self, message: Finished) -> None:
         self.result = message.result
-        if message.result is not None:
-            self.record(message.result)
         if message.result is not None and message.result.ok:
             self._set_phase("done")
             reboot = any(o == StepOutcome.REBOOT for o in message.result.outcomes.values())
@@ -404,18 +444,6 @@ class ApplyScreen(Screen[ApplyOutcome]):
                 )
         failure.display = True
 
-    def record(self, result: Any) -> None:
-        """Record the job's outcome the moment it ends, not when the screen closes: a user who
-        quits at the reboot prompt finds the profile waiting at this stage when dlenv reopens."""
-        from dlenv_tui.profiles import record_outcome
-
-        if self.plan.finding:
-            return  # a doctor fix is no stage's progress; its job's journal records it
-        try:
-            record_outcome(self.ctx.store, self.profile.name, self.plan, result)
-        except Exception as exc:  # a conflict or a full disk: say so, the job's outcome stands
-            self.notify(f"Could not record the outcome: {exc}", severity="error", timeout=15)
-
 
 class _StopFollowing(Exception):
     """Raised from the event sink when the job screen has closed: stops following, not the job."""
@@ -433,16 +461,16 @@ class JobScreen(Screen[None]):
 
     @dataclass
     class Finished(Message):
-        result: Any
+        result: JobResult | None
         error: str = ""
 
-    def __init__(self, ctx: Context, job: Any) -> None:
+    def __init__(self, ctx: Context, job: JobInfo) -> None:
         super().__init__(classes="stage")
         self.ctx = ctx
         self.job = job
         self.job_id = str(getattr(job, "id", job))
         self.plan: Plan | None = getattr(job, "plan", None)
-        self.result: Any = None
+        self.result: JobResult | None = None
         self.recorded = ""
         """What was written into the job's profile, as a sentence ("" when nothing)."""
         self._left = threading.Event()
@@ -494,7 +522,7 @@ class JobScreen(Screen[None]):
         recorded = ""
         if self.plan is not None:
             try:
-                recorded = services.record_job(self.ctx.store, self.plan, result)
+                recorded = operations.record(self.ctx.store, self.plan.profile, self.plan, result)
             except Exception as exc:  # the outcome still shows; say why it was not recorded
                 recorded = f"Could not record it in the profile: {exc}"
         self.recorded = recorded

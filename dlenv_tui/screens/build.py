@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +14,8 @@ from textual.widgets import ProgressBar, Static
 
 from dlenv_tui import operations
 from dlenv_tui.model import BuiltImage, Profile
-from dlenv_tui.screens import services
 from dlenv_tui.screens.base import StageResult, StageScreen
+from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
 
 
@@ -33,10 +32,10 @@ class BuildScreen(StageScreen):
 
     @dataclass
     class Finished(Message):
-        built: BuiltImage | None
+        run: operations.BuildRun | None
         error: str = ""
 
-    def __init__(self, ctx: Any, profile: Profile, autostart: bool = False) -> None:
+    def __init__(self, ctx: Context, profile: Profile, autostart: bool = False) -> None:
         super().__init__(ctx, profile)
         self.autostart = autostart
         self.building = False
@@ -69,14 +68,14 @@ class BuildScreen(StageScreen):
         else:
             state.update(
                 f"Builds [b]{escape(tag)}[/b] with {engine}. Press [b]r[/b] to start"
-                + (" (demo: simulated)." if self.ctx.demo else ".")
+                + f"{self.ctx.mode.aside}."
             )
-        if self.autostart or (last is None and self.ctx.demo):
+        if self.autostart or (last is None and self.ctx.deps.auto_build):
             self.action_build()
 
     def _stale(self) -> bool:
         try:
-            rendered = services.rendered_image(self.profile, self.ctx.facts, demo=self.ctx.demo)
+            rendered = self.ctx.render_image(self.profile)
         except Exception:  # the build itself reports a profile that cannot render
             return False
         return operations.build_is_stale(self.profile, rendered)
@@ -125,25 +124,30 @@ class BuildScreen(StageScreen):
             batcher.add(p.line)
 
         try:
-            rendered = services.rendered_image(profile, self.ctx.facts, demo=self.ctx.demo)
-            if not self.ctx.demo:  # verify before acting: the base tag and the torch index exist
+            rendered = self.ctx.render_image(profile)
+            if self.ctx.deps.verify_build is not None:
+                # verify before acting: the base tag and the torch index exist (a real run)
                 from dlenv_tui.knowledge import verify
 
-                checked = verify.report_before_build(
-                    rendered.base, rendered.dockerfile, profile.name
-                )
+                checked = self.ctx.deps.verify_build(rendered, profile.name)
                 for line in checked.lines:
                     batcher.add(line)
                 if checked.stop:
                     raise verify.VerifyError(checked.stop)
-            built = self.ctx.engine(profile.engine.engine).build(profile, rendered, on_progress)
-            built = operations.stamp_build(built, rendered)
+            ran = operations.build_image(
+                profile,
+                self.ctx.engine(profile.engine.engine),
+                rendered,
+                on_progress,
+                store=self.ctx.store,
+                now=self.ctx.now,
+            )
         except Exception as exc:  # EngineError / ImageError: one sentence
             batcher.flush()
             self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
             return
         batcher.flush()
-        self.post_message(self.Finished(built))
+        self.post_message(self.Finished(ran))
 
     def on_build_screen_progress(self, message: Progress) -> None:
         bar = self.query_one(ProgressBar)
@@ -155,19 +159,21 @@ class BuildScreen(StageScreen):
     def on_build_screen_finished(self, message: Finished) -> None:
         self.building = False
         state = self.query_one("#build-state", Static)
-        if message.built is None:
+        if message.run is None:
             state.update(
                 f"[$error]✗ The build failed: {escape(message.error)}[/]\n[b]r[/b] tries again · Esc goes back to the image."
             )
         else:
-            built = message.built
-            if not built.built_at:
-                built = dataclasses.replace(built, built_at=self.ctx.now())
+            # recorded the moment it was built: quitting now keeps it
+            built = message.run.built
             self.built = built
-            image = dataclasses.replace(
-                self.profile.image, lock=built.lock or self.profile.image.lock
-            )
-            self.profile = dataclasses.replace(self.profile, image=image, last_image=built)
+            self.profile = message.run.profile
+            if message.run.record_error:
+                self.notify(
+                    f"Could not record the build: {message.run.record_error}",
+                    severity="error",
+                    timeout=15,
+                )
             bar = self.query_one(ProgressBar)
             bar.update(progress=bar.total or 1)
             state.update(

@@ -1,75 +1,135 @@
-"""What every screen is handed: the host facts, the profile store and the factories for runners and engines.
+"""What every screen is handed: the seams chosen once at start-up, and the session's small state.
 
-No globals: the App builds one Context in ``make_app`` and passes it down; tests build their own with a
-recording runner and a temporary store.
+No globals: ``make_app`` builds one Context from ``session.seams_for`` and passes it down; tests
+build theirs the same way with a recording runner and a temporary store.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from dlenv_tui.model import EngineName
-from dlenv_tui.screens.services import utc_now
-from dlenv_tui.session import REAL, Mode
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dlenv_tui.demo import Scenario  # only the demo imports dlenv_tui.demo (json, assets)
-    from dlenv_tui.model import HostFacts, Profile
-
-RunnerFactory = Callable[[str | None], Any]
-"""password (or None) -> an execute.Runner."""
-EngineFactory = Callable[[EngineName], Any]
-"""engine name -> an engine.EngineClient (or the DemoEngine)."""
+    from dlenv_tui.execute.journal import JobInfo
+    from dlenv_tui.execute.runners import EventSink, JobResult
+    from dlenv_tui.image import RenderedImage
+    from dlenv_tui.model import Check, EngineName, HostFacts, Profile
+    from dlenv_tui.session import DoctorReport, Engine, Mode, RunnerFactory, Seams, Store
 
 
 @dataclass
-class Context:
-    """Dependencies of the wizard, built once at start-up."""
+class SessionState:
+    """What changes while the wizard runs: the store (the demo's is per scenario), the facts once
+    probed, the profile the wizard is on, and the engine connections made so far."""
 
-    store: Any
-    """A profiles.ProfileStore (list / load / save / delete / exists)."""
-    make_runner: RunnerFactory
-    make_engine: EngineFactory
-    load_facts: Callable[[], HostFacts]
-    """Called on a worker thread after the first paint (probing may take a second)."""
-    demo: bool = False
-    dry_run: bool = False
-    scenario: Scenario | None = None
+    store: Store | None
+    """None only in the demo before a scenario is chosen (each scenario has its own)."""
     facts: HostFacts | None = None
-    """None until ``load_facts`` has answered."""
-    now: Callable[[], str] = utc_now
-    """ISO-8601 UTC timestamps; tests fix it so snapshots and profiles are deterministic."""
-    password_needed: Callable[[], bool] = lambda: False
-    """Whether privileged steps need the user's sudo password (sudo without NOPASSWD, not root)."""
-    find_job: Callable[[], Any] = lambda: None
-    """A root-worker job left running or finished unseen (execute.find_unseen_job)."""
-    follow_job: Callable[[str, Callable[[Any], None]], Any] | None = None
-    engines: dict[str, Any] = field(default_factory=dict)
-    """Engine clients made so far, by engine name (the demo engine remembers its containers)."""
+    """None until the probe has answered."""
+    scenario: Scenario | None = None
+    """Demo: the simulated host chosen."""
     profile: Profile | None = None
     """The profile the wizard is on (for the command palette's rebuild / relaunch / stop)."""
+    engines: dict[str, Engine] = field(default_factory=dict)
+    """Engine clients made so far, by engine name (the demo engine remembers its containers)."""
 
-    path_exists: Callable[[str], bool] = os.path.exists
-    """Whether a path exists on the host (mount sources); the demo's simulated host has them all."""
-    mode: Mode = REAL
-    """Real, dry run or demo: how results are worded ("would" in a dry run) and where profiles live."""
-    sysroot: str | None = None
-    """``--sysroot``: the tree the Doctor screen reads instead of ``/``."""
 
-    store_for_scenario: Callable[[str], Any] | None = None
-    """Demo: the profile store of a scenario (each scenario keeps its own demo profiles)."""
+class Context:
+    """The frozen seams (``deps``) and the mutable ``state``; the names screens read forward to
+    one or the other, so a screen never knows which mode it is in."""
+
+    def __init__(self, deps: Seams, store: Store | None, scenario: Scenario | None = None) -> None:
+        self.deps = deps
+        self.state = SessionState(store)
+        if scenario is not None:
+            self.use_scenario(scenario)
+
+    # ---- the seams
+    @property
+    def mode(self) -> Mode:
+        """Real, dry run or demo: how results are worded ("would" in a dry run), the badge."""
+        return self.deps.mode
+
+    @property
+    def make_runner(self) -> RunnerFactory:
+        return self.deps.make_runner
+
+    @property
+    def now(self) -> Callable[[], str]:
+        return self.deps.now
+
+    @property
+    def password_needed(self) -> Callable[[], bool]:
+        return self.deps.password_needed
+
+    @property
+    def find_job(self) -> Callable[[], JobInfo | None]:
+        return self.deps.find_job
+
+    @property
+    def follow_job(self) -> Callable[[str, EventSink], JobResult] | None:
+        return self.deps.follow_job
+
+    @property
+    def path_exists(self) -> Callable[[str], bool]:
+        return self.deps.path_exists
+
+    @property
+    def sysroot(self) -> str | None:
+        return self.deps.sysroot
+
+    def load_facts(self) -> HostFacts:
+        """The host's facts (a worker thread calls this after the first paint)."""
+        return self.deps.probe(self.state.scenario)
+
+    def reach(self, endpoints: tuple[str, ...]) -> tuple[Check, ...]:
+        return self.deps.reach(endpoints)
+
+    def render_image(self, profile: Profile) -> RenderedImage:
+        return self.deps.render_image(profile, self.state.facts)
+
+    def doctor_report(self, facts: HostFacts) -> DoctorReport:
+        return self.deps.doctor_report(facts)
+
+    def engine(self, name: EngineName) -> Engine:
+        if name.value not in self.state.engines:
+            self.state.engines[name.value] = self.deps.make_engine(name)
+        return self.state.engines[name.value]
+
+    # ---- the state
+    @property
+    def store(self) -> Store:
+        if self.state.store is None:
+            from dlenv_tui.errors import DlenvError
+
+            raise DlenvError("choose a demo scenario first; each keeps its own profiles")
+        return self.state.store
+
+    @property
+    def facts(self) -> HostFacts | None:
+        return self.state.facts
+
+    @facts.setter
+    def facts(self, facts: HostFacts | None) -> None:
+        self.state.facts = facts
+
+    @property
+    def profile(self) -> Profile | None:
+        return self.state.profile
+
+    @profile.setter
+    def profile(self, profile: Profile | None) -> None:
+        self.state.profile = profile
+
+    @property
+    def scenario(self) -> Scenario | None:
+        return self.state.scenario
 
     def use_scenario(self, scenario: Scenario) -> None:
         """Demo: switch to ``scenario``; its facts load afterwards like a probe."""
-        self.scenario = scenario
-        self.facts = None
-        if self.store_for_scenario is not None:
-            self.store = self.store_for_scenario(scenario.key)
-
-    def engine(self, name: EngineName) -> Any:
-        if name.value not in self.engines:
-            self.engines[name.value] = self.make_engine(name)
-        return self.engines[name.value]
+        self.state.scenario = scenario
+        self.state.facts = None
+        if self.deps.store_for_scenario is not None:
+            self.state.store = self.deps.store_for_scenario(scenario.key)

@@ -16,8 +16,6 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from dlenv_tui.screens import services
-
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
@@ -52,9 +50,7 @@ class DoctorScreen(ModalScreen[None]):
         if facts is None:
             text = "The host has not been probed yet; try again in a moment."
         else:
-            text, findings = services.doctor_findings(
-                facts, sysroot=self.ctx.sysroot, demo=self.ctx.demo
-            )
+            text, findings = self.ctx.doctor_report(facts)
         fixes = [f.fix for f in findings if f.fix is not None and f.fix.steps]
         self.app.call_from_thread(self._show, text, fixes)
 

@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.markup import escape
 from textual.widgets import RadioButton, RadioSet, Static
 
+from dlenv_tui.compat import choices
 from dlenv_tui.model import DriverFlavour, Plan, Profile, Stage
-from dlenv_tui.screens import services
 from dlenv_tui.screens.planned import PlannedStageScreen
 
 
@@ -30,14 +30,14 @@ class DriverScreen(PlannedStageScreen):
     def on_mount(self) -> None:
         facts = self.ctx.facts
         assert facts is not None
-        advice = services.driver_advice(facts.gpus)
+        advice = choices.driver_advice(facts.gpus)
         self.advice = advice
         chosen = self.profile.driver.flavour or advice.flavour
         lines = [
             f"Recommended: [b]{advice.flavour.value}[/b] kernel modules"
             + (f", branch [b]{advice.branch}[/b]" if advice.branch else "")
         ]
-        lines += [f"• {escape(r)}" for r in services.unique(advice.reasons)]
+        lines += [f"• {escape(r)}" for r in choices.unique(advice.reasons)]
         if facts.driver.loaded:
             lines.insert(
                 0,

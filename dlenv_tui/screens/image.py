@@ -12,6 +12,7 @@ from textual.markup import escape
 from textual.timer import Timer
 from textual.widgets import Checkbox, Label, Select, SelectionList, Static, TabbedContent, TabPane
 
+from dlenv_tui.compat import choices
 from dlenv_tui.model import ImageOptions, ImageVariant, Profile
 from dlenv_tui.screens import services
 from dlenv_tui.screens.base import StageScreen
@@ -48,11 +49,11 @@ class ImageScreen(StageScreen):
         o = self.profile.image
         # CUDA and Ubuntu lists follow the flavour (variant + cuDNN): 13.1/13.2, for one, exist only
         # as cuDNN devel images, so every pair offered here has an nvidia/cuda image.
-        self.cudas, reasons = services.image_cuda_choices(
+        self.cudas, reasons = choices.image_cuda_choices(
             self.ctx.facts, o.variant, o.cudnn, self.profile
         )
         if not self.cudas:  # no image of this flavour: keep the host's versions, show the error
-            self.cudas, reasons = services.usable_cuda(self.ctx.facts, self.profile)
+            self.cudas, reasons = choices.usable_cuda(self.ctx.facts, self.profile)
         cuda = o.cuda if o.cuda in self.cudas else (self.cudas[0] if self.cudas else "")
         ubuntus = self.ubuntus = self._ubuntus(cuda, o.variant, o.cudnn)
         with TabbedContent(id="tabs"):
@@ -173,7 +174,7 @@ class ImageScreen(StageScreen):
         from dlenv_tui import compat
 
         return (
-            services.image_ubuntus(cuda, variant, cudnn)
+            choices.image_ubuntus(cuda, variant, cudnn)
             or compat.ubuntu_releases_for(cuda)
             or ("24.04",)
         )
@@ -198,10 +199,10 @@ class ImageScreen(StageScreen):
         cuda = self.query_one("#cuda", Select).value
         ubuntu = self.query_one("#ubuntu", Select).value
         if not isinstance(cuda, str) or not isinstance(ubuntu, str):
-            return services.no_image_error(variant, cudnn)
-        if not services.image_cuda_choices(self.ctx.facts, variant, cudnn, self.profile)[0]:
-            return services.no_image_error(variant, cudnn)
-        return services.image_error(cuda, variant, cudnn, ubuntu)
+            return choices.no_image_error(variant, cudnn)
+        if not choices.image_cuda_choices(self.ctx.facts, variant, cudnn, self.profile)[0]:
+            return choices.no_image_error(variant, cudnn)
+        return choices.image_error(cuda, variant, cudnn, ubuntu)
 
     def invalid_reason(self) -> str:
         if image := self.image_error():
@@ -261,7 +262,7 @@ class ImageScreen(StageScreen):
         """The flavour changed: offer the CUDA versions that come in it (keeping the choice)."""
         assert self.ctx.facts is not None
         variant, cudnn = self._flavour()
-        cudas, reasons = services.image_cuda_choices(self.ctx.facts, variant, cudnn, self.profile)
+        cudas, reasons = choices.image_cuda_choices(self.ctx.facts, variant, cudnn, self.profile)
         if cudas:  # none: keep the list, the error under the row says what to change
             self.query_one("#cuda-reasons", Static).update(
                 "[$text-muted]" + escape(" ".join(reasons)) + "[/]"
@@ -339,9 +340,7 @@ class ImageScreen(StageScreen):
             )
             return
         try:
-            rendered = services.rendered_image(
-                self.current_profile(), self.ctx.facts, demo=self.ctx.demo
-            )
+            rendered = self.ctx.render_image(self.current_profile())
         except Exception as exc:  # ImageError: one sentence
             preview.update(f"[$error]✗ {escape(str(exc))}[/]")
             return

@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from dlenv_tui.model import Mount, PortMap, Profile, RunOptions
 from dlenv_tui.screens import services
 from dlenv_tui.screens.base import Action, StageScreen
+from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.field import Field
 
 
@@ -29,16 +30,6 @@ def copy_text(line: str) -> str:
     """The part of a connection line worth copying: the command or URL after ``label: ``."""
     _label, sep, rest = line.partition(": ")
     return rest if sep else line
-
-
-def demo_connection_lines(lines: list[str], facts: Any) -> list[str]:
-    """Demo: connection_help names this machine's user and host; show the simulated host's instead."""
-    import getpass
-    import socket
-
-    real = f"{getpass.getuser()}@{socket.gethostname()}"
-    fake = f"{facts.user.name or 'you'}@{facts.hostname or 'gpu-host'}"
-    return [line.replace(real, fake) for line in lines]
 
 
 class LaunchScreen(StageScreen):
@@ -62,7 +53,7 @@ class LaunchScreen(StageScreen):
         stopped: bool
         error: str = ""
 
-    def __init__(self, ctx: Any, profile: Profile, autostart: bool = False) -> None:
+    def __init__(self, ctx: Context, profile: Profile, autostart: bool = False) -> None:
         super().__init__(ctx, profile)
         self.autostart = autostart
         self.busy = False
@@ -169,7 +160,7 @@ class LaunchScreen(StageScreen):
         self.ssh_key = True
         notes: tuple[str, ...] = ()
         try:
-            rendered = services.rendered_image(self.profile, self.ctx.facts, demo=self.ctx.demo)
+            rendered = self.ctx.render_image(self.profile)
         except Exception:  # ImageError: the Image and Build stages say it
             rendered = None
         if rendered is not None:
@@ -319,13 +310,16 @@ class LaunchScreen(StageScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="launch")
     def start_container(self, profile: Profile) -> None:
-        from dlenv_tui.engine import connection_help
-
         try:
-            info = self.ctx.engine(profile.engine.engine).run(profile)
-            lines = connection_help(profile, info, ssh_key=self.ssh_key)
-            if self.ctx.demo and self.ctx.facts is not None:
-                lines = demo_connection_lines(lines, self.ctx.facts)
+            from dlenv_tui import operations
+
+            # recorded as launched at once; the form's settings are saved when the stage ends
+            info = operations.launch(
+                profile, self.ctx.engine(profile.engine.engine), store=self.ctx.store
+            ).info
+            lines = self.ctx.deps.connection_lines(
+                profile, info, self.ctx.facts, ssh_key=self.ssh_key
+            )
         except Exception as exc:  # EngineError: one sentence
             self.post_message(self.Started(None, [], str(exc) or exc.__class__.__name__))
             return
@@ -363,7 +357,9 @@ class LaunchScreen(StageScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="launch")
     def stop_container(self, profile: Profile) -> None:
         try:
-            stopped = bool(self.ctx.engine(profile.engine.engine).stop(profile))
+            from dlenv_tui import operations
+
+            stopped = operations.stop(profile, self.ctx.engine(profile.engine.engine))
         except Exception as exc:
             self.post_message(self.Stopped(False, str(exc)))
             return

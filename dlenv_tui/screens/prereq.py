@@ -55,7 +55,7 @@ class PrereqScreen(StageScreen):
         facts = self.ctx.facts
         assert facts is not None
         try:
-            rows = services.repository_checks(facts, self.profile, demo=self.ctx.demo)
+            rows = services.repository_checks(facts, self.profile, self.ctx.reach)
         except Exception as exc:  # a row saying so, never a traceback
             rows = (
                 Check(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual import work
 from textual.binding import Binding
@@ -24,6 +24,7 @@ from dlenv_tui.widgets.row_list import RowList
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
+    from dlenv_tui.execute.journal import JobInfo
     from dlenv_tui.model import HostFacts, Profile
     from dlenv_tui.screens.context import Context
 
@@ -34,7 +35,7 @@ StartAction = Literal["open", "new", "rebuild", "relaunch", "job"]
 class StartChoice:
     action: StartAction
     profile: Profile | None = None
-    job: Any = None
+    job: JobInfo | None = None
 
 
 def host_summary(facts: HostFacts | None) -> str:
@@ -89,7 +90,7 @@ class StartScreen(Screen[StartChoice | None]):
     def __init__(self, ctx: Context) -> None:
         super().__init__()
         self.ctx = ctx
-        self.job: Any = None
+        self.job: JobInfo | None = None
         self._waiting: asyncio.Future[StartChoice | None] | None = None
         self._early: tuple[StartChoice | None] | None = None
         """A choice made before anybody waited (a key pressed as the app started)."""
@@ -126,11 +127,8 @@ class StartScreen(Screen[StartChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="start"):
-            badge = (
-                " [reverse] DEMO [/]"
-                if self.ctx.demo
-                else (" [reverse] DRY RUN [/]" if self.ctx.dry_run else "")
-            )
+            mode = self.ctx.mode
+            badge = f" [reverse] {mode.badge} [/]" if mode.badge else ""
             yield Static(
                 f"[b]dlenv[/b] — deep-learning containers on this host{badge}",
                 classes="stage-title",
@@ -188,7 +186,7 @@ class StartScreen(Screen[StartChoice | None]):
         if job is not None or self.job is not None:
             self.app.call_from_thread(self._show_job, job)
 
-    def _show_job(self, job: Any) -> None:
+    def _show_job(self, job: JobInfo | None) -> None:
         """Offer ``job`` in the banner; None takes the banner away (the job has been seen)."""
         self.job = job
         banner = self.query_one("#job", Static)
@@ -223,7 +221,7 @@ class StartScreen(Screen[StartChoice | None]):
             self.notify("No profile yet: press n to make one.")
             return None
         try:
-            return self.ctx.store.load(key)  # type: ignore[no-any-return]
+            return self.ctx.store.load(key)
         except DlenvError as exc:
             self.notify(str(exc), severity="error")
             return None

@@ -11,6 +11,7 @@ from dlenv_tui.model import Step, StepOutcome
 _MARKS = {
     "pending": ("·", "$text-muted"),
     "running": ("▶", "bold $accent"),
+    "not-run": ("–", "$text-muted"),  # shown, never run (a dry run)
     StepOutcome.OK.value: ("✓", "bold $success"),
     StepOutcome.SKIPPED.value: ("↷", "$text-muted"),
     StepOutcome.FAILED.value: ("✗", "bold $error"),

@@ -117,7 +117,7 @@ def test_running_job_is_offered_followed_recorded_and_then_seen(
 
         async def run() -> None:
             app = make_app(facts_file=str(asset("demo", "ubuntu-4090.json")))
-            assert not app.ctx.demo and not app.ctx.dry_run
+            assert app.ctx.mode.name == "real"
             async with app.run_test(size=(80, 24)) as pilot:
                 await wait_for(
                     pilot,

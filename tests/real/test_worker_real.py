@@ -580,6 +580,57 @@ def test_sudo_wrong_password_gives_the_clear_message(sudo_user: dict[str, str]) 
         assert wrong.encode() not in path.read_bytes(), path
 
 
+RETRY_CLIENT = """
+import sys, json
+import worker_planner
+from dlenv_tui import operations
+from dlenv_tui.execute import WorkerRunner, WrongPassword
+lines = [line.rstrip("\\n") for line in sys.stdin]
+asked = []
+def password(attempt):
+    asked.append(attempt)
+    return lines[attempt] if attempt < len(lines) else None
+src = sys.argv[1]
+def runner(pw):
+    return WorkerRunner(pw, command=[sys.executable, "-I", src + "/worker_planner.py"])
+try:
+    ran = operations.apply_stage(worker_planner.planned(sys.argv[2]), runner, lambda e: None,
+                                 store=None, profile="", password=password)
+except WrongPassword as exc:
+    print(json.dumps({"asked": asked, "error": str(exc)}))
+    sys.exit(1)
+print(json.dumps({"asked": asked, "state": ran.state.value}))
+"""
+
+
+def test_a_password_sudo_rejects_is_asked_for_again_then_the_stage_runs(
+    sudo_user: dict[str, str],
+) -> None:
+    """The operations layer's retry, through the real sudo: the rejection is a ``WrongPassword``
+    (a type, not a sentence to match), the next password is asked for and the job runs."""
+    user = sudo_user
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    stdin = f"{wrong}\n{user['password']}\n"
+    done = _run_as_user(user, stdin, "-c", RETRY_CLIENT, user["src"], "hello-retry")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"asked": [0, 1], "state": "done"}
+    assert installed("hello")
+
+
+def test_when_every_password_is_rejected_the_caller_gets_wrong_password(
+    sudo_user: dict[str, str],
+) -> None:
+    user = sudo_user
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    done = _run_as_user(user, wrong + "\n", "-c", RETRY_CLIENT, user["src"], "hello-retry")
+    assert done.returncode == 1, done.stdout + done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    # attempt 1 has no second password: the loop gives up instead of reusing the rejected one
+    assert answer == {"asked": [0, 1], "error": "sudo rejected the password"}
+    assert not installed("hello")
+    assert not _user_jobs(user)
+
+
 def test_sudo_user_applies_a_real_stage_the_worker_planned_itself(
     sudo_user: dict[str, str],
 ) -> None:

@@ -4,6 +4,7 @@ stage as failed in the profile."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from dlenv_tui.app import make_app
 from dlenv_tui.execute.runners import DemoRunner, ResultBuilder
-from dlenv_tui.model import Event, EventKind, Plan, Stage, StageState, StepOutcome
+from dlenv_tui.model import Event, EventKind, Plan, Stage, StageState, Step, StepOutcome
 from dlenv_tui.profiles import ProfileStore
 
 APT_ERROR = (
@@ -151,3 +153,201 @@ def test_snapshot_of_a_failed_step(
 ) -> None:
     app, _store, _failures = failing_app()
     assert snap_compare(app, terminal_size=size, run_before=to_failure)
+
+
+class FailAtRunner:
+    """Fails the first plan that has step ``step_id``, at that step; then runs as the demo."""
+
+    def __init__(self, step_id: str) -> None:
+        self.step_id = step_id
+        self.failed = False
+
+    def run(
+        self, plan: Plan, on_event: Callable[[Any], None], cancel: threading.Event | None = None
+    ) -> Any:
+        ids = [s.id for s in plan.steps]
+        if self.failed or self.step_id not in ids:
+            return DemoRunner(speed=0).run(plan, on_event, cancel)
+        self.failed = True
+        builder = ResultBuilder("job-2")
+        i = ids.index(self.step_id) + 1
+
+        def emit(kind: EventKind, **fields: Any) -> None:
+            event = Event(
+                kind=kind, job="job-2", step=self.step_id, index=i, total=len(ids), **fields
+            )
+            builder.add(event)
+            on_event(event)
+
+        emit(EventKind.STEP_STARTED, message=self.step_id)
+        emit(EventKind.STEP_FINISHED, outcome=StepOutcome.FAILED, exit_code=1)
+        emit(EventKind.JOB_FINISHED, outcome=StepOutcome.FAILED, exit_code=1, message="it failed")
+        return builder.result()
+
+
+async def _apply_screen(
+    pilot: Any, plan: Plan, wait_for: Callable[..., Any], screen_name: Callable[[Any], str]
+) -> Any:
+    from dlenv_tui.model import Profile
+    from dlenv_tui.screens.apply import ApplyScreen
+
+    app = pilot.app
+    await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+    app.push_screen(ApplyScreen(app.ctx, plan, Profile(name="p")))
+    await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+    return app.screen
+
+
+@pytest.mark.parametrize(
+    ("skippable", "offered"),
+    [(False, False), (True, True)],
+    ids=["an-install-named-test-is-not-skippable", "a-planned-check-is-skippable"],
+)
+async def test_skip_is_offered_where_the_planner_says_the_step_may_be_skipped(
+    tmp_path: Path,
+    skippable: bool,
+    offered: bool,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+) -> None:
+    """The planner's ``Step.skippable`` decides, not words in the step id: an install whose id
+    happens to say "test" must not be skippable (it was, by substring)."""
+    step = Step("engine.install-test-tools", "Install the test tools", argv=("/bin/true",))
+    step = dataclasses.replace(step, skippable=skippable)
+    plan = Plan(stage=Stage.ENGINE, profile="p", steps=(step,))
+    app = make_app(
+        demo="ubuntu-4090",
+        store=ProfileStore(tmp_path / "profiles"),
+        runner_factory=lambda _pw: FailAtRunner(step.id),
+        now=clock,
+        demo_speed=0,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _apply_screen(pilot, plan, wait_for, screen_name)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen.phase == "failed", "the failure")
+        assert (screen.check_action("skip", ()) is True) is offered
+        assert ("s skip this check" in failure_text(app)) is offered
+
+
+class RejectingRunner:
+    """sudo's answer to a wrong password: nothing starts."""
+
+    def run(self, plan: Plan, on_event: Any, cancel: Any = None) -> Any:
+        from dlenv_tui.execute import WrongPassword
+
+        raise WrongPassword
+
+
+async def test_a_rejected_password_is_asked_for_again_and_the_next_one_runs(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+) -> None:
+    """Retry with the password sudo just rejected cannot work: the form asks for it again."""
+    passwords: list[str | None] = []
+
+    def runner(pw: str | None) -> Any:
+        passwords.append(pw)
+        return DemoRunner(speed=0) if pw == "right" else RejectingRunner()
+
+    app = make_app(
+        demo="ubuntu-4090",
+        store=ProfileStore(tmp_path / "profiles"),
+        runner_factory=runner,
+        now=clock,
+        demo_speed=0,
+    )
+    step = Step("engine.hello", "Say hello", argv=("/bin/true",))
+    plan = Plan(stage=Stage.ENGINE, profile="p", steps=(step,))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _apply_screen(pilot, plan, wait_for, screen_name)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen.phase == "confirm" and passwords, "the rejection")
+        assert screen.query_one("#password-box").display
+        error = str(screen.query_one("#password-error").render())
+        assert error == "sudo rejected the password: type it again."
+        await pilot.press(*"right", "enter")
+        await wait_for(pilot, lambda: screen.phase == "done", "the plan run")
+        assert passwords == [None, "right"]
+
+
+class HeldRunner:
+    """The demo runner, held after its first event until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.holding = threading.Event()
+        self.go = threading.Event()
+
+    def run(self, plan: Plan, on_event: Any, cancel: Any = None) -> Any:
+        def sink(event: Event) -> None:
+            on_event(dataclasses.replace(event, job="job-held"))
+            if not self.holding.is_set():
+                self.holding.set()
+                self.go.wait(10)
+
+        return DemoRunner(speed=0).run(plan, sink, cancel)
+
+
+async def test_the_wizard_marks_the_stage_running_while_its_job_runs(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+) -> None:
+    """As `dlenv apply` does: a wizard that dies mid-job leaves the profile saying which job runs."""
+    store = ProfileStore(tmp_path / "profiles")
+    held = HeldRunner()
+    app = make_app(
+        demo="ubuntu-4090",
+        store=store,
+        runner_factory=lambda _pw: held,
+        now=clock,
+        demo_speed=0,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "the driver stage")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, held.holding.is_set, "the job's start")
+        progress = store.load("gpu-dev").progress["driver"]
+        held.go.set()
+        assert (progress.state, progress.detail) == (StageState.RUNNING, "job-held")
+        await wait_for(pilot, lambda: app.screen.phase == "done", "the job's end")
+        assert store.load("gpu-dev").progress["driver"].state is StageState.NEEDS_REBOOT
+
+
+async def test_a_dry_runs_steps_end_shown_not_running(
+    tmp_path: Path,
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    clock: Callable[[], str],
+) -> None:
+    """The dry run's runner gives no outcome (nothing ran): its steps must not stay "▶ running"."""
+    from dlenv_tui.locations import asset
+
+    app = make_app(
+        dry_run=True,
+        facts_file=str(asset("demo", "ubuntu-4090.json")),
+        store=ProfileStore(tmp_path / "profiles"),
+        now=clock,
+    )
+    steps = tuple(Step(f"engine.s{i}", f"Step {i}", argv=("/bin/true",)) for i in range(3))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _apply_screen(
+            pilot, Plan(stage=Stage.ENGINE, profile="p", steps=steps), wait_for, screen_name
+        )
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen.phase == "done", "the dry run")
+        await pilot.pause(0.2)
+        shown = str(screen.query_one("#steps").render())
+        assert "▶" not in shown and shown.count("–") == 3, shown

@@ -129,10 +129,10 @@ async def test_image_and_launch_show_the_cli_notes_and_no_ssh_line_that_cannot_w
     skip_to_image: Any,
     _image_to_launch: Any,
 ) -> None:
+    from dlenv_tui import session
     from dlenv_tui.image_notes import NO_SSH_KEY
-    from dlenv_tui.screens import services
 
-    monkeypatch.setattr(services, "DEMO_SSH_KEY", "")  # the simulated user has no public key
+    monkeypatch.setattr(session, "DEMO_SSH_KEY", "")  # the simulated user has no public key
     app, _, _, _ = demo_app("ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
         await skip_to_image(pilot)

@@ -135,7 +135,7 @@ def test_real_check_reports_an_unreachable_repository(
             facts_file=str(asset("demo", "ubuntu-4090.json")),
             store=store,
         )
-        assert not app.ctx.demo
+        assert app.ctx.mode.name == "real"
         async with app.run_test(size=(80, 24)) as pilot:
             await to_prereq(pilot)
             await wait_for(pilot, lambda: app.screen.reach is not None, "the repository rows")

@@ -5,6 +5,7 @@ Update after an intended change: ``pytest tests/ui/test_ui_snapshots.py --snapsh
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,11 @@ def offer_finished_job(s: Steps, pilot: Any) -> None:
     app.ctx.store.save(profile)
     plan = plan_stage(app.ctx.facts, profile, Stage.TOOLKIT)
     job = JobInfo("20250601T090000Z-3f9c2a7e", Path("/nonexistent"), running=False, plan=plan)
-    app.ctx.find_job = lambda: job
-    app.ctx.follow_job = lambda _id, on_event: DemoRunner(speed=0).run(plan, on_event)
+    app.ctx.deps = dataclasses.replace(
+        app.ctx.deps,
+        find_job=lambda: job,
+        follow_job=lambda _id, on_event: DemoRunner(speed=0).run(plan, on_event),
+    )
     app.screen.reload()
     app.screen.look_for_job()
 
@@ -230,7 +234,7 @@ def test_screen(
         from dlenv_tui.app import make_app
 
         app = make_app(demo="", store=None, now=clock, demo_speed=0)
-        app.ctx.store_for_scenario = lambda _key: None
+        app.ctx.deps = dataclasses.replace(app.ctx.deps, store_for_scenario=None)
     else:
         app, _, _, _ = demo_app(scenario)
     assert snap_compare(app, terminal_size=size, run_before=lambda pilot: before(steps, pilot))

@@ -540,3 +540,30 @@ async def test_the_launch_form_takes_home_relative_mounts_and_docker_sizes(
     run = store.load("gpu-dev").run
     assert run.shm_size == "16gb"
     assert run.mounts[0].source == f"{home}/ws" and run.mounts[0].target == "/workspace"
+
+
+async def test_a_build_and_a_launch_are_recorded_the_moment_they_finish(
+    wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
+    """Through the operations layer, as `dlenv build` / `dlenv run` record them: quitting on the
+    Build or Launch screen right after keeps the image and the launch in the profile."""
+    app, store, _, _ = demo_app("rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        for _ in range(4):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+        built = store.load("gpu-dev").last_image  # still on the Build screen
+        assert built is not None and built.tag and built.context_digest.startswith("sha256:")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        launch = store.load("gpu-dev").progress["launch"]
+        assert launch.state is StageState.DONE and launch.detail.startswith("dlenv-")

@@ -812,3 +812,17 @@ def test_dlenv_apply_says_there_is_no_gpu_and_records_no_driver(
     out = capsys.readouterr().out
     assert "== driver: No NVIDIA GPU was found" in out and "already satisfied" not in out
     assert "driver" not in ProfileStore().load("cpu").progress
+
+
+def test_only_steps_that_verify_are_skippable(release_matrix: Any) -> None:
+    """The planner says which failed steps a user may skip: the read-only checks after an install
+    (nothing later depends on them), never an install, a repository or a file."""
+    skippable: set[str] = set()
+    for _name, facts, profile in release_matrix:
+        try:
+            plans = plan_all(facts, profile)
+        except PlanError:
+            continue
+        for plan in plans:
+            skippable |= {s.id for s in plan.steps if s.skippable}
+    assert skippable == {"toolkit.verify", "engine.smoke-test"}

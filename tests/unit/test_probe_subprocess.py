@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from dlenv_tui.errors import DlenvError
-from dlenv_tui.probe import LocalHost, probe_host
-from dlenv_tui.screens import services
-from dlenv_tui.screens.services import kill_probes, probe_in_subprocess
+from dlenv_tui.probe import LocalHost, child, probe_host
+from dlenv_tui.probe.child import kill_probes, probe_in_subprocess
 
 
 @pytest.mark.parametrize("name", ["fedora-42-a100", "ubuntu-22.04-mixed", "debian-12-nogpu"])
@@ -76,7 +75,7 @@ def test_a_hung_probe_is_killed_after_the_timeout(
     with pytest.raises(DlenvError, match=r"did not answer within 1 s"):
         probe_in_subprocess(None, timeout=1)
     assert time.monotonic() - start < 10
-    assert not services._PROBES
+    assert not child._PROBES
 
 
 def test_quitting_kills_a_probe_still_running(
@@ -94,10 +93,10 @@ def test_quitting_kills_a_probe_still_running(
     thread = threading.Thread(target=probe)
     thread.start()
     for _ in range(100):
-        if services._PROBES:
+        if child._PROBES:
             break
         time.sleep(0.05)
-    (proc,) = services._PROBES
+    (proc,) = child._PROBES
     kill_probes()
     thread.join(10)
     assert not thread.is_alive()

@@ -144,4 +144,5 @@ def smoke_test(engine: EngineName, image: str) -> Step:
         needs_root=needs_root,
         note="Pulls a small nvidia/cuda base image; success proves the engine reaches the GPU.",
         timeout_s=1800,
+        skippable=True,
     )
