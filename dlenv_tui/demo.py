@@ -240,3 +240,58 @@ def after_reboot(facts: HostFacts, profile: Profile) -> HostFacts:
     )
     gpus = tuple(dataclasses.replace(g, bound_driver="nvidia") for g in facts.gpus)
     return dataclasses.replace(facts, driver=driver, gpus=gpus)
+
+
+def dockerfile_instructions(dockerfile: str) -> list[str]:
+    """The Dockerfile's instructions, one per entry (continuation lines joined; comments,
+    blank lines and heredoc bodies of ``RUN <<EOF`` kept with their instruction)."""
+    out: list[str] = []
+    current = ""
+    for raw in dockerfile.splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        current = f"{current} {line}".strip() if current else line
+        if current.endswith("\\"):
+            current = current[:-1].rstrip()
+            continue
+        out.append(current)
+        current = ""
+    if current:
+        out.append(current)
+    return out
+
+
+class DryRunEngine(DemoEngine):
+    """A dry run's engine: it builds and starts nothing and invents no output. A build lists the
+    real Dockerfile's instructions as what would run; a start gives the connection lines with
+    the token left to be made when the container really starts."""
+
+    TOKEN_PLACEHOLDER = "<made-when-it-starts>"
+
+    def build(
+        self,
+        profile: Profile,
+        rendered: Any,
+        on_progress: Callable[[Any], None] | None = None,
+    ) -> BuiltImage:
+        from dlenv_tui.engine import BuildProgress
+
+        report = on_progress or (lambda _p: None)
+        steps = dockerfile_instructions(getattr(rendered, "dockerfile", "") or "")
+        total = max(len(steps), 1)
+        for i, instruction in enumerate(steps, start=1):
+            short = instruction if len(instruction) <= 200 else instruction[:199] + "…"
+            report(BuildProgress(i, total, f"would run STEP {i}/{total}: {short}"))
+        tag = getattr(rendered, "tag", "") or profile.image.tag or f"dlenv/{profile.name}:latest"
+        report(BuildProgress(total, total, f"would tag {tag} (dry run: nothing was built)"))
+        return BuiltImage(tag=tag, id="", built_at="", engine=self.engine.value)
+
+    def run(self, profile: Profile, *, replace: bool = True) -> Any:
+        import dataclasses
+
+        info = super().run(profile, replace=replace)
+        token = self.TOKEN_PLACEHOLDER if profile.image.jupyter else ""
+        info = dataclasses.replace(info, id="", jupyter_token=token)
+        self.running[info.name] = info
+        return info

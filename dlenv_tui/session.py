@@ -280,8 +280,8 @@ def seams_for(
     return Seams(
         mode=mode,
         make_runner=runner_factory or (_dry_runner if dry else _worker_runner(saved_plan)),
-        # a dry run builds and starts nothing: the demo's engine says what would happen
-        make_engine=engine_factory or (_demo_engine(demo_speed) if dry else _real_engine),
+        # a dry run builds and starts nothing: its engine lists what would run, inventing nothing
+        make_engine=engine_factory or (_dry_run_engine if dry else _real_engine),
         probe=_real_facts(sysroot, facts_file),
         reach=_check_reachable,
         render_image=_render_here,
@@ -342,6 +342,12 @@ def _demo_engine(speed: float) -> EngineFactory:
         return DemoEngine(str(name), delay=0.02 / speed if speed > 0 else 0.0)
 
     return make
+
+
+def _dry_run_engine(name: EngineName) -> Engine:
+    from dlenv_tui.demo import DryRunEngine
+
+    return DryRunEngine(str(name), delay=0.0)
 
 
 def _real_engine(name: EngineName) -> Engine:

@@ -234,10 +234,14 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(
                 await pilot.press("r")
                 await wait_for(pilot, lambda: app.screen.built is not None, "the build")
                 said.append(str(app.screen.query_one("#build-state").render()))
+                await pilot.pause(0.2)
+                build_log = list(app.screen.query_one("#log").lines)
+                dockerfile = app.ctx.render_image(app.screen.profile).dockerfile
             elif name == "LaunchScreen":
                 await pilot.press("ctrl+r")
                 await wait_for(pilot, lambda: app.screen.started, "the container")
                 said.append(str(app.screen.query_one("#launch-state").render()))
+                connect = list(app.screen.connect_lines)
             elif name == "SummaryScreen":
                 said.append(str(app.screen.query_one(".summary").render()))
             await pilot.press("ctrl+n")
@@ -252,6 +256,13 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(
     assert not any("✓ Built" in t or "is running" in t for t in said), said
     summary = said[-1]
     assert "would be done" in summary and "would build" in summary, summary
+    # what the build shows is this profile's Dockerfile, as what would run; no invented output
+    first = next(line for line in dockerfile.splitlines() if line.startswith("FROM "))
+    assert any(line.endswith(f": {first}") and "would run STEP 1/" in line for line in build_log)
+    assert not any("Successfully" in line or "--->" in line for line in build_log), build_log
+    # and no made-up Jupyter token: the real one is made when the container really starts
+    jupyter = next(line for line in connect if line.startswith("JupyterLab:"))
+    assert "token=<made-when-it-starts>" in jupyter and "demo" not in jupyter, connect
 
 
 @pytest.fixture

@@ -487,3 +487,22 @@ def test_with_a_key_and_a_user_the_notes_only_explain_torch() -> None:
     assert all(n.startswith(("PyTorch", "cu1")) for n in image_notes(rendered))
     assert not ssh_has_no_key(rendered)
     assert ssh_has_no_key(render(profile(cuda="12.8"), ssh_keys=""))
+
+
+def test_a_dry_runs_build_lists_the_dockerfiles_instructions() -> None:
+    """The dry run's engine shows each instruction once, continuation lines joined, no comments."""
+    from dlenv_tui.demo import DryRunEngine, dockerfile_instructions
+
+    text = "# header\nFROM x:1\n\nRUN a \\\n    && b\n# note\nUSER dev\n"
+    assert dockerfile_instructions(text) == ["FROM x:1", "RUN a && b", "USER dev"]
+    seen: list[str] = []
+    rendered = render_dockerfile(Profile(name="p"), None, EngineName.DOCKER)
+    built = DryRunEngine("docker", delay=0).build(
+        Profile(name="p"), rendered, lambda p: seen.append(p.line)
+    )
+    steps = dockerfile_instructions(rendered.dockerfile)
+    assert seen[: len(steps)] == [
+        f"would run STEP {i}/{len(steps)}: {s}" if len(s) <= 200 else seen[i - 1]
+        for i, s in enumerate(steps, start=1)
+    ]
+    assert built.id == "" and "nothing was built" in seen[-1]
