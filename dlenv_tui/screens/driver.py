@@ -57,8 +57,13 @@ class DriverScreen(PlannedStageScreen):
             )
         else:
             sb.display = False
+        if not facts.gpus:
+            # no GPU, no driver plan (the reason above says so): no flavour to choose either
+            self.query_one("#advice", Static).display = False
+            self.query_one(RadioSet).display = False
         self.refresh_plan()
-        self.query_one(RadioSet).focus()
+        if facts.gpus:
+            self.query_one(RadioSet).focus()
 
     def satisfied_why(self, plan: Plan) -> str:
         # the advice below already names the loaded driver and the GPU reasons

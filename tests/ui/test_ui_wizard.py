@@ -516,6 +516,9 @@ async def test_going_on_without_a_gpu_plans_no_driver_and_says_why(
         said = str(screen.query_one("#satisfied").render())
         assert "No NVIDIA GPU was found" in said and "plans no driver" in said, said
         assert "Plan (" not in str(screen.query_one("#plan-summary").render())
+        # no flavour advice for a GPU that is not there ("assumes a Turing or newer GPU")
+        assert not screen.query_one("#flavour").display
+        assert not screen.query_one("#advice").display
         await pilot.press("ctrl+n")  # nothing to apply: on to the toolkit, no empty plan screen
         await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "toolkit")
         await pilot.press("ctrl+q")
