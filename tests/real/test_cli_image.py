@@ -232,3 +232,58 @@ def test_run_and_info_print_the_image_notes_and_no_ssh_line_without_a_key(
     assert f"dlenv: {NO_SSH_KEY}" in out.err
     assert "PyTorch" in out.err  # why this torch index, as the Image screen says
     assert "ssh -p" not in out.out and "the image has no public key" in out.out
+
+
+def test_an_edit_made_during_a_real_build_survives(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    small_profile: Callable[..., Profile],
+    debian: str,
+    dlenv_argv: list[str],
+    repo_root: Path,
+) -> None:
+    """`dlenv build` loads the profile, builds for seconds (a real apt-get in a Debian base), then
+    records the image; `dlenv profiles set` in between must not be reverted by that record."""
+    import dataclasses
+    import os
+
+    monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path / "config"))
+    store = ProfileStore()
+    name = "edit-during-build"
+    profile = small_profile(name, EngineName.DOCKER, debian, prefix="dlenv-cli")
+    profile = dataclasses.replace(
+        profile, image=dataclasses.replace(profile.image, extra_apt=("hello",))
+    )
+    store.save(profile, create=True)
+    env = dict(os.environ)
+    build = subprocess.Popen(
+        [*dlenv_argv, "build", name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=repo_root,
+    )
+    assert build.stdout is not None
+    seen: list[str] = []
+    for line in build.stdout:  # until the build is inside its apt-get step
+        seen.append(line)
+        if "apt-get" in line and line.startswith("["):
+            break
+    edit = subprocess.run(
+        [*dlenv_argv, "profiles", "set", name, "run.shm_size=3g"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo_root,
+        timeout=60,
+    )
+    still_building = build.poll() is None
+    rest = build.communicate(timeout=900)[0]
+    assert edit.returncode == 0, edit.stdout + edit.stderr
+    assert still_building, "the build ended before the edit: nothing was tested"
+    assert build.returncode == 0, "".join(seen) + rest
+    saved = ProfileStore().load(name)
+    assert saved.run.shm_size == "3g"  # the edit made meanwhile
+    assert saved.last_image is not None and saved.last_image.id.startswith("sha256:")
+    subprocess.run(["/usr/bin/docker", "rmi", "-f", saved.last_image.tag], capture_output=True)
