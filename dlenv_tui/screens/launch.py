@@ -47,6 +47,8 @@ class LaunchScreen(StageScreen):
         info: Any
         lines: list[str]
         error: str = ""
+        record_error: str = ""
+        """The container started but the profile could not record it (a conflict, a full disk)."""
 
     @dataclass
     class Stopped(Message):
@@ -314,16 +316,17 @@ class LaunchScreen(StageScreen):
             from dlenv_tui import operations
 
             # recorded as launched at once; the form's settings are saved when the stage ends
-            info = operations.launch(
+            launched = operations.launch(
                 profile, self.ctx.engine(profile.engine.engine), store=self.ctx.store
-            ).info
+            )
+            info = launched.info
             lines = self.ctx.deps.connection_lines(
                 profile, info, self.ctx.facts, ssh_key=self.ssh_key
             )
         except Exception as exc:  # EngineError: one sentence
             self.post_message(self.Started(None, [], str(exc) or exc.__class__.__name__))
             return
-        self.post_message(self.Started(info, lines))
+        self.post_message(self.Started(info, lines, record_error=launched.record_error))
 
     def on_launch_screen_started(self, message: Started) -> None:
         self.busy = False
@@ -347,6 +350,12 @@ class LaunchScreen(StageScreen):
             connect.highlighted = 0
             connect.focus()
             connect.scroll_visible()
+            if message.record_error:  # the container runs; say why the profile does not know
+                self.notify(
+                    f"Could not record the launch in the profile: {message.record_error}",
+                    severity="error",
+                    timeout=15,
+                )
         self.refresh_bindings()
 
     def action_stop(self) -> None:

@@ -581,3 +581,19 @@ async def test_a_build_and_a_launch_are_recorded_the_moment_they_finish(
         await wait_for(pilot, lambda: app.screen.started, "the container")
         launch = store.load("gpu-dev").progress["launch"]
         assert launch.state is StageState.DONE and launch.detail.startswith("dlenv-")
+
+
+async def test_a_launch_the_profile_cannot_record_is_said_on_the_launch_screen(
+    wait_for: Callable[..., Any], demo_app: Any, walk_to_launch: Any
+) -> None:
+    """The container runs but the profile is gone meanwhile (another dlenv deleted it): the Launch
+    screen says the launch was not recorded, as `dlenv run` does, instead of keeping quiet."""
+    app, store, _, _ = demo_app("rocky-ready")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await walk_to_launch(pilot)
+        store.delete("gpu-dev")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+    assert any("Could not record the launch in the profile" in m for m in said), said
