@@ -291,7 +291,7 @@ class DlenvApp(App[int]):
             key = ORDER[i]
             self.ctx.profile = profile
             result = await self.push_screen_wait(
-                make_stage_screen(key, self.ctx, profile, autostart=autostart)
+                make_stage_screen(key, self.ctx, profile, facts, autostart=autostart)
             )
             autostart = False
             profile = result.profile

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dlenv_tui.model import Profile
+    from dlenv_tui.model import HostFacts, Profile
     from dlenv_tui.screens.base import StageScreen
     from dlenv_tui.screens.context import Context
 
 
 def make_stage_screen(
-    key: str, ctx: Context, profile: Profile, *, autostart: bool = False
+    key: str, ctx: Context, profile: Profile, facts: HostFacts, *, autostart: bool = False
 ) -> StageScreen:
-    """The screen of stage ``key`` (one of ``dlenv_tui.app.ORDER``)."""
+    """The screen of stage ``key`` (one of ``dlenv_tui.app.ORDER``) on the host's ``facts``."""
     from dlenv_tui.screens.build import BuildScreen
     from dlenv_tui.screens.driver import DriverScreen
     from dlenv_tui.screens.engine import EngineScreen
@@ -24,9 +24,9 @@ def make_stage_screen(
     from dlenv_tui.screens.toolkit import ToolkitScreen
 
     if key == "build":
-        return BuildScreen(ctx, profile, autostart=autostart)
+        return BuildScreen(ctx, profile, facts, autostart=autostart)
     if key == "launch":
-        return LaunchScreen(ctx, profile, autostart=autostart)
+        return LaunchScreen(ctx, profile, facts, autostart=autostart)
     simple: dict[str, type[StageScreen]] = {
         "prereq": PrereqScreen,
         "driver": DriverScreen,
@@ -35,4 +35,4 @@ def make_stage_screen(
         "image": ImageScreen,
         "summary": SummaryScreen,
     }
-    return simple[key](ctx, profile)
+    return simple[key](ctx, profile, facts)

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
-from dlenv_tui.model import Profile, StageState
+from dlenv_tui.model import HostFacts, Profile, StageState
 from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.footer import Footer
 from dlenv_tui.widgets.stage_bar import StageBar
@@ -57,10 +57,15 @@ class StageScreen(Screen[StageResult]):
         Binding("ctrl+n", "next", "Next", priority=True),
     ]
 
-    def __init__(self, ctx: Context, profile: Profile) -> None:
+    def __init__(self, ctx: Context, profile: Profile, facts: HostFacts | None = None) -> None:
         super().__init__(classes="stage")
         self.ctx = ctx
         self.profile = profile
+        known = facts if facts is not None else ctx.facts
+        if known is None:
+            raise RuntimeError("a stage screen needs the host's facts: probe the host first")
+        self.facts: HostFacts = known
+        """The host's facts the wizard walks with (passed down; a re-probe makes new screens)."""
 
     def compose(self) -> ComposeResult:
         yield StageBar(

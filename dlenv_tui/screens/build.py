@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
 from dlenv_tui import operations
-from dlenv_tui.model import BuiltImage, Profile
+from dlenv_tui.model import BuiltImage, HostFacts, Profile
 from dlenv_tui.screens.base import StageResult, StageScreen
 from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
@@ -35,8 +35,15 @@ class BuildScreen(StageScreen):
         run: operations.BuildRun | None
         error: str = ""
 
-    def __init__(self, ctx: Context, profile: Profile, autostart: bool = False) -> None:
-        super().__init__(ctx, profile)
+    def __init__(
+        self,
+        ctx: Context,
+        profile: Profile,
+        facts: HostFacts | None = None,
+        *,
+        autostart: bool = False,
+    ) -> None:
+        super().__init__(ctx, profile, facts)
         self.autostart = autostart
         self.building = False
         self.built: BuiltImage | None = None

@@ -28,8 +28,7 @@ class DriverScreen(PlannedStageScreen):
         yield from self.compose_plan()
 
     def on_mount(self) -> None:
-        facts = self.ctx.facts
-        assert facts is not None
+        facts = self.facts
         advice = choices.driver_advice(facts.gpus)
         self.advice = advice
         chosen = self.profile.driver.flavour or advice.flavour

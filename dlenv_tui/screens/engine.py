@@ -85,8 +85,7 @@ class EngineScreen(PlannedStageScreen):
         yield Static(comparison_table(), id="comparison")
 
     def on_mount(self) -> None:
-        facts = self.ctx.facts
-        assert facts is not None
+        facts = self.facts
         engine, why = services.recommend_engine(facts)
         installed = [
             f"{n} {t.version}"

@@ -45,15 +45,14 @@ class ImageScreen(StageScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        assert self.ctx.facts is not None
         o = self.profile.image
         # CUDA and Ubuntu lists follow the flavour (variant + cuDNN): 13.1/13.2, for one, exist only
         # as cuDNN devel images, so every pair offered here has an nvidia/cuda image.
         self.cudas, reasons = choices.image_cuda_choices(
-            self.ctx.facts, o.variant, o.cudnn, self.profile
+            self.facts, o.variant, o.cudnn, self.profile
         )
         if not self.cudas:  # no image of this flavour: keep the host's versions, show the error
-            self.cudas, reasons = choices.usable_cuda(self.ctx.facts, self.profile)
+            self.cudas, reasons = choices.usable_cuda(self.facts, self.profile)
         cuda = o.cuda if o.cuda in self.cudas else (self.cudas[0] if self.cudas else "")
         ubuntus = self.ubuntus = self._ubuntus(cuda, o.variant, o.cudnn)
         with TabbedContent(id="tabs"):
@@ -194,13 +193,12 @@ class ImageScreen(StageScreen):
         """One sentence when nvidia/cuda has no image for the CUDA / flavour / Ubuntu on screen."""
         if self.query_one("#base", Field).value.strip():
             return ""  # a base-image override replaces the nvidia/cuda image
-        assert self.ctx.facts is not None
         variant, cudnn = self._flavour()
         cuda = self.query_one("#cuda", Select).value
         ubuntu = self.query_one("#ubuntu", Select).value
         if not isinstance(cuda, str) or not isinstance(ubuntu, str):
             return choices.no_image_error(variant, cudnn)
-        if not choices.image_cuda_choices(self.ctx.facts, variant, cudnn, self.profile)[0]:
+        if not choices.image_cuda_choices(self.facts, variant, cudnn, self.profile)[0]:
             return choices.no_image_error(variant, cudnn)
         return choices.image_error(cuda, variant, cudnn, ubuntu)
 
@@ -260,9 +258,8 @@ class ImageScreen(StageScreen):
 
     def refresh_cudas(self) -> None:
         """The flavour changed: offer the CUDA versions that come in it (keeping the choice)."""
-        assert self.ctx.facts is not None
         variant, cudnn = self._flavour()
-        cudas, reasons = choices.image_cuda_choices(self.ctx.facts, variant, cudnn, self.profile)
+        cudas, reasons = choices.image_cuda_choices(self.facts, variant, cudnn, self.profile)
         if cudas:  # none: keep the list, the error under the row says what to change
             self.query_one("#cuda-reasons", Static).update(
                 "[$text-muted]" + escape(" ".join(reasons)) + "[/]"

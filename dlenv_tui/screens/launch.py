@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Checkbox, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from dlenv_tui.model import Mount, PortMap, Profile, RunOptions
+from dlenv_tui.model import HostFacts, Mount, PortMap, Profile, RunOptions
 from dlenv_tui.screens import services
 from dlenv_tui.screens.base import Action, StageScreen
 from dlenv_tui.screens.context import Context
@@ -55,8 +55,15 @@ class LaunchScreen(StageScreen):
         stopped: bool
         error: str = ""
 
-    def __init__(self, ctx: Context, profile: Profile, autostart: bool = False) -> None:
-        super().__init__(ctx, profile)
+    def __init__(
+        self,
+        ctx: Context,
+        profile: Profile,
+        facts: HostFacts | None = None,
+        *,
+        autostart: bool = False,
+    ) -> None:
+        super().__init__(ctx, profile, facts)
         self.autostart = autostart
         self.busy = False
         self.started = False
@@ -197,7 +204,7 @@ class LaunchScreen(StageScreen):
         """The profile validator's run rules and the host's GPUs and paths, on what is on screen."""
         from dlenv_tui.launch_checks import launch_problems
 
-        return launch_problems(self.current_profile(), self.ctx.facts, self.ctx.path_exists)
+        return launch_problems(self.current_profile(), self.facts, self.ctx.path_exists)
 
     @staticmethod
     def _missing_text(paths: tuple[str, ...]) -> str:
@@ -277,7 +284,7 @@ class LaunchScreen(StageScreen):
         )
         from dlenv_tui.profiles import expand_mounts
 
-        facts = self.ctx.facts
+        facts = self.facts
         # ~/ws means the (probed) user's home, as in a profile file and `profiles set`
         home = facts.user.home if facts is not None and facts.user.home else ""
         return expand_mounts(dataclasses.replace(self.profile, run=run), home)
@@ -320,9 +327,7 @@ class LaunchScreen(StageScreen):
                 profile, self.ctx.engine(profile.engine.engine), store=self.ctx.store
             )
             info = launched.info
-            lines = self.ctx.deps.connection_lines(
-                profile, info, self.ctx.facts, ssh_key=self.ssh_key
-            )
+            lines = self.ctx.deps.connection_lines(profile, info, self.facts, ssh_key=self.ssh_key)
         except Exception as exc:  # EngineError: one sentence
             self.post_message(self.Started(None, [], str(exc) or exc.__class__.__name__))
             return

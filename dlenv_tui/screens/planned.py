@@ -36,9 +36,8 @@ class PlannedStageScreen(StageScreen):
 
     def refresh_plan(self) -> None:
         """Re-plan for the choices on screen (pure and fast) and show the result."""
-        assert self.ctx.facts is not None
         try:
-            self.plan = services.plan_stage(self.ctx.facts, self.current_profile(), self.STAGE)
+            self.plan = services.plan_stage(self.facts, self.current_profile(), self.STAGE)
         except Exception as exc:  # PlanError: unsupported distro and the like
             self.plan = None
             self.query_one("#plan-summary", Static).update(f"[$error]✗ {escape(str(exc))}[/]")

@@ -42,8 +42,7 @@ class PrereqScreen(StageScreen):
         yield CheckTable(id="checks")
 
     def on_mount(self) -> None:
-        assert self.ctx.facts is not None
-        self.checks = services.run_checks(self.ctx.facts)
+        self.checks = services.run_checks(self.facts)
         self.query_one(CheckTable).show(self.checks, pending=REACH_PENDING)
         self.show_verdict()
         # The table is taller than the body at 80×24: keep the verdict in view.
@@ -52,8 +51,7 @@ class PrereqScreen(StageScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="reach")
     def check_repositories(self) -> None:
-        facts = self.ctx.facts
-        assert facts is not None
+        facts = self.facts
         try:
             rows = services.repository_checks(facts, self.profile, self.ctx.reach)
         except Exception as exc:  # a row saying so, never a traceback

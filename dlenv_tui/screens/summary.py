@@ -23,7 +23,7 @@ class SummaryScreen(StageScreen):
 
     def compose_body(self) -> ComposeResult:
         p = self.profile
-        facts = self.ctx.facts
+        facts = self.facts
         lines = []
         for key, label in STAGE_LABELS[1:5]:
             prog = p.progress.get(key)

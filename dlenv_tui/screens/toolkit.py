@@ -26,8 +26,7 @@ class ToolkitScreen(PlannedStageScreen):
         yield from self.compose_plan()
 
     def on_mount(self) -> None:
-        facts = self.ctx.facts
-        assert facts is not None
+        facts = self.facts
         self.refresh_plan()
         # when satisfied, the line above already says it is installed: keep the explanation
         if facts.nvidia_ctk.present and not (self.plan is not None and self.plan.satisfied):
