@@ -118,6 +118,10 @@ def measure(engine: EngineName, base: str, kind: str) -> dict[str, Any]:
     )
     floor_s = floor(requirements(presets, extra, jupyter))
     with connect(engine, start_service=False) as client:
+        if engine is EngineName.DOCKER:
+            # BuildKit: a LABEL is no layer, so a fresh name does not bust its cache, and the uv
+            # and apt cache mounts would be warm: empty the build cache for a cold build
+            client.client.api.prune_builds(all=True)
         cold_s, tag = build(client, profile)
         image = client.client.images.get(tag)
         size = int(image.attrs.get("Size") or 0)

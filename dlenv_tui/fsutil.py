@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -34,6 +35,85 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def write_owned(path: str | os.PathLike[str], data: bytes, mode: int, uid: int, gid: int) -> None:
+    """``write_atomic`` for root writing a file of another user's (`sudo dlenv …`): into a
+    directory that user owns (opened without following a symlink, so it cannot be swapped
+    for one), the file created exclusively, chowned to ``uid:gid`` before any byte is written."""
+    directory = os.path.dirname(os.fspath(path)) or "."
+    name = os.path.basename(os.fspath(path))
+    try:
+        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        raise PermissionError(
+            errno.EACCES,
+            f"{directory} is a symlink or not a directory, so it does not belong to the user behind sudo",
+        ) from None
+    try:
+        if os.fstat(dfd).st_uid != uid:
+            raise PermissionError(13, f"{directory} does not belong to the user behind sudo")
+        tmp = f".{name}.{os.urandom(6).hex()}.dlenv-tmp"
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            mode,
+            dir_fd=dfd,
+        )
+        try:
+            with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), mode)
+                os.fchown(out.fileno(), uid, gid)
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+            raise
+        with contextlib.suppress(OSError):
+            os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def make_dirs_owned(path: str | os.PathLike[str], mode: int, uid: int, gid: int) -> None:
+    """``mkdir -p`` by root for another user: each missing directory is made inside one that
+    user owns (no symlink followed at that step) and handed to ``uid:gid``; an existing
+    directory is left as it is."""
+    target = os.path.abspath(os.fspath(path))
+    missing: list[str] = []
+    existing = target
+    while not os.path.isdir(existing):
+        existing, tail = os.path.split(existing)
+        missing.insert(0, tail)
+        if not tail:
+            break
+    if not missing:
+        return
+    fd = os.open(existing, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in missing:
+            if os.fstat(fd).st_uid != uid:
+                raise PermissionError(13, f"{existing} does not belong to the user behind sudo")
+            made = True
+            try:
+                os.mkdir(part, mode, dir_fd=fd)
+            except FileExistsError:
+                made = False
+            child = os.open(
+                part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd
+            )
+            os.close(fd)
+            fd = child
+            existing = os.path.join(existing, part)
+            if made:
+                os.fchown(fd, uid, gid)
+    finally:
+        os.close(fd)
 
 
 class ReadError(OSError):

@@ -142,8 +142,12 @@ def default_tag(profile: Profile) -> str:
 
 
 def host_user(facts: HostFacts | None = None) -> ImageUser:
-    """The user whose UID/GID the image adopts: the probed user, else whoever runs dlenv (via sudo too)."""
-    if facts is not None and facts.user.uid >= 0:
+    """The user whose UID/GID the image adopts: the probed user, else whoever runs dlenv; under
+    sudo the user who ran sudo (the probe then sees root)."""
+    sudo = locations.invoking_user()
+    if sudo is not None and (facts is None or facts.user.uid in (0, sudo.uid)):
+        name, uid, gid = sudo.name, sudo.uid, sudo.gid
+    elif facts is not None and facts.user.uid >= 0:
         name, uid, gid = facts.user.name, facts.user.uid, max(facts.user.gid, 0)
     else:
         uid = int(os.environ.get("SUDO_UID", os.getuid()))
@@ -188,8 +192,9 @@ def render_dockerfile(
 ) -> RenderedImage:
     """Render the profile's image: the Dockerfile, the context files and the reasons behind them.
 
-    ``buildkit`` None: cache mounts for Podman (buildah has them) and not for Docker, whose SDK
-    build endpoint is the classic builder. ``user`` defaults to the host user, ``ssh_keys`` to the
+    ``buildkit`` None: build mounts (cache, and the credentials' bind mount) on both engines:
+    buildah has them, and dlenv asks Docker's build endpoint for BuildKit (``version=2``); False
+    renders for Docker's classic builder (`DOCKER_BUILDKIT=0 docker build`). ``user`` defaults to the host user, ``ssh_keys`` to the
     host user's public keys, ``ca_files`` to the files named in ``image.ca_certs``, ``proxy_env``
     to this process's environment (read only when ``image.build_proxy`` is on). ``upgrade``:
     resolve the Python packages afresh instead of installing ``image.lock``'s versions.
@@ -197,7 +202,7 @@ def render_dockerfile(
     opts = profile.image
     engine = engine or profile.engine.engine
     if buildkit is None:
-        buildkit = engine == EngineName.PODMAN
+        buildkit = True
     reasons: list[str] = []
     notes: list[str] = []
     _validate(opts)
@@ -235,8 +240,8 @@ def render_dockerfile(
     if netrc and not buildkit:
         raise ImageError(
             "Credentials in the apt mirror, pip index or torch index URL would stay in an image "
-            "built without build mounts: build with Podman (or `docker build` with BuildKit from "
-            "`dlenv dockerfile --buildkit --output DIR`), or use a mirror that needs no login."
+            "built without build mounts: render with BuildKit (drop --no-buildkit), or use a "
+            "mirror that needs no login."
         )
 
     files: dict[str, bytes] = {
@@ -552,7 +557,7 @@ def _python_section(
     if opts.extra_pip:
         steps += f"RUN {mounts}{uv} {index}{_quote(opts.extra_pip)}\n"
     # the exact versions installed: read back into the profile's lock after the build
-    steps += f"RUN uv pip freeze > {FREEZE_PATH}\n"
+    steps += f"RUN uv pip freeze --no-cache > {FREEZE_PATH}\n"
     return _fragment(
         "python",
         as_user=f" as {u.name} (not root)" if u else "",
@@ -756,16 +761,12 @@ def _loopback(url: str) -> bool:
 
 
 def _host_home(facts: HostFacts | None) -> Path:
+    """Whose ~/.ssh the image's keys come from: under sudo the invoking user's, never /root."""
+    sudo = locations.invoking_user()
+    if sudo is not None and (facts is None or facts.user.uid in (0, sudo.uid)):
+        return sudo.home
     if facts is not None and facts.user.home:
         return Path(facts.user.home)
-    sudo_user = os.environ.get("SUDO_USER")
-    if sudo_user:
-        import pwd
-
-        try:
-            return Path(pwd.getpwnam(sudo_user).pw_dir)
-        except KeyError:
-            pass
     return Path.home()
 
 

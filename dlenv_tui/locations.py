@@ -6,6 +6,7 @@ Nothing here touches the disk on import or creates directories: callers create w
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -22,11 +23,43 @@ def asset(*parts: str) -> Path:
     return assets_dir().joinpath(*parts)
 
 
+@dataclass(frozen=True)
+class InvokingUser:
+    """The user behind `sudo dlenv …`: whose profiles, keys and files these are."""
+
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+
+def invoking_user() -> InvokingUser | None:
+    """Under sudo (root, with a non-root ``SUDO_UID``): the user who ran sudo, from the password
+    database (not from ``$HOME``, which sudo sets to /root); None otherwise."""
+    uid = os.environ.get("SUDO_UID", "")
+    if os.geteuid() != 0 or not uid.isdigit() or int(uid) == 0:
+        return None
+    import pwd
+
+    try:
+        entry = pwd.getpwuid(int(uid))
+    except KeyError:
+        return None
+    gid = os.environ.get("SUDO_GID", "")
+    return InvokingUser(
+        entry.pw_name, entry.pw_uid, int(gid) if gid.isdigit() else entry.pw_gid, Path(entry.pw_dir)
+    )
+
+
 def config_dir() -> Path:
-    """``$DLENV_CONFIG_DIR`` or platformdirs' user config dir for dlenv (e.g. ~/.config/dlenv)."""
+    """``$DLENV_CONFIG_DIR`` or platformdirs' user config dir for dlenv (e.g. ~/.config/dlenv);
+    under sudo the invoking user's (~USER/.config/dlenv), not root's."""
     override = os.environ.get("DLENV_CONFIG_DIR")
     if override:
         return Path(override)
+    user = invoking_user()
+    if user is not None:
+        return user.home / ".config" / "dlenv"
     from platformdirs import user_config_path
 
     return user_config_path("dlenv")

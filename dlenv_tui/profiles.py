@@ -190,7 +190,7 @@ class ProfileStore:
 
         validate_name(name)
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _make_dirs(self.directory)
             fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         except OSError as exc:
             raise ProfileError(
@@ -371,8 +371,30 @@ def profile_to_toml(profile: Profile) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Profiles are private (they may name hosts, mirrors and keys): mode 0600, all or nothing."""
-    fsutil.write_atomic(path, data, 0o600)
+    """Profiles are private (they may name hosts, mirrors and keys): mode 0600, all or nothing;
+    under sudo the file belongs to the invoking user, whose profile it is."""
+    owner = _owner(path.parent)
+    if owner is None:
+        fsutil.write_atomic(path, data, 0o600)
+    else:
+        fsutil.write_owned(path, data, 0o600, owner.uid, owner.gid)
+
+
+def _owner(directory: Path) -> locations.InvokingUser | None:
+    """The user behind `sudo dlenv …` when ``directory`` is in their home (the default profiles
+    directory under sudo is): what root writes there must stay theirs. None: write as oneself."""
+    user = locations.invoking_user()
+    if user is None or not os.path.abspath(directory).startswith(f"{user.home}/"):
+        return None
+    return user
+
+
+def _make_dirs(directory: Path) -> None:
+    owner = _owner(directory)
+    if owner is None:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        fsutil.make_dirs_owned(directory, 0o700, owner.uid, owner.gid)
 
 
 # --------------------------------------------------------------------------------------------

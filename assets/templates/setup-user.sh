@@ -43,10 +43,11 @@ if [ -z "$old_user" ]; then
     echo "$name:x:$uid:$gid::$home:$shell" >>/etc/passwd
   fi
 fi
-# ~/.cache exists before a build cache mount lands in ~/.cache/pip, so it belongs to the user
-mkdir -p "$home/.cache"
+# ~/.cache and the mount points of the build's cache mounts exist before those mounts land, so
+# they belong to the user (BuildKit would make them root's, and uv in the container needs them)
+mkdir -p "$home/.cache/uv" "$home/.cache/pip"
 # "*" rather than a locked "!": no password can ever match, yet sshd (without PAM) still accepts keys.
 if has usermod; then usermod -p '*' "$name"; fi
-chown "$uid:$gid" "$home" "$home/.cache"
+chown "$uid:$gid" "$home" "$home/.cache" "$home/.cache/uv" "$home/.cache/pip"
 mkdir -p /workspace /opt/venv
 chown "$uid:$gid" /workspace /opt/venv

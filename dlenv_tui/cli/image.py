@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
         "--buildkit",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="use RUN --mount=type=cache (default: on for Podman, off for Docker's SDK builder)",
+        help="use RUN --mount build mounts (default: on; off for Docker's classic builder)",
     )
     p.add_argument("--output", metavar="DIR", help="write the build context to DIR")
     p.set_defaults(func=run_dockerfile)

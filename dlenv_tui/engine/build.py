@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dlenv_tui.engine.types import BuildProgress, EngineError
 from dlenv_tui.image import FREEZE_PATH, RenderedImage, default_tag
@@ -61,36 +64,26 @@ class BuildMixin:
         last: list[str] = []
         report = on_progress or (lambda _p: None)
         try:
-            stream = self.client.api.build(
-                fileobj=io.BytesIO(rendered.context_tar()),
-                custom_context=True,
-                tag=tag,
-                rm=True,
-                forcerm=True,
-                decode=True,
-                # proxy variables are predefined build arguments: RUN steps see them, the image's
-                # config and history do not
-                buildargs=dict(rendered.build_args) or None,
-                network_mode=rendered.network or None,
-            )
-            for chunk in stream:
-                if "error" in chunk or "errorDetail" in chunk:
-                    message = chunk.get("error") or chunk["errorDetail"].get("message", "")
+            if self.engine is EngineName.DOCKER and rendered.buildkit:
+                events: Iterator[_Event] = _buildkit_events(self.client, rendered, tag)
+            else:
+                events = _classic_events(self.client, rendered, tag)
+            for event in events:
+                if event.error is not None:
                     raise EngineError(
-                        _build_failure(message, step, total, last, rendered.base, command)
+                        _build_failure(event.error, step, total, last, rendered.base, command)
                     )
-                text = chunk.get("stream") or chunk.get("status") or ""
-                for line in str(text).splitlines():
+                if event.step:
+                    step, total = event.step, event.total or total
+                    command = event.command
+                    last = []
+                    report(BuildProgress(step, total, event.line, cached=event.cached))
+                    continue
+                for line in event.line.splitlines():
                     if not line.strip():
                         continue
-                    m = _STEP.match(line)
-                    if m:
-                        step, total = int(m.group(1)), int(m.group(2))
-                        command = line[m.end() :].strip()
-                        last = []
-                    else:
-                        last = [*last[-(FAILURE_LINES - 1) :], line]
-                    report(BuildProgress(step, total, line, cached=bool(_CACHED.search(line))))
+                    last = [*last[-(FAILURE_LINES - 1) :], line]
+                    report(BuildProgress(step, total, line, cached=event.cached))
         except docker.errors.APIError as exc:
             raise EngineError(
                 _build_failure(_api_text(exc), step, total, last, rendered.base, command)
@@ -123,6 +116,156 @@ class BuildMixin:
             ) from None
         text = bytes(out).decode(errors="replace")
         return tuple(line.strip() for line in text.splitlines() if "==" in line)
+
+
+@dataclass(frozen=True)
+class _Event:
+    """One thing a build stream said: a step starting, some output, or the failure."""
+
+    line: str = ""
+    step: int = 0
+    total: int = 0
+    command: str = ""
+    cached: bool = False
+    error: str | None = None
+
+
+def _classic_events(
+    client: docker.DockerClient, rendered: RenderedImage, tag: str
+) -> Iterator[_Event]:
+    """The SDK's build endpoint: Docker's classic builder, or Podman's buildah behind it."""
+    stream = client.api.build(
+        fileobj=io.BytesIO(rendered.context_tar()),
+        custom_context=True,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        decode=True,
+        # proxy variables are predefined build arguments: RUN steps see them, the image's
+        # config and history do not
+        buildargs=dict(rendered.build_args) or None,
+        network_mode=rendered.network or None,
+    )
+    for chunk in stream:
+        if "error" in chunk or "errorDetail" in chunk:
+            yield _Event(error=chunk.get("error") or chunk["errorDetail"].get("message", ""))
+            return
+        text = str(chunk.get("stream") or chunk.get("status") or "")
+        for line in text.splitlines():
+            m = _STEP.match(line)
+            if m:
+                yield _Event(line, int(m.group(1)), int(m.group(2)), line[m.end() :].strip())
+            elif line.strip():
+                yield _Event(line, cached=bool(_CACHED.search(line)))
+
+
+#: ``[ 3/12] RUN …``, ``[stage-1 3/5] COPY …``: a step of the Dockerfile (``[internal] …`` is not)
+_VERTEX_NAME = re.compile(r"^\[(?:[^\]]*\s)?\s*(\d+)/(\d+)\]\s+(.*)$", re.DOTALL)
+
+
+def _buildkit_events(
+    client: docker.DockerClient, rendered: RenderedImage, tag: str
+) -> Iterator[_Event]:
+    """Docker's BuildKit through the same endpoint (``version=2``): cache and bind mounts, no
+    session needed for a tar context. Its progress comes as protobuf ``StatusResponse`` messages."""
+    api: Any = client.api  # the SDK's build() has no `version`: its own request helpers
+    params: dict[str, str] = {"t": tag, "version": "2", "rm": "1", "forcerm": "1"}
+    if rendered.build_args:
+        params["buildargs"] = json.dumps(dict(rendered.build_args))
+    if rendered.network:
+        params["networkmode"] = rendered.network
+    response = api._post(
+        api._url("/build"),
+        params=params,
+        data=rendered.context_tar(),
+        headers={"Content-Type": "application/x-tar"},
+        stream=True,
+        timeout=None,
+    )
+    api._raise_for_status(response)
+    names: dict[bytes, str] = {}
+    started: set[bytes] = set()
+    current = b""
+    for chunk in api._stream_helper(response, decode=True):
+        if "error" in chunk or "errorDetail" in chunk:
+            yield _Event(error=chunk.get("error") or chunk["errorDetail"].get("message", ""))
+            return
+        if chunk.get("id") != "moby.buildkit.trace":
+            text = str(chunk.get("stream") or "")
+            if text.strip():
+                yield _Event(text)
+            continue
+        try:
+            vertexes, logs = _status(base64.b64decode(chunk.get("aux") or ""))
+        except (ValueError, IndexError):
+            continue  # a progress message this reader does not understand: the build goes on
+        for digest, name, cached, began in vertexes:
+            names.setdefault(digest, name)
+            m = _VERTEX_NAME.match(name)
+            if not m or digest in started or not (began or cached):
+                continue
+            started.add(digest)
+            current = digest
+            prefix = "CACHED " if cached else ""
+            yield _Event(
+                f"{prefix}[{m.group(1)}/{m.group(2)}] {m.group(3)}",
+                int(m.group(1)),
+                int(m.group(2)),
+                m.group(3).strip(),
+                cached,
+            )
+        for digest, msg in logs:
+            if digest == current or digest not in started:
+                yield _Event(msg.decode(errors="replace"))
+
+
+def _status(data: bytes) -> tuple[list[tuple[bytes, str, bool, bool]], list[tuple[bytes, bytes]]]:
+    """(digest, name, cached, started) of each vertex and (vertex, bytes) of each log in a
+    BuildKit ``StatusResponse`` (control.proto: vertexes = 1, logs = 3)."""
+    vertexes = []
+    logs = []
+    for field_no, value in _fields(data):
+        if field_no == 1 and isinstance(value, bytes):
+            v = dict(_fields(value))
+            digest, name = v.get(1, b""), v.get(3, b"")
+            assert isinstance(digest, bytes) and isinstance(name, bytes)
+            vertexes.append((digest, name.decode(errors="replace"), bool(v.get(4)), 5 in v))
+        elif field_no == 3 and isinstance(value, bytes):
+            log = dict(_fields(value))
+            digest, msg = log.get(1, b""), log.get(4, b"")
+            assert isinstance(digest, bytes) and isinstance(msg, bytes)
+            logs.append((digest, msg))
+    return vertexes, logs
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """The (field number, value) pairs of one protobuf message: varints and length-delimited."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        wire = key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+            yield key >> 3, value
+        elif wire == 2:
+            size, i = _varint(data, i)
+            yield key >> 3, data[i : i + size]
+            i += size
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"protobuf wire type {wire}")
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    out = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        out |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return out, i
+        shift += 7
 
 
 def _count_steps(dockerfile: str) -> int:

@@ -9,6 +9,7 @@ import secrets
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,28 @@ _INITS = (
 
 
 CDI_KIND = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class _Create:
+    """What both engines' container create takes, beside the profile's run options."""
+
+    profile: Profile
+    name: str
+    image: str
+    user: str
+    command: Sequence[str] | None
+    environment: dict[str, str]
+    labels: dict[str, str]
+    volumes: dict[str, str]
+    """volume name -> target"""
+
+
+def _restart_policy(restart: str) -> tuple[str, int]:
+    """(policy, retries) for the run option ``restart``: ("", 0) for none; on-failure retries 3 times."""
+    if not restart or restart == "no":
+        return "", 0
+    return restart, 3 if restart == "on-failure" else 0
 
 
 class RunMixin:
@@ -100,14 +123,13 @@ class RunMixin:
         )
         volumes = self._volumes(profile, image_env, home, run_labels)
         try:
+            spec = _Create(
+                profile, name, image_ref, user, command, environment, run_labels, volumes
+            )
             if self.engine == EngineName.PODMAN:
-                cid = self._podman_create(
-                    profile, name, image_ref, user, command, environment, run_labels, volumes
-                )
+                cid = self._podman_create(spec)
             else:
-                cid = self._docker_create(
-                    profile, name, image_ref, user, command, environment, run_labels, volumes
-                )
+                cid = self._docker_create(spec)
             self.client.api.start(cid)
         except (docker.errors.APIError, _LibpodError) as exc:
             with contextlib.suppress(docker.errors.APIError):
@@ -207,20 +229,10 @@ class RunMixin:
             jupyter_token=env.get("JUPYTER_TOKEN", ""),
         )
 
-    def _docker_create(
-        self,
-        profile: Profile,
-        name: str,
-        image: str,
-        user: str,
-        command: Sequence[str] | None,
-        environment: dict[str, str],
-        labels: dict[str, str],
-        volumes: dict[str, str],
-    ) -> str:
+    def _docker_create(self, c: _Create) -> str:
         from docker.types import DeviceRequest
 
-        opts = profile.run
+        opts = c.profile.run
         api = self.client.api
         gpus = parse_gpus(opts.gpus)
         requests_ = []
@@ -230,16 +242,15 @@ class RunMixin:
             requests_.append(DeviceRequest(count=gpus, capabilities=[["gpu"]]))
         elif gpus:
             requests_.append(DeviceRequest(device_ids=list(gpus), capabilities=[["gpu"]]))
-        restart: dict[str, Any] = {}
-        if opts.restart and opts.restart != "no":
-            restart = {"Name": opts.restart}
-            if opts.restart == "on-failure":
-                restart["MaximumRetryCount"] = 3
+        policy, tries = _restart_policy(opts.restart)
+        restart: dict[str, Any] = {"Name": policy} if policy else {}
+        if tries:
+            restart["MaximumRetryCount"] = tries
         label = ",z" if selinux_enforcing() else ""
         binds = [
             f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}{label}" for m in opts.mounts
         ]
-        binds += [f"{vol}:{target}:rw" for vol, target in volumes.items()]
+        binds += [f"{vol}:{target}:rw" for vol, target in c.volumes.items()]
         host_config = api.create_host_config(
             binds=binds,
             port_bindings=port_bindings(opts.ports),
@@ -251,39 +262,29 @@ class RunMixin:
             init=True,
         )
         created = api.create_container(
-            image,
-            command=list(command) if command else None,
-            name=name,
-            user=user,
-            environment=environment,
-            labels=labels,
+            c.image,
+            command=list(c.command) if c.command else None,
+            name=c.name,
+            user=c.user,
+            environment=c.environment,
+            labels=c.labels,
             ports=sorted({p.container for p in opts.ports}),
             host_config=host_config,
             detach=True,
         )
         return str(created["Id"])
 
-    def _podman_create(
-        self,
-        profile: Profile,
-        name: str,
-        image: str,
-        user: str,
-        command: Sequence[str] | None,
-        environment: dict[str, str],
-        labels: dict[str, str],
-        volumes: dict[str, str],
-    ) -> str:
+    def _podman_create(self, c: _Create) -> str:
         # Podman 4.x's Docker-compatible create rejects CDI names in HostConfig.Devices ("stat
         # nvidia.com/gpu=all: no such file") and ignores DeviceRequests, so containers are created
         # through Podman's own (libpod) endpoint on the same socket, which resolves CDI devices.
-        opts = profile.run
+        opts = c.profile.run
         spec: dict[str, Any] = {
-            "name": name,
-            "image": image,
-            "user": user,
-            "env": environment,
-            "labels": labels,
+            "name": c.name,
+            "image": c.image,
+            "user": c.user,
+            "env": c.environment,
+            "labels": c.labels,
             "portmappings": [
                 {
                     "host_ip": p.host_ip,
@@ -303,7 +304,7 @@ class RunMixin:
                 }
                 for m in opts.mounts
             ],
-            "volumes": [{"Name": vol, "Dest": target} for vol, target in volumes.items()],
+            "volumes": [{"Name": vol, "Dest": target} for vol, target in c.volumes.items()],
             "devices": [{"path": d} for d in cdi_devices(opts.gpus)],
             # Docker lets non-root processes bind ports < 1024 in a container; Podman 4 does not,
             # and the unprivileged sshd listens on 22.
@@ -317,14 +318,15 @@ class RunMixin:
         if os.geteuid() != 0:
             # rootless: the user's own UID inside is the user's UID outside, so mounts stay theirs
             spec["userns"] = {"nsmode": "keep-id"}
-        if command:
-            spec["command"] = list(command)
+        if c.command:
+            spec["command"] = list(c.command)
         if opts.shm_size:
             spec["shm_size"] = parse_size(opts.shm_size)
-        if opts.restart and opts.restart != "no":
-            spec["restart_policy"] = opts.restart
-            if opts.restart == "on-failure":
-                spec["restart_tries"] = 3
+        policy, tries = _restart_policy(opts.restart)
+        if policy:
+            spec["restart_policy"] = policy
+        if tries:
+            spec["restart_tries"] = tries
         api = self.client.api
         url = f"{api.base_url}/v{api.api_version}/libpod/containers/create"
         response = api.post(url, json=spec)

@@ -66,7 +66,9 @@ def test_build_run_port_mount_owner_relaunch_stop(
 
     # streamed progress: step i of n rising to n, with the log lines
     steps = [e.step for e in events if e.step]
-    assert steps == sorted(steps) and steps[-1] == events[-1].total > 5
+    assert (
+        steps == sorted(steps) and steps[-1] == events[-1].total >= 5
+    )  # BuildKit counts FROM/RUN/COPY only
     assert any("setup-user.sh" in e.line for e in events)
     assert profile.last_image and profile.last_image.id.startswith("sha256:")
     assert profile.last_image.engine == client.engine.value

@@ -27,13 +27,22 @@ KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIB
 
 
 def render(
-    engine: EngineName = EngineName.PODMAN, upgrade: bool = False, **image: object
+    engine: EngineName = EngineName.PODMAN,
+    upgrade: bool = False,
+    buildkit: bool | None = None,
+    **image: object,
 ) -> RenderedImage:
     kw: dict[str, object] = {"cuda": "13.0"}
     kw.update(image)
     p = Profile(name="t", image=ImageOptions(**kw))  # type: ignore[arg-type]
     return render_dockerfile(
-        p, engine=engine, user=USER, ssh_keys="", proxy_env={}, upgrade=upgrade
+        p,
+        engine=engine,
+        user=USER,
+        ssh_keys="",
+        proxy_env={},
+        upgrade=upgrade,
+        buildkit=buildkit,
     )
 
 
@@ -212,7 +221,7 @@ def test_credentials_stay_out_of_the_dockerfile_and_reach_steps_by_mount() -> No
 
 def test_credentials_without_build_mounts_are_refused() -> None:
     with pytest.raises(ImageError, match="Credentials in the apt mirror"):
-        render(EngineName.DOCKER, pip_index="https://p:PipPw2@p.example/simple")
+        render(EngineName.DOCKER, buildkit=False, pip_index="https://p:PipPw2@p.example/simple")
 
 
 # ---- proxies
@@ -277,7 +286,7 @@ def test_python_packages_install_with_uv_and_its_cache() -> None:
     text = render().dockerfile
     assert "/opt/venv/bin/pip install uv" in text
     assert "--mount=type=cache,target=/home/dev/.cache/uv,uid=1234,gid=1234" in text
-    classic = render(EngineName.DOCKER).dockerfile
+    classic = render(EngineName.DOCKER, buildkit=False).dockerfile
     assert "uv pip install --no-cache" in classic and "--mount" not in classic
 
 
@@ -313,7 +322,7 @@ def test_lock_becomes_constraints_unless_upgrading() -> None:
     assert r.files["requirements.lock"] == b"numpy==2.3.1\nuv==0.9.0\n"
     uv_lines = [li for li in r.dockerfile.splitlines() if "uv pip install" in li]
     assert uv_lines and all("-c /usr/local/lib/dlenv/requirements.lock" in li for li in uv_lines)
-    assert "uv pip freeze > /opt/venv/dlenv-installed.lock" in r.dockerfile
+    assert "uv pip freeze --no-cache > /opt/venv/dlenv-installed.lock" in r.dockerfile
     up = render(python_packages=("numpy",), jupyter=False, lock=lock, upgrade=True)
     assert "requirements.lock" not in up.files and "-c /usr" not in up.dockerfile
 
