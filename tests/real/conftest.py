@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -165,6 +166,19 @@ def _ssh(
 def busybox_ref() -> str:
     """The local busybox base image's tag, for rendering (the ``busybox`` fixture builds it)."""
     return BUSYBOX
+
+
+@pytest.fixture(scope="session")
+def engine_cli() -> Callable[[EngineName], list[str]]:
+    """``engine_cli(engine)`` → the engine's command line (``docker history``, ``podman inspect``)."""
+
+    def cli(engine: EngineName) -> list[str]:
+        if engine == EngineName.PODMAN:
+            return ["podman"]
+        docker = "/usr/bin/docker"
+        return [docker] if Path(docker).exists() else [shutil.which("docker") or "docker"]
+
+    return cli
 
 
 @pytest.fixture(scope="session")

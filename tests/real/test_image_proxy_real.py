@@ -10,7 +10,6 @@ the proxy and mirror URLs are then looked for in the image's history, config and
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import socket
 import subprocess
 import sys
@@ -132,16 +131,6 @@ def proxied_build(image_user: ImageUser) -> Callable[..., Profile]:
     return run
 
 
-def _cli(engine: EngineName) -> list[str]:
-    if engine == EngineName.PODMAN:
-        return ["podman"]
-    return (
-        ["/usr/bin/docker"]
-        if Path("/usr/bin/docker").exists()
-        else [shutil.which("docker") or "docker"]
-    )
-
-
 def test_without_the_ca_the_build_fails_naming_the_option(
     client: EngineClient,
     debian: str,
@@ -165,6 +154,7 @@ def test_with_the_ca_the_stack_builds_through_the_proxy_and_keeps_no_secret(
     proxied_build: Any,
     proxy_profile: Any,
     image_user: ImageUser,
+    engine_cli: Any,
 ) -> None:
     if client.engine == EngineName.DOCKER:
         # the classic builder has no build mounts: such a URL is refused there with a sentence
@@ -194,7 +184,7 @@ def test_with_the_ca_the_stack_builds_through_the_proxy_and_keeps_no_secret(
     assert "deb.debian.org" in flows, flows[-2000:]
     assert "pypi.org" in flows or "files.pythonhosted.org" in flows, flows[-2000:]
 
-    cli = _cli(client.engine)
+    cli = engine_cli(client.engine)
     tag = profile.last_image.tag
     history = subprocess.run(
         [*cli, "history", "--no-trunc", tag], capture_output=True, text=True, check=True

@@ -15,17 +15,14 @@ import subprocess
 import sys
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from test_engine_real import USER, client, debian, engines_up, free_port, small_profile
-from test_image_proxy_real import _cli
 
 from dlenv_tui.engine import EngineClient
-from dlenv_tui.image import render_dockerfile
-
-__all__ = ["client", "debian", "engines_up"]  # fixtures used by name
+from dlenv_tui.image import ImageUser, render_dockerfile
+from dlenv_tui.model import EngineName, Profile
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -64,7 +61,9 @@ class Index:
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+def index(
+    tmp_path_factory: pytest.TempPathFactory, free_port: Callable[[], int]
+) -> Iterator[Index]:
     root = tmp_path_factory.mktemp("auth-index")
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(root), "uv"],
@@ -131,14 +130,19 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
 
 
 def test_a_pip_index_with_a_login_builds_and_leaves_no_credential(
-    client: EngineClient, debian: str, index: Index
+    client: EngineClient,
+    debian: str,
+    index: Index,
+    small_profile: Callable[..., Profile],
+    image_user: ImageUser,
+    engine_cli: Callable[[EngineName], list[str]],
 ) -> None:
     p = small_profile(f"authidx-{client.engine.value}", client.engine, debian)
     url = index.url.replace("http://", f"http://{LOGIN}:{SECRET}@")
     profile = dataclasses.replace(
         p, image=dataclasses.replace(p.image, extra_pip=(PACKAGE,), pip_index=url)
     )
-    rendered = render_dockerfile(profile, engine=client.engine, user=USER, ssh_keys="")
+    rendered = render_dockerfile(profile, engine=client.engine, user=image_user, ssh_keys="")
     assert SECRET not in rendered.dockerfile
     # the index listens on the host's loopback: the build shares the host's network
     rendered = dataclasses.replace(rendered, network="host")
@@ -147,7 +151,7 @@ def test_a_pip_index_with_a_login_builds_and_leaves_no_credential(
     hits = index.hits[before:]
     # the login was needed and given: files came only with it
     assert any(path.startswith("/files/dlenv_auth_probe") and code == 200 for path, code in hits)
-    cli = _cli(client.engine)
+    cli = engine_cli(client.engine)
     history = subprocess.run(
         [*cli, "history", "--no-trunc", built.tag], capture_output=True, text=True, check=True
     ).stdout
