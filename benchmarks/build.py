@@ -70,6 +70,8 @@ def requirements(presets: tuple[str, ...], extra: tuple[str, ...], jupyter: bool
 def floor(reqs: list[str]) -> float:
     """`uv pip install` of the same set into a fresh venv with an empty cache, on the host."""
     uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(uv).exists():
+        raise SystemExit("benchmarks/build.py needs uv for its floor: pip install -e '.[bench]'")
     with tempfile.TemporaryDirectory() as tmp:
         venv = Path(tmp) / "venv"
         subprocess.run([uv, "venv", "-q", str(venv)], check=True)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from dlenv_tui.execute.runners import EventSink, JobResult, Runner
     from dlenv_tui.image import RenderedImage
     from dlenv_tui.knowledge.verify import Report
-    from dlenv_tui.model import BuiltImage, Check, EngineName, HostFacts, Profile
+    from dlenv_tui.model import BuiltImage, Check, EngineName, GpuCheck, HostFacts, Profile
     from dlenv_tui.profiles import ProfileEntry, ProfileStore
 
 ModeName = Literal["real", "dry-run", "demo"]
@@ -159,6 +159,9 @@ class Seams:
     verify_build: Callable[[RenderedImage, str], Report] | None = None
     """Before a build: does the base tag (and the torch index) exist? A real run asks the
     registry (seconds at most); the demo and a dry run build nothing, so they ask nothing."""
+    gpu_check: Callable[[Engine, Profile], GpuCheck | None] | None = None
+    """After a build: the in-image GPU check on the new image (a real run, on a host whose driver
+    is loaded); the demo and a dry run build nothing to check."""
     offer_refresh: bool = False
     """Offer `dlenv data refresh` when the data is old (a real run only: it writes the user's
     data dir and asks the network; the demo's and a dry run's data stay as shipped)."""
@@ -295,7 +298,14 @@ def seams_for(
         reprobe=(lambda facts: facts) if dry else _reprobe(sysroot, facts_file),
         offer_refresh=not dry,
         verify_build=None if dry else _verify_build,
+        gpu_check=None if dry else _gpu_check,
     )
+
+
+def _gpu_check(engine: Engine, profile: Profile) -> GpuCheck | None:
+    from dlenv_tui.doctor.gpucheck import after_build
+
+    return after_build(engine, profile)  # type: ignore[arg-type]
 
 
 def _verify_build(rendered: RenderedImage, profile: str) -> Report:

@@ -141,13 +141,17 @@ class BuildScreen(StageScreen):
                     batcher.add(line)
                 if checked.stop:
                     raise verify.VerifyError(checked.stop)
+            engine = self.ctx.engine(profile.engine.engine)
+            gpu_check = self.ctx.deps.gpu_check
             ran = operations.build_image(
                 profile,
-                self.ctx.engine(profile.engine.engine),
+                engine,
                 rendered,
                 on_progress,
                 store=self.ctx.store,
                 now=self.ctx.now,
+                # the in-image GPU check, as after `dlenv build` (a real run on a GPU host)
+                check=(lambda p: gpu_check(engine, p)) if gpu_check is not None else None,
             )
         except Exception as exc:  # EngineError / ImageError: one sentence
             batcher.flush()
@@ -189,4 +193,8 @@ class BuildScreen(StageScreen):
                     f"[$warning]Would build {escape(built.tag)}[/] (dry run: nothing was built). Ctrl+N goes on.",
                 )
             )
+            if built.gpu_check is not None:  # the in-image check ran (a GPU host)
+                from dlenv_tui.doctor.gpucheck import summary
+
+                self.query_one(LogPane).add_lines([summary(built.gpu_check)])
         self.refresh_bindings()

@@ -597,3 +597,39 @@ async def test_a_launch_the_profile_cannot_record_is_said_on_the_launch_screen(
         await pilot.pause()
         said = [str(n.message) for n in app._notifications]
     assert any("Could not record the launch in the profile" in m for m in said), said
+
+
+async def test_the_wizards_build_runs_the_in_image_gpu_check_and_records_it(
+    wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+) -> None:
+    """As after `dlenv build`: the session's GPU-check seam runs on the new image and its result
+    is recorded with the build (the Launch screen shows it from there)."""
+    import dataclasses
+
+    from dlenv_tui.model import GpuCheck
+
+    check = GpuCheck(ok=True, checked_at="2026-12-02T00:00:00Z", torch="2.9.1", gpu="H200: ok")
+    seen: list[Any] = []
+
+    def gpu_check(engine: Any, profile: Any) -> GpuCheck:
+        seen.append(profile.last_image.tag)
+        return check
+
+    app, store, _, _ = demo_app("rocky-ready")
+    app.ctx.deps = dataclasses.replace(app.ctx.deps, gpu_check=gpu_check)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
+        await pilot.press("n", "enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        for _ in range(4):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+        await pilot.pause(0.2)
+        log = list(app.screen.query_one("#log").lines)
+    built = store.load("gpu-dev").last_image
+    assert built is not None and built.gpu_check == check and seen == [built.tag]
+    assert any(line.startswith("In-image GPU check (2026-12-02) passed") for line in log), log[-5:]
