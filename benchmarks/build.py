@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/build.py [--engine docker|podman] [--stack small|default] [--json]
 
+(needs uv on the host for the floor: `.venv/bin/pip install -e '.[bench]'`)
+
 (a) a cold build of the stack on a local Debian base (no cache: a fresh profile name changes the
     LABEL near the top), against the floor measured in the same run: `uv pip install` of the same
     requirement set into a fresh venv on the host with an empty uv cache; target <= 2x.
