@@ -166,10 +166,18 @@ class RunMixin:
         """``running``, ``exited``, … as the engine says, or ``absent``."""
         import docker.errors
 
-        try:
-            return str(self.client.containers.get(container_name(profile)).status)
-        except docker.errors.NotFound:
-            return "absent"
+        for attempt in range(5):
+            try:
+                return str(self.client.containers.get(container_name(profile)).status)
+            except docker.errors.NotFound:
+                return "absent"
+            except docker.errors.APIError as exc:
+                # Podman 4.x answers 500 "read /proc/N/cgroup: no such process" when asked while
+                # the container's process exits: a moment later it answers "exited"
+                if "no such process" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1)
+        return "absent"  # not reached: the last attempt returns or raises
 
     def logs(self, profile: Profile, tail: int = 200) -> str:
         import docker.errors
