@@ -297,7 +297,7 @@ def seams_for(
         sysroot=sysroot,
         reprobe=(lambda facts: facts) if dry else _reprobe(sysroot, facts_file),
         offer_refresh=not dry,
-        verify_build=None if dry else _verify_build,
+        verify_build=None if dry else verify_before_build,
         gpu_check=None if dry else _gpu_check,
     )
 
@@ -308,7 +308,8 @@ def _gpu_check(engine: Engine, profile: Profile) -> GpuCheck | None:
     return after_build(engine, profile)  # type: ignore[arg-type]
 
 
-def _verify_build(rendered: RenderedImage, profile: str) -> Report:
+def verify_before_build(rendered: RenderedImage, profile: str) -> Report:
+    """A real run's check before a build: the base tag exists, the torch index answers."""
     from dlenv_tui.knowledge.verify import report_before_build
 
     return report_before_build(rendered.base, rendered.dockerfile, profile)

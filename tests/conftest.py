@@ -14,6 +14,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,94 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     compat.reload_data()
     yield tmp_path / "data"
     compat.reload_data()
+
+
+class _Registry(http.server.BaseHTTPRequestHandler):
+    """Docker Hub's manifest HEAD (401 + Bearer challenge, a token from the realm, then 200/404)
+    and PyTorch's index pages (``/whl/<variant>/torch/``), for the checks before a build."""
+
+    tags: set[str] = set()
+    indexes: set[str] = set()
+    heads: list[str] = []
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/token?"):
+            body = json.dumps({"token": "anon"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(404)
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        self.heads.append(self.path)
+        if self.path.startswith("/v2/nvidia/cuda/manifests/"):
+            if self.headers.get("Authorization") != "Bearer anon":
+                host = self.headers["Host"]
+                self.send_response(401)
+                self.send_header(
+                    "WWW-Authenticate",
+                    f'Bearer realm="http://{host}/token",service="registry.docker.io",'
+                    'scope="repository:nvidia/cuda:pull"',
+                )
+                self.end_headers()
+                return
+            tag = self.path.rsplit("/", 1)[1]
+            self.send_response(200 if tag in self.tags else 404)
+            self.end_headers()
+            return
+        parts = self.path.strip("/").split("/")  # whl/cu126/torch
+        ok = len(parts) == 3 and parts[0] == "whl" and parts[1] in self.indexes
+        self.send_response(200 if ok else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class RegistryServer:
+    """The running fake registry: its base URL, the tags it holds (a test may delete some) and
+    the HEAD paths it was asked for."""
+
+    base: str
+    tags: set[str]
+    heads: list[str]
+
+
+@pytest.fixture
+def tags(fixtures_dir: Path) -> set[str]:
+    """The nvidia/cuda tags of the recorded Docker Hub pages."""
+    return {
+        r["name"]
+        for page in ("hub-page1.json", "hub-page2.json")
+        for r in json.loads((fixtures_dir / "knowledge" / page).read_text())["results"]
+    }
+
+
+@pytest.fixture
+def registry(
+    monkeypatch: pytest.MonkeyPatch, tags: set[str], fixtures_dir: Path
+) -> Iterator[RegistryServer]:
+    """A local registry holding the recorded tags, and the torch indexes of the recorded PyTorch
+    index page (cu118 … cu132); the checks before a build (DLENV_VERIFY_REGISTRY /
+    DLENV_VERIFY_TORCH_BASE) ask it."""
+    import re
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    page = (fixtures_dir / "knowledge" / "torch-index.html").read_text()
+    _Registry.indexes = set(re.findall(r'href="/whl/([a-z0-9]+)/torch-', page))
+    _Registry.tags = set(tags)
+    _Registry.heads = []
+    monkeypatch.setenv("DLENV_VERIFY_REGISTRY", base)
+    monkeypatch.setenv("DLENV_VERIFY_TORCH_BASE", f"{base}/whl")
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield RegistryServer(base, _Registry.tags, _Registry.heads)
+    httpd.shutdown()
+    httpd.server_close()

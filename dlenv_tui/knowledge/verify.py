@@ -210,6 +210,10 @@ class Report:
 
     lines: tuple[str, ...]
     stop: str = ""
+    suggestion: str = ""
+    """With a stop for a lost tag: the newest existing patch release, to use instead."""
+    reason: str = ""
+    """With a suggestion: the stop's sentence without the CLI command that applies it."""
 
 
 def report_before_build(base: str, dockerfile: str, profile: str) -> Report:
@@ -222,6 +226,8 @@ def report_before_build(base: str, dockerfile: str, profile: str) -> Report:
                 lines,
                 f"{c.message} Use it with: dlenv profiles set {profile} "
                 f"image.base_override={c.suggestion}",
+                c.suggestion,
+                c.message,
             )
         if c.ok is False:
             return Report(lines, c.message)

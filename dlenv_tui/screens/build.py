@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from textual import work
@@ -22,7 +22,11 @@ from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
 class BuildScreen(StageScreen):
     KEY = "build"
     TITLE_TEXT = "Build the image"
-    BINDINGS = [Binding("r", "build", "Build / rebuild"), Binding("s", "skip", "Keep last image")]
+    BINDINGS = [
+        Binding("r", "build", "Build / rebuild"),
+        Binding("s", "skip", "Keep last image"),
+        Binding("u", "use_offer", "Use the newest base"),
+    ]
 
     @dataclass
     class Progress(Message):
@@ -34,6 +38,8 @@ class BuildScreen(StageScreen):
     class Finished(Message):
         run: operations.BuildRun | None
         error: str = ""
+        offer: str = ""
+        """The base tag was gone: the newest existing patch release of it, to build on instead."""
 
     def __init__(
         self,
@@ -49,6 +55,8 @@ class BuildScreen(StageScreen):
         self.built: BuiltImage | None = None
         self.stale = False
         """The last build came from other settings (its Dockerfile digest differs)."""
+        self.offer = ""
+        """The check before the build found the base tag gone: the release it offers instead."""
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="build-state", classes="hint")
@@ -100,6 +108,8 @@ class BuildScreen(StageScreen):
             return not self.building and (
                 self.built is not None or self.profile.last_image is not None
             )
+        if action == "use_offer":
+            return not self.building and bool(self.offer)
         if action == "skip":
             return not self.building and self.profile.last_image is not None and self.built is None
         return True
@@ -112,6 +122,28 @@ class BuildScreen(StageScreen):
         self.query_one("#build-state", Static).update("Building…")
         self.refresh_bindings()
         self.build()
+
+    def action_use_offer(self) -> None:
+        """Build on the base the check found (recorded as the profile's base override)."""
+        if self.building or not self.offer:
+            return
+        base, name = self.offer, self.profile.name
+
+        def use(p: Profile) -> Profile:
+            return replace(p, image=replace(p.image, base_override=base))
+
+        store = self.ctx.store
+        try:
+            if store is not None and store.exists(name):
+                self.profile = store.update(name, use)
+            else:
+                self.profile = use(self.profile)
+        except Exception as exc:  # ProfileError: the store refused the edit
+            self.notify(f"Could not record the base image: {exc}", severity="error", timeout=15)
+            return
+        self.offer = ""
+        self.notify(f"The profile now builds on {base}.", timeout=8)
+        self.action_build()
 
     def action_skip(self) -> None:
         self.dismiss(StageResult("next", self.profile))
@@ -134,13 +166,14 @@ class BuildScreen(StageScreen):
             rendered = self.ctx.render_image(profile)
             if self.ctx.deps.verify_build is not None:
                 # verify before acting: the base tag and the torch index exist (a real run)
-                from dlenv_tui.knowledge import verify
-
                 checked = self.ctx.deps.verify_build(rendered, profile.name)
                 for line in checked.lines:
                     batcher.add(line)
                 if checked.stop:
-                    raise verify.VerifyError(checked.stop)
+                    batcher.flush()
+                    why = checked.reason if checked.suggestion else checked.stop
+                    self.post_message(self.Finished(None, why, checked.suggestion))
+                    return
             engine = self.ctx.engine(profile.engine.engine)
             gpu_check = self.ctx.deps.gpu_check
             ran = operations.build_image(
@@ -170,7 +203,13 @@ class BuildScreen(StageScreen):
     def on_build_screen_finished(self, message: Finished) -> None:
         self.building = False
         state = self.query_one("#build-state", Static)
-        if message.run is None:
+        self.offer = message.offer
+        if message.run is None and message.offer:
+            state.update(
+                f"[$error]✗ Not built: {escape(message.error)}[/]\n[b]u[/b] builds on "
+                f"{escape(message.offer)} · [b]r[/b] tries again · Esc goes back to the image."
+            )
+        elif message.run is None:
             state.update(
                 f"[$error]✗ The build failed: {escape(message.error)}[/]\n[b]r[/b] tries again · Esc goes back to the image."
             )

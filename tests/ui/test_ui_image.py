@@ -166,3 +166,46 @@ async def test_with_a_public_key_launch_shows_the_ssh_line(
         await wait_for(pilot, lambda: app.screen.started, "the container")
         lines = app.screen.connect_lines
     assert any("ssh -p 2222" in line for line in lines), lines
+
+
+async def test_a_base_tag_gone_from_the_registry_stops_the_build_and_u_builds_on_the_newest(
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    skip_to_image: Any,
+    registry: Any,
+) -> None:
+    from dataclasses import replace
+
+    from dlenv_tui.session import verify_before_build
+
+    app, store, _, _ = demo_app("fedora-a100")
+    # the real run's check before a build, against the local registry (the demo asks nothing)
+    app.ctx.deps = replace(app.ctx.deps, verify_build=verify_before_build)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await skip_to_image(pilot)
+        base = app.ctx.render_image(store.load("gpu-dev")).base
+        major, minor, patch = (int(n) for n in base.split(":", 1)[1].split("-", 1)[0].split("."))
+        flavour = base.split("-", 1)[1]
+        # NVIDIA published the next patch release of the chosen CUDA minor and deleted this one
+        newer = f"{major}.{minor}.{patch + 1}-{flavour}"
+        registry.tags.add(newer)
+        registry.tags.discard(base.split(":", 1)[1])
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        screen = app.screen
+        await wait_for(pilot, lambda: bool(screen.offer), "the check before the build")
+        state = " ".join(str(screen.query_one("#build-state", Static).render()).split())
+        assert f"{base.removeprefix('docker.io/')} is not on the registry" in state
+        assert f"u builds on {screen.offer}" in state
+        # nothing was built or recorded, and the offer is a shown key
+        assert screen.built is None and store.load("gpu-dev").last_image is None
+        assert any(b.binding.key == "u" and b.enabled for b in app.active_bindings.values())
+        offer = screen.offer
+        assert offer == f"nvidia/cuda:{newer}"
+
+        await pilot.press("u")
+        await wait_for(pilot, lambda: screen.built is not None, "the build on the offered base")
+    saved = store.load("gpu-dev")
+    assert saved.image.base_override == offer
+    assert saved.last_image is not None and app.ctx.render_image(saved).base == offer
