@@ -73,7 +73,7 @@ def _pci_data() -> dict[str, Any]:
 @cache
 def _cuda_data() -> dict[str, Any]:
     """The shipped cuda.json with a `dlenv data refresh` result laid over it, when there is one."""
-    data: dict[str, Any] = _load("cuda.json")
+    data: dict[str, Any] = _with_repo_rows(_load("cuda.json"))
     overlay = _overlay()
     if overlay is None:
         return data
@@ -93,6 +93,25 @@ def _cuda_data() -> dict[str, Any]:
         "images_as_of": overlay["images_as_of"],
         "pytorch": {**data["pytorch"], "observed": observed},
     }
+
+
+def _with_repo_rows(data: dict[str, Any]) -> dict[str, Any]:
+    """The driver table with rows read from NVIDIA's repositories (their cuda-compat packages,
+    see knowledge.repos): for a CUDA minor the snapshot lacks, or has only from secondary
+    sources, the repository's row is used; a row's third field then names the repository."""
+    from dlenv_tui.knowledge.repos import toolkit_drivers
+
+    verified = {_version(row[0])[:2] for row in data["toolkit_driver"] if row[2] is True}
+    extra = {
+        _version(cuda)[:2]: [cuda, driver, source]
+        for cuda, driver, source in toolkit_drivers()
+        if _version(cuda)[:2] not in verified
+    }
+    if not extra:
+        return data
+    kept = [row for row in data["toolkit_driver"] if _version(row[0])[:2] not in extra]
+    rows = sorted([*extra.values(), *kept], key=lambda row: _version(row[0]), reverse=True)
+    return {**data, "toolkit_driver": rows}
 
 
 def _overlay() -> dict[str, Any] | None:
@@ -126,14 +145,16 @@ def _arch_for_cc() -> dict[Version, str]:
 
 
 @cache
-def _toolkit_minimums() -> tuple[tuple[Version, Version, bool], ...]:
-    """(CUDA X.Y, the driver its first release needs, verified), oldest first."""
-    best: dict[Version, tuple[Version, bool]] = {}
+def _toolkit_minimums() -> tuple[tuple[Version, Version, bool | str], ...]:
+    """(CUDA X.Y, the driver its first release needs, verified), oldest first; ``verified`` is
+    True (NVIDIA's release notes), False (secondary sources) or the NVIDIA repository it was read
+    from (a minor newer than the snapshot, see knowledge.repos.toolkit_drivers)."""
+    best: dict[Version, tuple[Version, bool | str]] = {}
     for cuda, driver, verified in _cuda_data()["toolkit_driver"]:
         xy = _version(cuda)[:2]
         drv = _version(driver)
         if xy not in best or drv < best[xy][0]:
-            best[xy] = (drv, bool(verified))
+            best[xy] = (drv, verified if isinstance(verified, str) else bool(verified))
     return tuple((xy, drv, ok) for xy, (drv, ok) in sorted(best.items()))
 
 

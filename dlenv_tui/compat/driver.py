@@ -231,7 +231,9 @@ def max_cuda_for_driver(driver_version: str) -> Decision[str]:
     reasons = [
         f"Driver {shown} fully supports CUDA {_fmt(full)} (which needs {_fmt_driver(need)})."
     ]
-    if not verified:
+    if isinstance(verified, str):
+        reasons.append(f"The driver minimum for CUDA {_fmt(full)} is read from {verified}.")
+    elif not verified:
         reasons.append(
             f"The driver minimum for CUDA {_fmt(full)} comes from secondary sources, not NVIDIA's "
             "release notes."

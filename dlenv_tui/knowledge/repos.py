@@ -8,6 +8,13 @@ branches come from the driver package names (``cuda-drivers-580_580.95.05-1_amd6
 ``nvidia-driver-pinning-590_…``, ``cuda-drivers-595.58.03-1.x86_64.rpm``), the toolkits from
 ``cuda-toolkit-13-2_13.2.1-1_amd64.deb`` / ``cuda-toolkit-13-2-13.2.1-1.x86_64.rpm``.
 
+The forward-compatibility packages tie each CUDA minor to a driver: ``cuda-compat-13-4`` carries
+the user-space driver of the branch that CUDA release came with, versioned by that driver
+(``cuda-compat-13-3_610.43.02-1ubuntu1_amd64.deb``, ``cuda-compat-13-4-615.71.09-1.el9.x86_64.rpm``).
+NVIDIA later republishes it with newer drivers of the same branch, so the *lowest* version listed
+is the driver the minor's first release shipped with: the minimum that release notes' Table 3
+gives. That is how dlenv learns the driver a CUDA minor newer than its snapshot needs.
+
 A repository that answers 404 is recorded as missing (that is the knowledge); a listing that
 answers but names no driver or toolkit package is refused as malformed.
 """
@@ -31,6 +38,8 @@ _DRIVER = re.compile(
 )
 # cuda-toolkit-13-2_13.2.1-1_amd64.deb, cuda-toolkit-13-2-13.2.1-1.x86_64.rpm
 _TOOLKIT = re.compile(r"^cuda-toolkit-\d+-\d+[_-](\d+\.\d+\.\d+)-")
+# cuda-compat-13-3_610.43.02-1ubuntu1_amd64.deb, cuda-compat-13-4-615.71.09-1.el8.x86_64.rpm
+_COMPAT = re.compile(r"^cuda-compat-(\d+)-(\d+)[_-](\d{3}\.\d+(?:\.\d+)?)-")
 
 
 class ListingError(ValueError):
@@ -46,6 +55,8 @@ class RepoInfo:
     """Driver branches with packages there, oldest first; empty = not known."""
     toolkits: tuple[str, ...] = ()
     """CUDA toolkit versions (x.y.z) with packages there, oldest first."""
+    compat: tuple[tuple[str, str], ...] = ()
+    """(CUDA x.y, the lowest cuda-compat driver version there), oldest CUDA first."""
     source: str = ""
 
 
@@ -54,11 +65,18 @@ def _names(body: bytes) -> list[str]:
     return [h.rsplit("/", 1)[-1] for h in _HREF.findall(text)]
 
 
-def parse_listing(body: bytes, url: str) -> dict[str, list[str]]:
-    """A ``<repo>/<arch>/`` listing → ``{"branches": [...], "toolkits": [...]}``."""
+def parse_listing(body: bytes, url: str) -> dict[str, Any]:
+    """A ``<repo>/<arch>/`` listing → ``{"branches": [...], "toolkits": [...], "compat": {...}}``
+    (``compat``: CUDA x.y → the lowest cuda-compat driver version listed for it)."""
     branches: set[int] = set()
     toolkits: set[tuple[int, ...]] = set()
+    compat: dict[tuple[int, int], tuple[int, ...]] = {}
     for name in _names(body):
+        c = _COMPAT.match(name)
+        if c:
+            xy, drv = (int(c[1]), int(c[2])), tuple(int(p) for p in c[3].split("."))
+            compat[xy] = min(compat.get(xy, drv), drv)
+            continue
         m = _DRIVER.match(name)
         if m:
             branches.add(int(m.group(2)))
@@ -67,10 +85,17 @@ def parse_listing(body: bytes, url: str) -> dict[str, list[str]]:
             toolkits.add(tuple(int(p) for p in t.group(1).split(".")))
     if not branches and not toolkits:
         raise ListingError(f"the listing at {url} names no driver or CUDA toolkit package")
-    return {
+    out: dict[str, Any] = {
         "branches": [str(b) for b in sorted(branches)],
         "toolkits": [".".join(map(str, v)) for v in sorted(toolkits)],
     }
+    if compat:
+        out["compat"] = {f"{x}.{y}": _driver_text(drv) for (x, y), drv in sorted(compat.items())}
+    return out
+
+
+def _driver_text(v: tuple[int, ...]) -> str:
+    return ".".join([str(v[0]), *(f"{p:02d}" for p in v[1:])])
 
 
 def parse_root(body: bytes, url: str) -> set[str]:
@@ -177,5 +202,39 @@ def repo_info(repo: str, arch: str) -> RepoInfo | None:
         exists=bool(row.get("exists")),
         branches=tuple(str(b) for b in row.get("branches", ())),
         toolkits=tuple(str(t) for t in row.get("toolkits", ())),
+        compat=tuple(
+            (str(k), str(v)) for k, v in (row.get("compat") or {}).items() if isinstance(v, str)
+        ),
         source=str(row.get("source") or f"NVIDIA's repository listing as of {as_of}"),
+    )
+
+
+def toolkit_drivers() -> tuple[tuple[str, str, str], ...]:
+    """Table-3 rows read from NVIDIA's repositories: (CUDA x.y.z, driver, where from), one per
+    CUDA minor with a cuda-compat package, its lowest driver over every repository; the toolkit
+    version is that minor's oldest listed release (x.y.0 when none is listed)."""
+    table, as_of = _table()
+    best: dict[tuple[int, int], tuple[tuple[int, ...], str, str]] = {}
+    for key, row in table.items():
+        if not isinstance(row, dict) or not isinstance(row.get("compat"), dict):
+            continue
+        toolkits = [str(t) for t in row.get("toolkits", ())]
+        for minor, driver in row["compat"].items():
+            try:
+                xy = tuple(int(p) for p in str(minor).split("."))
+                drv = tuple(int(p) for p in str(driver).split("."))
+            except ValueError:
+                continue
+            if len(xy) != 2 or not 2 <= len(drv) <= 3:
+                continue
+            first = next((t for t in toolkits if t.startswith(f"{minor}.")), f"{minor}.0")
+            if (xy[0], xy[1]) not in best or drv < best[(xy[0], xy[1])][0]:
+                best[(xy[0], xy[1])] = (drv, first, key)
+    return tuple(
+        (
+            first,
+            _driver_text(drv),
+            f"NVIDIA's repository {key} (cuda-compat-{x}-{y} {_driver_text(drv)}, as of {as_of})",
+        )
+        for (x, y), (drv, first, key) in sorted(best.items())
     )

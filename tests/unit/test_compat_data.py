@@ -99,7 +99,7 @@ def test_toolkit_driver_rows() -> None:
     # A newer toolkit never needs an older driver.
     assert drivers == sorted(drivers, reverse=True)
     unverified = {cuda for cuda, _drv, ok in rows if not ok}
-    assert unverified == {"13.3.0", "13.3.1"}
+    assert unverified == {"13.3.0", "13.3.1", "13.4.2"}
 
 
 def test_image_tags_shape() -> None:

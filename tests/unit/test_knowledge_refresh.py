@@ -111,7 +111,8 @@ def test_refresh_stores_nvidia_repositories_and_the_plans_use_them(
     assert stored["repos"]["debian13/x86_64"] == {
         "exists": True,
         "branches": ["590", "595"],
-        "toolkits": ["13.1.1", "13.2.1"],
+        "toolkits": ["13.1.1", "13.2.1", "13.5.0"],
+        "compat": {"13.5": "620.15.03"},  # the lowest: the driver 13.5 came with
     }
     assert stored["repos"]["rhel9/x86_64"]["branches"] == ["580", "595"]
     assert stored["repos"]["debian13/sbsa"] == {"exists": False}  # 404
@@ -123,6 +124,32 @@ def test_refresh_stores_nvidia_repositories_and_the_plans_use_them(
     # Debian 12's listing has 580: planned, and the reason names the data it used
     plan = _driver_plan(probed("debian-12-gtx1080"))
     assert any(f"listing as of {done.as_of}" in r for r in plan.reasons)
+
+
+def test_refresh_learns_the_driver_a_newer_cuda_minor_needs_from_the_compat_packages(
+    server: str,
+) -> None:
+    # the audit's F20: the snapshot's driver table stops at CUDA 13.4 (a secondary 13.4.2 row)
+    before = compat.max_cuda_for_driver("620.41.02")
+    assert before.value == "13.4"
+    assert any("newest release dlenv knows" in r for r in before.reasons)
+    assert any("secondary sources" in r for r in compat.max_cuda_for_driver("615.71.09").reasons)
+    done = refresh(knowledge_file(), hub_url=f"{server}/hub", torch_url=f"{server}/torch/")
+    compat.reload_data()
+    after = compat.max_cuda_for_driver("620.41.02")
+    assert after.value == "13.5"
+    source = f"debian13/x86_64 (cuda-compat-13-5 620.15.03, as of {done.as_of})"
+    assert any(source in r for r in after.reasons), after.reasons
+    # a driver of the branch below the first 13.5 release stays on 13.4, and says what 13.5 needs
+    below = compat.max_cuda_for_driver("620.15.02")
+    assert below.value == "13.4"
+    assert any("CUDA 13.5 needs driver 620.15.03 or newer" in r for r in below.reasons)
+    # NVIDIA's repository replaces the secondary 13.4 row (rhel9 lists cuda-compat-13-4 615.71.09)
+    r615 = compat.max_cuda_for_driver("615.71.09").reasons
+    assert not any("secondary sources" in r for r in r615)
+    assert any("rhel9/x86_64 (cuda-compat-13-4 615.71.09" in r for r in r615)
+    # the secondary 13.3 row is replaced the same way (610.43.02); release-notes rows stay
+    assert compat.max_cuda_for_driver("595.58.03").value == "13.2"
 
 
 @pytest.mark.parametrize("path", ["/repos-malformed/", "/repos-truncated/", "/no-such-repos/"])
