@@ -36,6 +36,7 @@ IMAGE_KEYS = (
     "ubuntu",
     "base_override",
     "tag",
+    "python_packages",
     "extra_apt",
     "extra_pip",
     "jupyter",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,6 +177,9 @@ def run_dockerfile(args: argparse.Namespace) -> int:
     return 0
 
 
+_STEP_MARK = re.compile(r"^(?:CACHED )?\[\s*\d+/\d+\]\s*|^\s*(?:Step|STEP) \d+/\d+\s?:\s*")
+
+
 def _print_reasons(rendered: RenderedImage, prefix: str) -> None:
     for reason in rendered.reasons:
         print(f"{prefix}{reason}", file=sys.stderr)
@@ -237,7 +241,11 @@ def run_build(args: argparse.Namespace) -> int:
     def show(p: BuildProgress) -> None:
         if p.step != last_step[0]:
             last_step[0] = p.step
-            print(f"[{p.step}/{p.total}] {p.line}", flush=True)
+            # one form for every engine: "[4/7] RUN …" (BuildKit, buildah and the classic
+            # builder each mark the step their own way)
+            command = _STEP_MARK.sub("", p.line, count=1)
+            cached = " (cached)" if p.cached or p.line.startswith("CACHED ") else ""
+            print(f"[{p.step}/{p.total}] {command}{cached}", flush=True)
         elif not args.quiet:
             print(f"      {p.line}", flush=True)
 

@@ -186,8 +186,18 @@ def _buildkit_events(
     names: dict[bytes, str] = {}
     started: set[bytes] = set()
     current = b""
+    partial: dict[bytes, str] = {}
+    """Per step, the output after its last newline: BuildKit sends the bytes as they come, so
+    one line may arrive in pieces (``error:`` then the message)."""
+
+    def flush(digest: bytes) -> Iterator[_Event]:
+        rest = partial.pop(digest, "")
+        if rest.strip() and (digest == current or digest not in started):
+            yield _Event(rest)
+
     for chunk in api._stream_helper(response, decode=True):
         if "error" in chunk or "errorDetail" in chunk:
+            yield from flush(current)
             yield _Event(error=chunk.get("error") or chunk["errorDetail"].get("message", ""))
             return
         if chunk.get("id") != "moby.buildkit.trace":
@@ -204,6 +214,7 @@ def _buildkit_events(
             m = _VERTEX_NAME.match(name)
             if not m or digest in started or not (began or cached):
                 continue
+            yield from flush(current)
             started.add(digest)
             current = digest
             prefix = "CACHED " if cached else ""
@@ -215,8 +226,13 @@ def _buildkit_events(
                 cached,
             )
         for digest, msg in logs:
-            if digest == current or digest not in started:
-                yield _Event(msg.decode(errors="replace"))
+            text = partial.pop(digest, "") + msg.decode(errors="replace")
+            whole, newline, rest = text.rpartition("\n")
+            if rest:
+                partial[digest] = rest
+            if newline and (digest == current or digest not in started):
+                yield _Event(whole)
+    yield from flush(current)
 
 
 def _status(data: bytes) -> tuple[list[tuple[bytes, str, bool, bool]], list[tuple[bytes, bytes]]]:

@@ -37,6 +37,7 @@ def test_run_and_image_options_are_set_and_saved(
             "apt_mirror=http://mirrors.example/debian",
             "torch_index=pip",
             "ca_certs=/etc/ssl/corp.crt",
+            "python_packages=numpy,pandas==2.2.*",
         ]
     )
     assert code == 0
@@ -46,6 +47,7 @@ def test_run_and_image_options_are_set_and_saved(
     assert p.run.mounts == (Mount("/srv/data", "/data", True), Mount("/home/me/work", "/workspace"))
     assert p.image.apt_mirror == "http://mirrors.example/debian"
     assert p.image.torch_index == "pip" and p.image.ca_certs == ("/etc/ssl/corp.crt",)
+    assert p.image.python_packages == ("numpy", "pandas==2.2.*")  # no torch: a CPU-only stack
     out = capsys.readouterr().out
     assert "box: run.ports = 127.0.0.1:2200->22, 127.0.0.1:8899->8888" in out
 
@@ -66,6 +68,7 @@ def test_run_and_image_options_are_set_and_saved(
         ("torch_index=not a url", "torch index"),
         ("restart=sometimes", "restart"),
         ("other.gpus=all", "the section is run. or image."),
+        ("python_packages=numpy,--index-url=http://evil", "python_packages"),
     ],
 )
 def test_bad_settings_are_one_sentence_and_change_nothing(

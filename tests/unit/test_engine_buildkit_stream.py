@@ -1,0 +1,113 @@
+"""Docker's BuildKit progress (protobuf ``StatusResponse`` messages in ``moby.buildkit.trace``
+chunks) read into steps and whole lines: BuildKit sends a step's output bytes as they come, so a
+line may arrive in pieces, and the failure message must still show it whole."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+from dlenv_tui.engine.build import _buildkit_events
+from dlenv_tui.image import RenderedImage
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(no: int, value: bytes | int) -> bytes:
+    if isinstance(value, int):
+        return _varint(no << 3) + _varint(value)
+    return _varint(no << 3 | 2) + _varint(len(value)) + value
+
+
+def _vertex(digest: bytes, name: str, *, cached: bool = False) -> bytes:
+    # control.proto Vertex: digest = 1, name = 3, cached = 4, started = 5 (a Timestamp)
+    body = _field(1, digest) + _field(3, name.encode()) + _field(5, _field(1, 1700000000))
+    if cached:
+        body += _field(4, 1)
+    return _field(1, body)
+
+
+def _log(digest: bytes, msg: bytes) -> bytes:
+    # VertexLog: vertex = 1, stream = 3, msg = 4; StatusResponse.logs = 3
+    return _field(3, _field(1, digest) + _field(3, 1) + _field(4, msg))
+
+
+def _trace(message: bytes) -> dict[str, Any]:
+    return {"id": "moby.buildkit.trace", "aux": base64.b64encode(message).decode()}
+
+
+class _Api:
+    def __init__(self, chunks: list[dict[str, Any]]) -> None:
+        self.chunks = chunks
+
+    def _url(self, path: str) -> str:
+        return path
+
+    def _post(self, *_a: object, **_k: object) -> object:
+        return object()
+
+    def _raise_for_status(self, _response: object) -> None:
+        pass
+
+    def _stream_helper(self, _response: object, decode: bool) -> Iterator[dict[str, Any]]:
+        yield from self.chunks
+
+
+class _Client:
+    def __init__(self, chunks: list[dict[str, Any]]) -> None:
+        self.api = _Api(chunks)
+
+
+def test_a_line_sent_in_pieces_is_one_line_and_the_step_marks_stay() -> None:
+    step3, step4 = b"sha256:3", b"sha256:4"
+    chunks = [
+        _trace(_vertex(step3, "[3/7] RUN python3 -m venv /opt/venv", cached=True)),
+        _trace(_vertex(step4, "[stage-0 4/7] RUN uv pip install no-such-pkg")),
+        _trace(_log(step4, b"Using Python 3.11.2 environment at: /opt/venv\nerror:")),
+        _trace(_log(step4, b" No solution found when resolving dependencies\n  cause")),
+        _trace(_log(step4, b": no-such-pkg was not found\n")),
+        _trace(_log(step4, b"last words without a newline")),
+        {"error": "process did not complete successfully: exit code: 1"},
+    ]
+    events = list(_buildkit_events(_Client(chunks), RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    steps = [(e.step, e.total, e.command, e.cached) for e in events if e.step]
+    assert steps == [
+        (3, 7, "RUN python3 -m venv /opt/venv", True),
+        (4, 7, "RUN uv pip install no-such-pkg", False),
+    ]
+    lines = [line for e in events if not e.step and e.error is None for line in e.line.splitlines()]
+    assert lines == [
+        "Using Python 3.11.2 environment at: /opt/venv",
+        "error: No solution found when resolving dependencies",
+        "  cause: no-such-pkg was not found",
+        "last words without a newline",
+    ]
+    assert events[-1].error == "process did not complete successfully: exit code: 1"
+
+
+def test_output_of_an_earlier_step_does_not_land_in_the_current_one() -> None:
+    a, b = b"sha256:a", b"sha256:b"
+    chunks = [
+        _trace(_vertex(a, "[1/2] RUN echo one")),
+        _trace(_log(a, b"half of one")),
+        _trace(_vertex(b, "[2/2] RUN echo two")),
+        _trace(_log(a, b" and its end\n")),  # a late piece of step 1: not step 2's output
+        _trace(_log(b, b"two\n")),
+    ]
+    events = list(_buildkit_events(_Client(chunks), RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    seen = [(e.step, e.line) for e in events]
+    assert seen == [
+        (1, "[1/2] RUN echo one"),
+        (0, "half of one"),
+        (2, "[2/2] RUN echo two"),
+        (0, "two"),
+    ]
