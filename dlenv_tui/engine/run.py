@@ -153,7 +153,7 @@ class RunMixin:
 
         name = container_name(profile)
         try:
-            container = self.client.containers.get(name)
+            container = self._container(name)
         except docker.errors.NotFound:
             return False
         self._check_ours(container, name, profile)
@@ -166,24 +166,33 @@ class RunMixin:
         """``running``, ``exited``, … as the engine says, or ``absent``."""
         import docker.errors
 
+        try:
+            return str(self._container(container_name(profile)).status)
+        except docker.errors.NotFound:
+            return "absent"
+
+    def _container(self, name: str) -> Any:
+        """``containers.get(name)``, asked again while Podman 4.x answers 500 "read
+        /proc/N/cgroup: no such process" (asked as the container's process exits: a moment later
+        it answers); NotFound and other errors as the SDK raises them."""
+        import docker.errors
+
         for attempt in range(5):
             try:
-                return str(self.client.containers.get(container_name(profile)).status)
+                return self.client.containers.get(name)
             except docker.errors.NotFound:
-                return "absent"
+                raise
             except docker.errors.APIError as exc:
-                # Podman 4.x answers 500 "read /proc/N/cgroup: no such process" when asked while
-                # the container's process exits: a moment later it answers "exited"
                 if "no such process" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.1)
-        return "absent"  # not reached: the last attempt returns or raises
+        raise AssertionError("not reached: the last attempt returns or raises")
 
     def logs(self, profile: Profile, tail: int = 200) -> str:
         import docker.errors
 
         try:
-            data = self.client.containers.get(container_name(profile)).logs(tail=tail)
+            data = self._container(container_name(profile)).logs(tail=tail)
         except docker.errors.NotFound:
             return ""
         return bytes(data).decode(errors="replace")
@@ -212,7 +221,7 @@ class RunMixin:
         import docker.errors
 
         try:
-            container = self.client.containers.get(container_name(profile))
+            container = self._container(container_name(profile))
         except docker.errors.NotFound:
             return None
         self._check_ours(container, str(container.name), profile)
@@ -350,7 +359,7 @@ class RunMixin:
         import docker.errors
 
         try:
-            container = self.client.containers.get(name)
+            container = self._container(name)
         except docker.errors.NotFound:
             return
         self._check_ours(container, name, profile)
