@@ -53,8 +53,11 @@ def scenario(release_matrix: Any, fixture_facts: Any) -> Callable[[str], tuple[H
     return find
 
 
-def table(facts: HostFacts, profile: Profile) -> list[tuple[str, tuple[str, ...]]]:
-    rows = []
+Row = tuple[str, tuple[str, ...]]
+
+
+def table(facts: HostFacts, profile: Profile) -> list[Row]:
+    rows: list[Row] = []
     for plan in plan_all(facts, profile):
         for s in plan.steps:
             if s.kind is StepKind.RUN:
@@ -71,92 +74,199 @@ def table(facts: HostFacts, profile: Profile) -> list[tuple[str, tuple[str, ...]
     return rows
 
 
-# Steps that several hosts' tables below share, each stated once (the tables keep their order).
-REBOOT = ("driver.reboot", ("reboot",))
-APT_DRIVER_HOLD = ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver"))
-TOOLKIT_VERIFY = ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version"))
-APT_TOOLKIT_KEY = (
-    "toolkit.key",
-    (
-        "download",
-        "https://nvidia.github.io/libnvidia-container/gpgkey",
-        "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
-    ),
+# What Docker's install pages say to run (docs.docker.com/engine/install/ubuntu/ and /rhel/), in
+# the pages' order: the conflicting packages each removes first, and the Docker CE packages both
+# install. Stated here from the pages, not taken from the planner, so a plan that drifts fails.
+UBUNTU_DOCKER_CONFLICTS = (
+    "docker.io",
+    "docker-compose",
+    "docker-compose-v2",
+    "docker-doc",
+    "podman-docker",
+    "containerd",
+    "runc",
 )
-APT_TOOLKIT_REPO = (
-    "toolkit.repo",
-    ("write", "/etc/apt/sources.list.d/nvidia-container-toolkit.list"),
+RHEL_DOCKER_CONFLICTS = (
+    "docker",
+    "docker-client",
+    "docker-client-latest",
+    "docker-common",
+    "docker-latest",
+    "docker-latest-logrotate",
+    "docker-logrotate",
+    "docker-engine",
+    "podman",
+    "runc",
 )
-APT_TOOLKIT_REFRESH = ("toolkit.refresh", ("/usr/bin/apt-get", "update"))
-APT_TOOLKIT_INSTALL = (
-    "toolkit.install",
-    ("/usr/bin/apt-get", "install", "-y", "nvidia-container-toolkit"),
+DOCKER_CE_PACKAGES = (
+    "docker-ce",
+    "docker-ce-cli",
+    "containerd.io",
+    "docker-buildx-plugin",
+    "docker-compose-plugin",
 )
-DNF_TOOLKIT_REPO = (
-    "toolkit.repo",
-    (
-        "download",
-        "https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo",
-        "/etc/yum.repos.d/nvidia-container-toolkit.repo",
-    ),
+
+CUDA_13_IMAGE = "docker.io/nvidia/cuda:13.3.1-base-ubuntu24.04"
+CUDA_12_IMAGE = "docker.io/nvidia/cuda:12.9.1-base-ubuntu24.04"
+
+# Steps and runs of steps that several hosts' tables below share, each stated once (the tables
+# keep their order).
+REBOOT: Row = ("driver.reboot", ("reboot",))
+APT_DRIVER_HOLD: Row = ("driver.hold", ("write", "/etc/apt/apt.conf.d/51dlenv-nvidia-driver"))
+CUDA_REPOS = "https://developer.download.nvidia.com/compute/cuda/repos"
+
+
+def cuda_keyring(repo: str) -> list[Row]:
+    """NVIDIA's cuda-keyring package for ``repo`` (ubuntu2404, debian12 ...): fetched, then installed."""
+    deb = "/var/cache/dlenv/cuda-keyring_1.1-1_all.deb"
+    url = f"{CUDA_REPOS}/{repo}/x86_64/cuda-keyring_1.1-1_all.deb"
+    return [
+        ("driver.cuda-keyring-download", ("download", url, deb)),
+        ("driver.cuda-keyring", ("/usr/bin/dpkg", "-i", deb)),
+    ]
+
+
+def cuda_repo(repo: str) -> Row:
+    """NVIDIA's CUDA repository for ``repo`` (rhel9, rhel10 ...) as a dnf .repo file."""
+    return (
+        "driver.cuda-repo",
+        (
+            "download",
+            f"{CUDA_REPOS}/{repo}/x86_64/cuda-{repo}.repo",
+            f"/etc/yum.repos.d/cuda-{repo}.repo",
+        ),
+    )
+
+
+def dnf_driver_hold(kmod: str) -> Row:
+    """The versionlock that holds NVIDIA's driver packages, with the kernel module package ``kmod``."""
+    return (
+        "driver.hold",
+        ("/usr/bin/dnf", "versionlock", "add", "nvidia-driver", "nvidia-driver-cuda", kmod),
+    )
+
+
+ZYPPER_REFRESH = ("/usr/bin/zypper", "--non-interactive", "--gpg-auto-import-keys", "refresh")
+TOOLKIT_RPM_REPO = (
+    "https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo"
 )
-DNF_TOOLKIT_REFRESH = ("toolkit.refresh", ("/usr/bin/dnf", "makecache"))
-DNF_TOOLKIT_INSTALL = (
-    "toolkit.install",
-    ("/usr/bin/dnf", "install", "-y", "nvidia-container-toolkit"),
+
+
+def toolkit(source: list[Row], refresh: tuple[str, ...], install: tuple[str, ...]) -> list[Row]:
+    """NVIDIA's container toolkit: its repository (``source``), a refresh, the install, the check."""
+    return [
+        *source,
+        ("toolkit.refresh", refresh),
+        ("toolkit.install", (*install, "nvidia-container-toolkit")),
+        ("toolkit.verify", ("/usr/bin/nvidia-ctk", "--version")),
+    ]
+
+
+APT_TOOLKIT = toolkit(
+    [
+        (
+            "toolkit.key",
+            (
+                "download",
+                "https://nvidia.github.io/libnvidia-container/gpgkey",
+                "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
+            ),
+        ),
+        ("toolkit.repo", ("write", "/etc/apt/sources.list.d/nvidia-container-toolkit.list")),
+    ],
+    refresh=("/usr/bin/apt-get", "update"),
+    install=("/usr/bin/apt-get", "install", "-y"),
 )
-DOCKER_SERVICE = (
+DNF_TOOLKIT = toolkit(
+    [
+        (
+            "toolkit.repo",
+            ("download", TOOLKIT_RPM_REPO, "/etc/yum.repos.d/nvidia-container-toolkit.repo"),
+        )
+    ],
+    refresh=("/usr/bin/dnf", "makecache"),
+    install=("/usr/bin/dnf", "install", "-y"),
+)
+ZYPPER_TOOLKIT = toolkit(
+    [
+        (
+            "toolkit.repo",
+            ("download", TOOLKIT_RPM_REPO, "/etc/zypp/repos.d/nvidia-container-toolkit.repo"),
+        )
+    ],
+    refresh=ZYPPER_REFRESH,
+    install=("/usr/bin/zypper", "--non-interactive", "--gpg-auto-import-keys", "install"),
+)
+DOCKER_SERVICE: Row = (
     "engine.service",
     ("/usr/bin/systemctl", "enable", "--now", "docker.service", "containerd.service"),
 )
-DOCKER_GPU_RUNTIME = (
-    "engine.gpu-runtime",
-    ("/usr/bin/nvidia-ctk", "runtime", "configure", "--runtime=docker"),
-)
-DOCKER_RESTART = ("engine.restart", ("/usr/bin/systemctl", "restart", "docker"))
-DOCKER_SMOKE_TEST = (
-    "engine.smoke-test",
+# After the service (and the docker group, where the profile asks for it): the GPU runtime.
+DOCKER_GPU: list[Row] = [
+    ("engine.gpu-runtime", ("/usr/bin/nvidia-ctk", "runtime", "configure", "--runtime=docker")),
+    ("engine.restart", ("/usr/bin/systemctl", "restart", "docker")),
     (
-        "/usr/bin/docker",
-        "run",
-        "--rm",
-        "--gpus",
-        "all",
-        "docker.io/nvidia/cuda:13.3.1-base-ubuntu24.04",
-        "nvidia-smi",
+        "engine.smoke-test",
+        ("/usr/bin/docker", "run", "--rm", "--gpus", "all", CUDA_13_IMAGE, "nvidia-smi"),
     ),
-)
-PODMAN_REMOVE_OCI_HOOK = (
-    "engine.remove-oci-hook",
-    ("/usr/bin/rm", "-f", "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"),
-)
-PODMAN_CDI = (
-    "engine.cdi",
+]
+UBUNTU_DOCKER_CE: list[Row] = [
+    ("engine.remove-conflicts", ("/usr/bin/apt-get", "remove", "-y", *UBUNTU_DOCKER_CONFLICTS)),
     (
-        "/usr/bin/systemctl",
-        "enable",
-        "--now",
-        "nvidia-cdi-refresh.path",
-        "nvidia-cdi-refresh.service",
-    ),
-)
-
-EXPECTED = {
-    "ubuntu-24.04-rtx4090-fresh": [
-        ("driver.blacklist-nouveau", ("write", "/etc/modprobe.d/blacklist-nouveau.conf")),
-        ("driver.initramfs", ("/usr/sbin/update-initramfs", "-u")),
+        "engine.docker-key",
         (
-            "driver.cuda-keyring-download",
+            "download",
+            "https://download.docker.com/linux/ubuntu/gpg",
+            "/etc/apt/keyrings/docker.asc",
+        ),
+    ),
+    ("engine.docker-repo", ("write", "/etc/apt/sources.list.d/docker.sources")),
+    ("engine.apt-update", ("/usr/bin/apt-get", "update")),
+    ("engine.install", ("/usr/bin/apt-get", "install", "-y", *DOCKER_CE_PACKAGES)),
+    DOCKER_SERVICE,
+    *DOCKER_GPU,
+]
+
+
+def podman_engine(package_manager: str, image: str) -> list[Row]:
+    """The distribution's Podman, NVIDIA's CDI refresh units, and a smoke test on ``image``."""
+    return [
+        ("engine.install", (package_manager, "install", "-y", "podman")),
+        (
+            "engine.remove-oci-hook",
+            ("/usr/bin/rm", "-f", "/usr/share/containers/oci/hooks.d/oci-nvidia-hook.json"),
+        ),
+        (
+            "engine.cdi",
             (
-                "download",
-                "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/cuda-keyring_1.1-1_all.deb",
-                "/var/cache/dlenv/cuda-keyring_1.1-1_all.deb",
+                "/usr/bin/systemctl",
+                "enable",
+                "--now",
+                "nvidia-cdi-refresh.path",
+                "nvidia-cdi-refresh.service",
             ),
         ),
         (
-            "driver.cuda-keyring",
-            ("/usr/bin/dpkg", "-i", "/var/cache/dlenv/cuda-keyring_1.1-1_all.deb"),
+            "engine.smoke-test",
+            (
+                "/usr/bin/podman",
+                "run",
+                "--rm",
+                "--device",
+                "nvidia.com/gpu=all",
+                "--security-opt=label=disable",
+                image,
+                "nvidia-smi",
+            ),
         ),
+    ]
+
+
+EXPECTED: dict[str, list[Row]] = {
+    "ubuntu-24.04-rtx4090-fresh": [
+        ("driver.blacklist-nouveau", ("write", "/etc/modprobe.d/blacklist-nouveau.conf")),
+        ("driver.initramfs", ("/usr/sbin/update-initramfs", "-u")),
+        *cuda_keyring("ubuntu2404"),
         (
             "driver.kernel-headers",
             ("/usr/bin/apt-get", "install", "-y", "linux-headers-6.8.0-45-generic"),
@@ -166,53 +276,8 @@ EXPECTED = {
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.8.0-45-generic")),
         APT_DRIVER_HOLD,
         REBOOT,
-        APT_TOOLKIT_KEY,
-        APT_TOOLKIT_REPO,
-        APT_TOOLKIT_REFRESH,
-        APT_TOOLKIT_INSTALL,
-        TOOLKIT_VERIFY,
-        (
-            "engine.remove-conflicts",
-            (
-                "/usr/bin/apt-get",
-                "remove",
-                "-y",
-                "docker.io",
-                "docker-compose",
-                "docker-compose-v2",
-                "docker-doc",
-                "podman-docker",
-                "containerd",
-                "runc",
-            ),
-        ),
-        (
-            "engine.docker-key",
-            (
-                "download",
-                "https://download.docker.com/linux/ubuntu/gpg",
-                "/etc/apt/keyrings/docker.asc",
-            ),
-        ),
-        ("engine.docker-repo", ("write", "/etc/apt/sources.list.d/docker.sources")),
-        ("engine.apt-update", ("/usr/bin/apt-get", "update")),
-        (
-            "engine.install",
-            (
-                "/usr/bin/apt-get",
-                "install",
-                "-y",
-                "docker-ce",
-                "docker-ce-cli",
-                "containerd.io",
-                "docker-buildx-plugin",
-                "docker-compose-plugin",
-            ),
-        ),
-        DOCKER_SERVICE,
-        DOCKER_GPU_RUNTIME,
-        DOCKER_RESTART,
-        DOCKER_SMOKE_TEST,
+        *APT_TOOLKIT,
+        *UBUNTU_DOCKER_CE,
     ],
     "ubuntu-22.04-l4-secureboot": [
         (
@@ -222,53 +287,8 @@ EXPECTED = {
         ("driver.install", ("/usr/bin/ubuntu-drivers", "install", "--gpgpu")),
         APT_DRIVER_HOLD,
         REBOOT,
-        APT_TOOLKIT_KEY,
-        APT_TOOLKIT_REPO,
-        APT_TOOLKIT_REFRESH,
-        APT_TOOLKIT_INSTALL,
-        TOOLKIT_VERIFY,
-        (
-            "engine.remove-conflicts",
-            (
-                "/usr/bin/apt-get",
-                "remove",
-                "-y",
-                "docker.io",
-                "docker-compose",
-                "docker-compose-v2",
-                "docker-doc",
-                "podman-docker",
-                "containerd",
-                "runc",
-            ),
-        ),
-        (
-            "engine.docker-key",
-            (
-                "download",
-                "https://download.docker.com/linux/ubuntu/gpg",
-                "/etc/apt/keyrings/docker.asc",
-            ),
-        ),
-        ("engine.docker-repo", ("write", "/etc/apt/sources.list.d/docker.sources")),
-        ("engine.apt-update", ("/usr/bin/apt-get", "update")),
-        (
-            "engine.install",
-            (
-                "/usr/bin/apt-get",
-                "install",
-                "-y",
-                "docker-ce",
-                "docker-ce-cli",
-                "containerd.io",
-                "docker-buildx-plugin",
-                "docker-compose-plugin",
-            ),
-        ),
-        DOCKER_SERVICE,
-        DOCKER_GPU_RUNTIME,
-        DOCKER_RESTART,
-        DOCKER_SMOKE_TEST,
+        *APT_TOOLKIT,
+        *UBUNTU_DOCKER_CE,
     ],
     "fedora-43-a100-secureboot": [
         (
@@ -299,26 +319,8 @@ EXPECTED = {
             ("/usr/bin/dnf", "versionlock", "add", "akmod-nvidia", "xorg-x11-drv-nvidia-cuda"),
         ),
         REBOOT,
-        DNF_TOOLKIT_REPO,
-        DNF_TOOLKIT_REFRESH,
-        DNF_TOOLKIT_INSTALL,
-        TOOLKIT_VERIFY,
-        ("engine.install", ("/usr/bin/dnf", "install", "-y", "podman")),
-        PODMAN_REMOVE_OCI_HOOK,
-        PODMAN_CDI,
-        (
-            "engine.smoke-test",
-            (
-                "/usr/bin/podman",
-                "run",
-                "--rm",
-                "--device",
-                "nvidia.com/gpu=all",
-                "--security-opt=label=disable",
-                "docker.io/nvidia/cuda:13.3.1-base-ubuntu24.04",
-                "nvidia-smi",
-            ),
-        ),
+        *DNF_TOOLKIT,
+        *podman_engine("/usr/bin/dnf", CUDA_13_IMAGE),
     ],
     "opensuse-leap-15.6-rtx4090": [
         (
@@ -332,10 +334,7 @@ EXPECTED = {
                 "nvidia",
             ),
         ),
-        (
-            "driver.refresh",
-            ("/usr/bin/zypper", "--non-interactive", "--gpg-auto-import-keys", "refresh"),
-        ),
+        ("driver.refresh", ZYPPER_REFRESH),
         (
             "driver.install",
             (
@@ -359,48 +358,13 @@ EXPECTED = {
             ),
         ),
         REBOOT,
-        (
-            "toolkit.repo",
-            (
-                "download",
-                "https://nvidia.github.io/libnvidia-container/stable/rpm/nvidia-container-toolkit.repo",
-                "/etc/zypp/repos.d/nvidia-container-toolkit.repo",
-            ),
-        ),
-        (
-            "toolkit.refresh",
-            ("/usr/bin/zypper", "--non-interactive", "--gpg-auto-import-keys", "refresh"),
-        ),
-        (
-            "toolkit.install",
-            (
-                "/usr/bin/zypper",
-                "--non-interactive",
-                "--gpg-auto-import-keys",
-                "install",
-                "nvidia-container-toolkit",
-            ),
-        ),
-        TOOLKIT_VERIFY,
+        *ZYPPER_TOOLKIT,
         ("engine.install", ("/usr/bin/zypper", "--non-interactive", "install", "docker")),
         DOCKER_SERVICE,
-        DOCKER_GPU_RUNTIME,
-        DOCKER_RESTART,
-        DOCKER_SMOKE_TEST,
+        *DOCKER_GPU,
     ],
     "debian-12-gtx1080-podman": [
-        (
-            "driver.cuda-keyring-download",
-            (
-                "download",
-                "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb",
-                "/var/cache/dlenv/cuda-keyring_1.1-1_all.deb",
-            ),
-        ),
-        (
-            "driver.cuda-keyring",
-            ("/usr/bin/dpkg", "-i", "/var/cache/dlenv/cuda-keyring_1.1-1_all.deb"),
-        ),
+        *cuda_keyring("debian12"),
         ("driver.apt-update", ("/usr/bin/apt-get", "update")),
         # F1: the pinning package holds 580; cuda-drivers-580 alone pulls in 590 on Debian
         (
@@ -411,39 +375,13 @@ EXPECTED = {
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.1.0-26-amd64")),
         APT_DRIVER_HOLD,
         REBOOT,
-        APT_TOOLKIT_KEY,
-        APT_TOOLKIT_REPO,
-        APT_TOOLKIT_REFRESH,
-        APT_TOOLKIT_INSTALL,
-        TOOLKIT_VERIFY,
-        ("engine.install", ("/usr/bin/apt-get", "install", "-y", "podman")),
-        PODMAN_REMOVE_OCI_HOOK,
-        PODMAN_CDI,
-        (
-            "engine.smoke-test",
-            (
-                "/usr/bin/podman",
-                "run",
-                "--rm",
-                "--device",
-                "nvidia.com/gpu=all",
-                "--security-opt=label=disable",
-                "docker.io/nvidia/cuda:12.9.1-base-ubuntu24.04",
-                "nvidia-smi",
-            ),
-        ),
+        *APT_TOOLKIT,
+        *podman_engine("/usr/bin/apt-get", CUDA_12_IMAGE),
     ],
     "rocky-9.6-docker-open-sb": [
         ("driver.crb", ("/usr/bin/dnf", "config-manager", "--set-enabled", "crb")),
         ("driver.epel", ("/usr/bin/dnf", "install", "-y", "epel-release")),
-        (
-            "driver.cuda-repo",
-            (
-                "download",
-                "https://developer.download.nvidia.com/compute/cuda/repos/rhel9/x86_64/cuda-rhel9.repo",
-                "/etc/yum.repos.d/cuda-rhel9.repo",
-            ),
-        ),
+        cuda_repo("rhel9"),
         (
             "driver.module-stream",
             ("/usr/bin/dnf", "-y", "module", "enable", "nvidia-driver:open-dkms"),
@@ -455,40 +393,10 @@ EXPECTED = {
             ("/usr/bin/mokutil", "--import", "/var/lib/dkms/mok.pub", "--root-pw"),
         ),
         ("driver.hold-plugin", ("/usr/bin/dnf", "install", "-y", "python3-dnf-plugin-versionlock")),
-        (
-            "driver.hold",
-            (
-                "/usr/bin/dnf",
-                "versionlock",
-                "add",
-                "nvidia-driver",
-                "nvidia-driver-cuda",
-                "kmod-nvidia-open-dkms",
-            ),
-        ),
+        dnf_driver_hold("kmod-nvidia-open-dkms"),
         REBOOT,
-        DNF_TOOLKIT_REPO,
-        DNF_TOOLKIT_REFRESH,
-        DNF_TOOLKIT_INSTALL,
-        TOOLKIT_VERIFY,
-        (
-            "engine.remove-conflicts",
-            (
-                "/usr/bin/dnf",
-                "remove",
-                "-y",
-                "docker",
-                "docker-client",
-                "docker-client-latest",
-                "docker-common",
-                "docker-latest",
-                "docker-latest-logrotate",
-                "docker-logrotate",
-                "docker-engine",
-                "podman",
-                "runc",
-            ),
-        ),
+        *DNF_TOOLKIT,
+        ("engine.remove-conflicts", ("/usr/bin/dnf", "remove", "-y", *RHEL_DOCKER_CONFLICTS)),
         (
             "engine.docker-key",
             (
@@ -509,25 +417,11 @@ EXPECTED = {
                 "/etc/yum.repos.d/docker-ce.repo",
             ),
         ),
-        (
-            "engine.install",
-            (
-                "/usr/bin/dnf",
-                "install",
-                "-y",
-                "docker-ce",
-                "docker-ce-cli",
-                "containerd.io",
-                "docker-buildx-plugin",
-                "docker-compose-plugin",
-            ),
-        ),
+        ("engine.install", ("/usr/bin/dnf", "install", "-y", *DOCKER_CE_PACKAGES)),
         DOCKER_SERVICE,
         ("engine.docker-group", ("/usr/sbin/groupadd", "-f", "docker")),
         ("engine.docker-group-member", ("/usr/sbin/usermod", "-aG", "docker", "alice")),
-        DOCKER_GPU_RUNTIME,
-        DOCKER_RESTART,
-        DOCKER_SMOKE_TEST,
+        *DOCKER_GPU,
     ],
     "rhel-10.0-podman-proprietary": [
         (
@@ -548,14 +442,7 @@ EXPECTED = {
                 "https://dl.fedoraproject.org/pub/epel/epel-release-latest-10.noarch.rpm",
             ),
         ),
-        (
-            "driver.cuda-repo",
-            (
-                "download",
-                "https://developer.download.nvidia.com/compute/cuda/repos/rhel10/x86_64/cuda-rhel10.repo",
-                "/etc/yum.repos.d/cuda-rhel10.repo",
-            ),
-        ),
+        cuda_repo("rhel10"),
         (
             "driver.versionlock-plugin",
             ("/usr/bin/dnf", "install", "-y", "python3-dnf-plugin-versionlock"),
@@ -563,38 +450,10 @@ EXPECTED = {
         ("driver.versionlock", ("/usr/bin/dnf", "versionlock", "add", "*nvidia*580*")),
         ("driver.install", ("/usr/bin/dnf", "install", "-y", "cuda-drivers")),
         ("driver.dkms-module", ("/usr/sbin/dkms", "autoinstall", "-k", "6.12.0-55.el10.x86_64")),
-        (
-            "driver.hold",
-            (
-                "/usr/bin/dnf",
-                "versionlock",
-                "add",
-                "nvidia-driver",
-                "nvidia-driver-cuda",
-                "kmod-nvidia-latest-dkms",
-            ),
-        ),
+        dnf_driver_hold("kmod-nvidia-latest-dkms"),
         REBOOT,
-        DNF_TOOLKIT_REPO,
-        DNF_TOOLKIT_REFRESH,
-        DNF_TOOLKIT_INSTALL,
-        TOOLKIT_VERIFY,
-        ("engine.install", ("/usr/bin/dnf", "install", "-y", "podman")),
-        PODMAN_REMOVE_OCI_HOOK,
-        PODMAN_CDI,
-        (
-            "engine.smoke-test",
-            (
-                "/usr/bin/podman",
-                "run",
-                "--rm",
-                "--device",
-                "nvidia.com/gpu=all",
-                "--security-opt=label=disable",
-                "docker.io/nvidia/cuda:12.9.1-base-ubuntu24.04",
-                "nvidia-smi",
-            ),
-        ),
+        *DNF_TOOLKIT,
+        *podman_engine("/usr/bin/dnf", CUDA_12_IMAGE),
     ],
 }
 
