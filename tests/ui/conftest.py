@@ -1,5 +1,7 @@
-"""UI-layer fixtures: the wizard in demo mode on a fixed clock, with its runner recorded, and
-Textual's text cursors kept still so that snapshots do not depend on when they were taken."""
+"""UI-layer fixtures: the wizard in demo mode on a fixed clock, with its runner recorded, the
+walks through it that Pilot tests share (a new profile, Ctrl+N to a screen, a stage's plan run,
+a build, a launch, the whole wizard), and Textual's text cursors kept still so that snapshots do
+not depend on when they were taken."""
 
 from __future__ import annotations
 
@@ -90,6 +92,90 @@ def demo_app(
         return app, store, plans, passwords
 
     return make
+
+
+@pytest.fixture
+def wait_for_start(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    """``await wait_for_start(pilot)``: until the start screen is on top and the host's facts are
+    in (the probe runs in a worker)."""
+
+    async def run(pilot: Any) -> None:
+        app = pilot.app
+        await wait_for(
+            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
+        )
+
+    return run
+
+
+@pytest.fixture
+def new_profile(
+    wait_for: Callable[..., Any], screen_name: Callable[[Any], str], wait_for_start: Any
+) -> Any:
+    """``await new_profile(pilot)``: on the start screen with the host's facts, n and Enter (the
+    default name, "gpu-dev"); returns on the Prerequisites screen."""
+
+    async def run(pilot: Any) -> None:
+        app = pilot.app
+        await wait_for_start(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+
+    return run
+
+
+@pytest.fixture
+def press_next(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+    """``await press_next(pilot, "DriverScreen", "ToolkitScreen")``: for each name in turn,
+    Ctrl+N and wait until that screen is on top."""
+
+    async def run(pilot: Any, *names: str) -> None:
+        for name in names:
+            await pilot.press("ctrl+n")
+            await wait_for(pilot, lambda n=name: screen_name(pilot.app) == n, name)
+
+    return run
+
+
+@pytest.fixture
+def apply_stage(wait_for: Callable[..., Any], press_next: Any) -> Any:
+    """``await apply_stage(pilot)`` → ``"done"`` or ``"failed"``: from a stage screen, Ctrl+N to
+    its plan (the Apply screen), Ctrl+N to run it, and wait until it has finished."""
+
+    async def run(pilot: Any) -> str:
+        app = pilot.app
+        await press_next(pilot, "ApplyScreen")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: app.screen.phase in ("done", "failed"), "the plan to finish")
+        return str(app.screen.phase)
+
+    return run
+
+
+@pytest.fixture
+def build_image(wait_for: Callable[..., Any], press_next: Any) -> Any:
+    """``await build_image(pilot)``: from the Image screen, Ctrl+N to the Build screen and wait
+    for the build to finish there."""
+
+    async def run(pilot: Any) -> None:
+        await press_next(pilot, "BuildScreen")
+        await wait_for(pilot, lambda: pilot.app.screen.built is not None, "the build")
+
+    return run
+
+
+@pytest.fixture
+def launch_container(wait_for: Callable[..., Any]) -> Any:
+    """``await launch_container(pilot)``: on the Launch screen, Ctrl+R and wait for the container
+    to be started."""
+
+    async def run(pilot: Any) -> None:
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pilot.app.screen.started, "the container")
+
+    return run
 
 
 @pytest.fixture

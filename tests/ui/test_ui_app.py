@@ -29,19 +29,18 @@ class HeldRunner:
 
 
 async def test_ctrl_q_during_a_running_job_warns_first(
-    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    new_profile: Any,
+    press_next: Any,
 ) -> None:
     release = threading.Event()
     app, _, _, _ = demo_app("ubuntu-4090", lambda _pw: HeldRunner(release))
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-            await pilot.press("n", "enter")
-            await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-            await pilot.press("ctrl+n")
-            await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
-            await pilot.press("ctrl+n")
-            await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+            await new_profile(pilot)
+            await press_next(pilot, "DriverScreen", "ApplyScreen")
             await pilot.press("ctrl+n")
             await wait_for(pilot, lambda: app.screen.phase == "running", "the job")
             await pilot.press("ctrl+q")

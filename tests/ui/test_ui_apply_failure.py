@@ -77,22 +77,13 @@ def failing_app(demo_app: Callable[..., Any]) -> Callable[[], tuple[Any, Profile
 
 
 @pytest.fixture
-def to_failure(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+def to_failure(new_profile: Any, press_next: Any, apply_stage: Any) -> Any:
     async def run(pilot: Any) -> None:
         """New profile; past the prerequisites; run the driver plan, which fails."""
-        app = pilot.app
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n")
-        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "the driver stage")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: app.screen.phase == "failed", "the failure")
-        app.clear_notifications()
+        await new_profile(pilot)
+        await press_next(pilot, "DriverScreen")
+        assert await apply_stage(pilot) == "failed"
+        pilot.app.clear_notifications()
         await pilot.pause(0.2)
 
     return run
@@ -103,7 +94,6 @@ def failure_text(app: Any) -> str:
 
 
 async def test_the_failure_names_the_step_and_retry_runs_the_plan_again(
-    tmp_path: Path,
     wait_for: Callable[..., Any],
     screen_name: Callable[[Any], str],
     failing_app: Any,
@@ -127,7 +117,6 @@ async def test_the_failure_names_the_step_and_retry_runs_the_plan_again(
 
 
 async def test_abort_records_the_stage_as_failed_and_stays_on_it(
-    tmp_path: Path,
     wait_for: Callable[..., Any],
     screen_name: Callable[[Any], str],
     failing_app: Any,
@@ -294,8 +283,9 @@ class HeldRunner:
 async def test_the_wizard_marks_the_stage_running_while_its_job_runs(
     tmp_path: Path,
     wait_for: Callable[..., Any],
-    screen_name: Callable[[Any], str],
     clock: Callable[[], str],
+    new_profile: Any,
+    press_next: Any,
 ) -> None:
     """As `dlenv apply` does: a wizard that dies mid-job leaves the profile saying which job runs."""
     store = ProfileStore(tmp_path / "profiles")
@@ -308,15 +298,8 @@ async def test_the_wizard_marks_the_stage_running_while_its_job_runs(
         demo_speed=0,
     )
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n")
-        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "the driver stage")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+        await new_profile(pilot)
+        await press_next(pilot, "DriverScreen", "ApplyScreen")
         await pilot.press("ctrl+n")
         await wait_for(pilot, held.holding.is_set, "the job's start")
         progress = store.load("gpu-dev").progress["driver"]

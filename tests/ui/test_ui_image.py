@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,13 +13,13 @@ from dlenv_tui.model import ImageVariant
 
 
 @pytest.fixture
-def skip_to_image(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+def skip_to_image(
+    wait_for: Callable[..., Any], screen_name: Callable[[Any], str], new_profile: Any
+) -> Any:
     async def run(pilot: Any) -> None:
         """New profile on a host without a driver, skipping the host stages (no driver limit)."""
         app = pilot.app
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await new_profile(pilot)
         await pilot.press("ctrl+n")
         for stage in ("DriverScreen", "ToolkitScreen", "EngineScreen"):
             await wait_for(pilot, lambda s=stage: screen_name(app) == s, stage)
@@ -38,11 +37,10 @@ def options(select: Select[str]) -> list[str]:
 
 
 async def test_cuda_and_ubuntu_follow_the_flavour_and_next_waits_for_an_image(
-    tmp_path: Path,
-    wait_for: Callable[..., Any],
     screen_name: Callable[[Any], str],
     demo_app: Any,
     skip_to_image: Any,
+    press_next: Any,
 ) -> None:
     app, store, _, _ = demo_app("fedora-a100")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -95,22 +93,17 @@ async def test_cuda_and_ubuntu_follow_the_flavour_and_next_waits_for_an_image(
         screen.query_one("#cudnn", Checkbox).value = False
         await pilot.pause(0.2)
         assert not error.display
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        await press_next(pilot, "BuildScreen")
     image = store.load("gpu-dev").image
     assert (image.variant, image.cudnn) == (ImageVariant.BASE, False)
     compat.image_tag(image.cuda, image.variant, image.cudnn, image.ubuntu)  # exists
 
 
 @pytest.fixture
-def _image_to_launch(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
+def _image_to_launch(build_image: Any, press_next: Any) -> Any:
     async def run(pilot: Any) -> None:
-        app = pilot.app
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
-        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+        await build_image(pilot)
+        await press_next(pilot, "LaunchScreen")
         await pilot.pause()
 
     return run
@@ -122,12 +115,11 @@ def _text(screen: Any, id_: str) -> str:
 
 
 async def test_image_and_launch_show_the_cli_notes_and_no_ssh_line_that_cannot_work(
-    tmp_path: Path,
     monkeypatch: Any,
-    wait_for: Callable[..., Any],
     demo_app: Any,
     skip_to_image: Any,
     _image_to_launch: Any,
+    launch_container: Any,
 ) -> None:
     from dlenv_tui import session
     from dlenv_tui.image_notes import NO_SSH_KEY
@@ -141,19 +133,14 @@ async def test_image_and_launch_show_the_cli_notes_and_no_ssh_line_that_cannot_w
         assert "PyTorch" in notes and "cu1" in notes  # why this torch index
         await _image_to_launch(pilot)
         assert NO_SSH_KEY in _text(app.screen, "launch-notes")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await launch_container(pilot)
         lines = app.screen.connect_lines
     assert not any("ssh -p" in line for line in lines), lines
     assert any("the image has no public key" in line for line in lines), lines
 
 
 async def test_with_a_public_key_launch_shows_the_ssh_line(
-    tmp_path: Path,
-    wait_for: Callable[..., Any],
-    demo_app: Any,
-    skip_to_image: Any,
-    _image_to_launch: Any,
+    demo_app: Any, skip_to_image: Any, _image_to_launch: Any, launch_container: Any
 ) -> None:
     from dlenv_tui.image_notes import NO_SSH_KEY
 
@@ -162,17 +149,16 @@ async def test_with_a_public_key_launch_shows_the_ssh_line(
         await skip_to_image(pilot)
         assert NO_SSH_KEY not in _text(app.screen, "image-notes")
         await _image_to_launch(pilot)
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await launch_container(pilot)
         lines = app.screen.connect_lines
     assert any("ssh -p 2222" in line for line in lines), lines
 
 
 async def test_a_base_tag_gone_from_the_registry_stops_the_build_and_u_builds_on_the_newest(
     wait_for: Callable[..., Any],
-    screen_name: Callable[[Any], str],
     demo_app: Any,
     skip_to_image: Any,
+    press_next: Any,
     registry: Any,
 ) -> None:
     from dataclasses import replace
@@ -191,8 +177,7 @@ async def test_a_base_tag_gone_from_the_registry_stops_the_build_and_u_builds_on
         newer = f"{major}.{minor}.{patch + 1}-{flavour}"
         registry.tags.add(newer)
         registry.tags.discard(base.split(":", 1)[1])
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        await press_next(pilot, "BuildScreen")
         screen = app.screen
         await wait_for(pilot, lambda: bool(screen.offer), "the check before the build")
         state = " ".join(str(screen.query_one("#build-state", Static).render()).split())

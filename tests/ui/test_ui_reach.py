@@ -27,17 +27,6 @@ def rows(app: Any) -> list[tuple[str, str]]:
     ]
 
 
-@pytest.fixture
-def to_prereq(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
-    async def run(pilot: Any) -> None:
-        app = pilot.app
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-
-    return run
-
-
 def closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (bound for a moment, then released)."""
     with socket.socket() as s:
@@ -50,7 +39,7 @@ def test_demo_never_touches_the_network(
     monkeypatch: pytest.MonkeyPatch,
     wait_for: Callable[..., Any],
     demo_app: Any,
-    to_prereq: Any,
+    new_profile: Any,
 ) -> None:
     def no_network(*args: object, **kwargs: object) -> tuple[Check, ...]:
         raise AssertionError("the demo tried to reach the network")
@@ -60,7 +49,7 @@ def test_demo_never_touches_the_network(
     async def run() -> None:
         app, _, _, _ = demo_app("ubuntu-4090")
         async with app.run_test(size=(80, 24)) as pilot:
-            await to_prereq(pilot)
+            await new_profile(pilot)
             await wait_for(pilot, lambda: app.screen.reach is not None, "the repository rows")
             reach = app.screen.reach
             shown = rows(app)
@@ -79,7 +68,7 @@ def test_placeholder_shows_while_the_worker_runs(
     monkeypatch: pytest.MonkeyPatch,
     wait_for: Callable[..., Any],
     demo_app: Any,
-    to_prereq: Any,
+    new_profile: Any,
 ) -> None:
     release = threading.Event()
     real = services.repository_checks
@@ -93,7 +82,7 @@ def test_placeholder_shows_while_the_worker_runs(
     async def run() -> None:
         app, _, _, _ = demo_app("debian-1080")
         async with app.run_test(size=(80, 24)) as pilot:
-            await to_prereq(pilot)
+            await new_profile(pilot)
             await pilot.pause(0.1)
             status, found = rows(app)[-1]
             assert (status, found) == ("…", "checking package repositories…")
@@ -115,7 +104,7 @@ def test_real_check_reports_an_unreachable_repository(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     wait_for: Callable[..., Any],
-    to_prereq: Any,
+    new_profile: Any,
     store: ProfileStore,
 ) -> None:
     """Not demo: the real check_reachable runs, aimed (through the services seam) at a closed port."""
@@ -137,7 +126,7 @@ def test_real_check_reports_an_unreachable_repository(
         )
         assert app.ctx.mode.name == "real"
         async with app.run_test(size=(80, 24)) as pilot:
-            await to_prereq(pilot)
+            await new_profile(pilot)
             await wait_for(pilot, lambda: app.screen.reach is not None, "the repository rows")
             (row,) = app.screen.reach
             assert row.id == f"reach.127.0.0.1:{port}"

@@ -22,6 +22,41 @@ EXPECTED_PLANS = {
 }
 
 
+@pytest.fixture
+def walk_to_engine(new_profile: Any, press_next: Any) -> Any:
+    """``await walk_to_engine(pilot)``: a new profile, Ctrl+N past the host stages up to the
+    Engine screen (on a host that needs nothing, as rocky-ready)."""
+
+    async def run(pilot: Any) -> None:
+        await new_profile(pilot)
+        await press_next(pilot, "DriverScreen", "ToolkitScreen", "EngineScreen")
+
+    return run
+
+
+@pytest.fixture
+def walk_to_image(walk_to_engine: Any, press_next: Any) -> Any:
+    """``await walk_to_image(pilot)``: as walk_to_engine, then Ctrl+N to the Image screen."""
+
+    async def run(pilot: Any) -> None:
+        await walk_to_engine(pilot)
+        await press_next(pilot, "ImageScreen")
+
+    return run
+
+
+@pytest.fixture
+def walk_to_launch(walk_to_image: Any, build_image: Any, press_next: Any) -> Any:
+    """``await walk_to_launch(pilot)``: as walk_to_image, then build, and Ctrl+N to Launch."""
+
+    async def run(pilot: Any) -> None:
+        await walk_to_image(pilot)
+        await build_image(pilot)
+        await press_next(pilot, "LaunchScreen")
+
+    return run
+
+
 def test_every_scenario_has_an_expectation() -> None:
     assert sorted(EXPECTED_PLANS) == scenario_keys()
 
@@ -30,20 +65,13 @@ def test_every_scenario_has_an_expectation() -> None:
 async def test_whole_wizard(
     tmp_path: Path,
     scenario: str,
-    wait_for: Callable[..., Any],
-    screen_name: Callable[[Any], str],
     demo_app: Any,
+    new_profile: Any,
     walk_to_end: Any,
 ) -> None:
     app, store, plans, passwords = demo_app(scenario)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(
-            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
-        )
-        await pilot.press("n")
-        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await new_profile(pilot)
         seen = await walk_to_end(pilot)
     assert seen[:5] == ["PrereqScreen", "DriverScreen", *seen[2:5]]
     assert "SummaryScreen" in seen and "LaunchScreen" in seen and "BuildScreen" in seen
@@ -62,51 +90,42 @@ async def test_whole_wizard(
 
 
 async def test_debian_pins_the_proprietary_580_branch(
-    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    demo_app: Any, new_profile: Any, press_next: Any, apply_stage: Any
 ) -> None:
     app, store, plans, _ = demo_app("debian-1080")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: app.screen.phase == "done", "the driver plan")
+        await new_profile(pilot)
+        await press_next(pilot, "DriverScreen")
+        assert await apply_stage(pilot) == "done"
     argv = [" ".join(s.argv) for s in plans[0].steps]
     assert any("nvidia-driver-pinning-580" in a for a in argv), argv
     assert store.load("gpu-dev").driver.flavour.value == "proprietary"
 
 
 async def test_fedora_secure_boot_warns_about_the_console(
-    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    demo_app: Any, new_profile: Any, press_next: Any
 ) -> None:
     app, _, _, _ = demo_app("fedora-a100")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await new_profile(pilot)
+        await press_next(pilot, "DriverScreen")
         text = str(app.screen.query_one("#secureboot").render())
         assert "console" in text and "mokutil" in text
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
+        await press_next(pilot, "ApplyScreen")
         assert any(s.id == "driver.mok-import" for s in app.screen.plan.steps)
 
 
 async def test_back_returns_to_the_previous_stage_and_resume_lands_there(
-    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    new_profile: Any,
+    press_next: Any,
 ) -> None:
     app, store, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
+        await new_profile(pilot)
+        await press_next(pilot, "DriverScreen")
         assert app.screen.query_one("#satisfied").display
         await pilot.press("s")  # satisfied: one key skips it
         await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "toolkit")
@@ -121,17 +140,11 @@ async def test_back_returns_to_the_previous_stage_and_resume_lands_there(
 
 
 async def test_invalid_input_is_shown_and_blocks_next(
-    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    screen_name: Callable[[Any], str], demo_app: Any, walk_to_image: Any, press_next: Any
 ) -> None:
     app, store, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        for _ in range(4):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
+        await walk_to_image(pilot)
         field = app.screen.query_one("#extra-apt")
         field.query_one("Input").value = "ffmpeg Bad;Name"
         await pilot.pause()
@@ -142,19 +155,19 @@ async def test_invalid_input_is_shown_and_blocks_next(
         field.query_one("Input").value = "ffmpeg"
         await pilot.pause()
         assert field.valid
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
+        await press_next(pilot, "BuildScreen")
     assert store.load("gpu-dev").image.extra_apt == ("ffmpeg",)
 
 
 async def test_delete_asks_first(
-    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    wait_for: Callable[..., Any],
+    screen_name: Callable[[Any], str],
+    demo_app: Any,
+    new_profile: Any,
 ) -> None:
     app, store, _, _ = demo_app("ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await new_profile(pilot)
         await pilot.press("escape")
         await wait_for(pilot, lambda: screen_name(app) == "StartScreen", "start")
         await pilot.press("c")
@@ -174,20 +187,14 @@ async def test_delete_asks_first(
 
 
 async def test_quitting_at_the_reboot_prompt_resumes_at_the_driver(
-    tmp_path: Path, wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    demo_app: Any, new_profile: Any, press_next: Any, apply_stage: Any
 ) -> None:
     """ "Run dlenv again after the reboot; this profile resumes here": Ctrl+Q there must keep it."""
     app, store, _, _ = demo_app("ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "DriverScreen", "driver")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: app.screen.phase == "done", "the driver plan")
+        await new_profile(pilot)
+        await press_next(pilot, "DriverScreen")
+        assert await apply_stage(pilot) == "done"
         assert "Reboot needed" in str(app.screen.query_one("#failure").render())
         await pilot.press("ctrl+q")
     profile = store.load("gpu-dev")
@@ -202,6 +209,8 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(
     clock: Callable[[], str],
     facts_file: Callable[[str], Path],
     store: ProfileStore,
+    new_profile: Any,
+    launch_container: Any,
 ) -> None:
     facts = facts_file("ubuntu-24.04-rtx4090-fresh")
     real = store
@@ -214,13 +223,7 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(
     )
     said: list[str] = []
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(
-            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
-        )
-        await pilot.press("n")
-        await wait_for(pilot, lambda: screen_name(app) == "NameDialog", "the name dialog")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await new_profile(pilot)
         for _ in range(40):
             name = screen_name(app)
             if name == "StartScreen":
@@ -238,8 +241,7 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(
                 build_log = list(app.screen.query_one("#log").lines)
                 dockerfile = app.ctx.render_image(app.screen.profile).dockerfile
             elif name == "LaunchScreen":
-                await pilot.press("ctrl+r")
-                await wait_for(pilot, lambda: app.screen.started, "the container")
+                await launch_container(pilot)
                 said.append(str(app.screen.query_one("#launch-state").render()))
                 connect = list(app.screen.connect_lines)
             elif name == "SummaryScreen":
@@ -265,32 +267,12 @@ async def test_dry_run_writes_nothing_to_the_real_profiles_and_says_would(
     assert "token=<made-when-it-starts>" in jupyter and "demo" not in jupyter, connect
 
 
-@pytest.fixture
-def walk_to_launch(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
-    async def run(pilot: Any) -> None:
-        app = pilot.app
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        for _ in range(4):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
-        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
-
-    return run
-
-
 async def test_a_port_published_twice_is_shown_inline_and_blocks_start_and_next(
-    tmp_path: Path,
-    wait_for: Callable[..., Any],
     screen_name: Callable[[Any], str],
     demo_app: Any,
     walk_to_launch: Any,
+    launch_container: Any,
+    press_next: Any,
 ) -> None:
     """JupyterLab and SSH both on 2222: said on the form, nothing starts, no setting is lost."""
     app, store, _, _ = demo_app("rocky-ready")
@@ -309,17 +291,13 @@ async def test_a_port_published_twice_is_shown_inline_and_blocks_start_and_next(
         app.screen.query_one("#jupyter-port Input").value = "8890"
         await pilot.pause()
         assert not app.screen.query_one("#launch-problems").display
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: app.screen.started, "the container")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "SummaryScreen", "summary")
+        await launch_container(pilot)
+        await press_next(pilot, "SummaryScreen")
     ports = {p.container: p.host for p in store.load("gpu-dev").run.ports}
     assert ports == {8888: 8890, 22: 2222}
 
 
-async def test_gpu_indices_are_checked_against_the_host(
-    tmp_path: Path, demo_app: Any, walk_to_launch: Any
-) -> None:
+async def test_gpu_indices_are_checked_against_the_host(demo_app: Any, walk_to_launch: Any) -> None:
     app, _, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
         await walk_to_launch(pilot)
@@ -334,11 +312,11 @@ async def test_gpu_indices_are_checked_against_the_host(
 
 
 async def test_changed_settings_make_rebuild_the_default(
-    tmp_path: Path,
     wait_for: Callable[..., Any],
     screen_name: Callable[[Any], str],
     demo_app: Any,
     walk_to_launch: Any,
+    press_next: Any,
 ) -> None:
     """After the image settings change, Build says so and Ctrl+N rebuilds instead of keeping it."""
     app, store, _, _ = demo_app("rocky-ready")
@@ -353,36 +331,30 @@ async def test_changed_settings_make_rebuild_the_default(
         await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "back to image")
         app.screen.query_one("#extra-apt Input").value = "ffmpeg"
         await pilot.pause()
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build again")
+        await press_next(pilot, "BuildScreen")
         assert app.screen.stale
         assert "settings changed since the last build" in str(
             app.screen.query_one("#build-state").render()
         )
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: app.screen.built is not None, "the rebuild")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
+        await press_next(pilot, "LaunchScreen")
     last = store.load("gpu-dev").last_image
     assert last is not None and last.context_digest != first.context_digest
 
 
 async def test_blocking_problems_block_unless_going_on_anyway_is_recorded(
-    tmp_path: Path,
     wait_for: Callable[..., Any],
     screen_name: Callable[[Any], str],
     clock: Callable[[], str],
     facts_file: Callable[[str], Path],
     store: ProfileStore,
+    new_profile: Any,
 ) -> None:
     facts = facts_file("arch-rtx4090")  # unsupported
     app = make_app(store=store, facts_file=str(facts), now=clock, demo_speed=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(
-            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
-        )
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await new_profile(pilot)
         assert "blocking problem" in str(app.screen.query_one("#verdict").render())
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "the question")
@@ -400,23 +372,8 @@ async def test_blocking_problems_block_unless_going_on_anyway_is_recorded(
     assert any("Distribution" in n for n in noted)
 
 
-@pytest.fixture
-def walk_to_engine(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
-    async def run(pilot: Any) -> None:
-        app = pilot.app
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        for _ in range(3):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-        await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine")
-
-    return run
-
-
 async def test_docker_keeps_its_package_source_after_a_look_at_podman(
-    tmp_path: Path, demo_app: Any, walk_to_engine: Any
+    demo_app: Any, walk_to_engine: Any
 ) -> None:
     app, _, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -434,9 +391,7 @@ async def test_docker_keeps_its_package_source_after_a_look_at_podman(
 
 
 async def test_the_comparison_shows_both_engines_side_by_side_at_80_columns(
-    tmp_path: Path,
-    demo_app: Any,
-    walk_to_engine: Any,
+    demo_app: Any, walk_to_engine: Any
 ) -> None:
     app, _, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -455,25 +410,20 @@ async def test_the_comparison_shows_both_engines_side_by_side_at_80_columns(
 
 
 async def test_a_finished_stage_shows_finished_when_revisited_and_s_keeps_it_done(
-    tmp_path: Path,
     wait_for: Callable[..., Any],
     screen_name: Callable[[Any], str],
     demo_app: Any,
+    new_profile: Any,
+    press_next: Any,
+    apply_stage: Any,
 ) -> None:
     app, store, plans, _ = demo_app("ubuntu-4090")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        await pilot.press("ctrl+n")
+        await new_profile(pilot)
         for stage in ("DriverScreen", "ToolkitScreen"):
-            await wait_for(pilot, lambda s=stage: screen_name(app) == s, stage)
-            await pilot.press("ctrl+n")
-            await wait_for(pilot, lambda: screen_name(app) == "ApplyScreen", "the plan")
-            await pilot.press("ctrl+n")
-            await wait_for(pilot, lambda: app.screen.phase == "done", "the plan to finish")
-            await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "EngineScreen", "engine")
+            await press_next(pilot, stage)
+            assert await apply_stage(pilot) == "done", stage
+        await press_next(pilot, "EngineScreen")
         assert store.load("gpu-dev").progress["toolkit"].state is StageState.DONE
         await pilot.press("escape")
         await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "back to toolkit")
@@ -497,15 +447,13 @@ async def test_going_on_without_a_gpu_plans_no_driver_and_says_why(
     clock: Callable[[], str],
     store: ProfileStore,
     no_gpu_facts_file: Path,
+    new_profile: Any,
+    press_next: Any,
 ) -> None:
     facts = no_gpu_facts_file
     app = make_app(store=store, facts_file=str(facts), now=clock, demo_speed=0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(
-            pilot, lambda: screen_name(app) == "StartScreen" and app.ctx.facts is not None, "start"
-        )
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
+        await new_profile(pilot)
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "go on anyway?")
         await pilot.press("y")
@@ -519,18 +467,14 @@ async def test_going_on_without_a_gpu_plans_no_driver_and_says_why(
         # no flavour advice for a GPU that is not there ("assumes a Turing or newer GPU")
         assert not screen.query_one("#flavour").display
         assert not screen.query_one("#advice").display
-        await pilot.press("ctrl+n")  # nothing to apply: on to the toolkit, no empty plan screen
-        await wait_for(pilot, lambda: screen_name(app) == "ToolkitScreen", "toolkit")
+        # nothing to apply: on to the toolkit, no empty plan screen
+        await press_next(pilot, "ToolkitScreen")
         await pilot.press("ctrl+q")
     assert store.load("gpu-dev").progress["driver"].state is StageState.SKIPPED
 
 
 async def test_the_launch_form_takes_home_relative_mounts_and_docker_sizes(
-    tmp_path: Path,
-    wait_for: Callable[..., Any],
-    screen_name: Callable[[Any], str],
-    demo_app: Any,
-    walk_to_launch: Any,
+    demo_app: Any, walk_to_launch: Any, launch_container: Any, press_next: Any
 ) -> None:
     """~/ws and 16gb, as `profiles set` and a profile file take them (one grammar per value)."""
     app, store, _, _ = demo_app("rocky-ready")
@@ -547,44 +491,36 @@ async def test_the_launch_form_takes_home_relative_mounts_and_docker_sizes(
         assert "'~' and '~/…' only" in app.screen.invalid_reason()
         app.screen.query_one("#datasets Input").value = ""
         await pilot.pause()
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: app.screen.started, "the container")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "SummaryScreen", "summary")
+        await launch_container(pilot)
+        await press_next(pilot, "SummaryScreen")
     run = store.load("gpu-dev").run
     assert run.shm_size == "16gb"
     assert run.mounts[0].source == f"{home}/ws" and run.mounts[0].target == "/workspace"
 
 
 async def test_a_build_and_a_launch_are_recorded_the_moment_they_finish(
-    wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    demo_app: Any,
+    walk_to_image: Any,
+    build_image: Any,
+    press_next: Any,
+    launch_container: Any,
 ) -> None:
     """Through the operations layer, as `dlenv build` / `dlenv run` record them: quitting on the
     Build or Launch screen right after keeps the image and the launch in the profile."""
     app, store, _, _ = demo_app("rocky-ready")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        for _ in range(4):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
-        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+        await walk_to_image(pilot)
+        await build_image(pilot)
         built = store.load("gpu-dev").last_image  # still on the Build screen
         assert built is not None and built.tag and built.context_digest.startswith("sha256:")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "LaunchScreen", "launch")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await press_next(pilot, "LaunchScreen")
+        await launch_container(pilot)
         launch = store.load("gpu-dev").progress["launch"]
         assert launch.state is StageState.DONE and launch.detail.startswith("dlenv-")
 
 
 async def test_a_launch_the_profile_cannot_record_is_said_on_the_launch_screen(
-    wait_for: Callable[..., Any], demo_app: Any, walk_to_launch: Any
+    demo_app: Any, walk_to_launch: Any, launch_container: Any
 ) -> None:
     """The container runs but the profile is gone meanwhile (another dlenv deleted it): the Launch
     screen says the launch was not recorded, as `dlenv run` does, instead of keeping quiet."""
@@ -592,15 +528,14 @@ async def test_a_launch_the_profile_cannot_record_is_said_on_the_launch_screen(
     async with app.run_test(size=(80, 24)) as pilot:
         await walk_to_launch(pilot)
         store.delete("gpu-dev")
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: app.screen.started, "the container")
+        await launch_container(pilot)
         await pilot.pause()
         said = [str(n.message) for n in app._notifications]
     assert any("Could not record the launch in the profile" in m for m in said), said
 
 
 async def test_the_wizards_build_runs_the_in_image_gpu_check_and_records_it(
-    wait_for: Callable[..., Any], screen_name: Callable[[Any], str], demo_app: Any
+    demo_app: Any, walk_to_image: Any, build_image: Any
 ) -> None:
     """As after `dlenv build`: the session's GPU-check seam runs on the new image and its result
     is recorded with the build (the Launch screen shows it from there)."""
@@ -618,16 +553,8 @@ async def test_the_wizards_build_runs_the_in_image_gpu_check_and_records_it(
     app, store, _, _ = demo_app("rocky-ready")
     app.ctx.deps = dataclasses.replace(app.ctx.deps, gpu_check=gpu_check)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ctx.facts is not None, "facts")
-        await pilot.press("n", "enter")
-        await wait_for(pilot, lambda: screen_name(app) == "PrereqScreen", "prerequisites")
-        for _ in range(4):
-            await pilot.press("ctrl+n")
-            await pilot.pause()
-        await wait_for(pilot, lambda: screen_name(app) == "ImageScreen", "image")
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: screen_name(app) == "BuildScreen", "build")
-        await wait_for(pilot, lambda: app.screen.built is not None, "the build")
+        await walk_to_image(pilot)
+        await build_image(pilot)
         await pilot.pause(0.2)
         log = list(app.screen.query_one("#log").lines)
     built = store.load("gpu-dev").last_image
