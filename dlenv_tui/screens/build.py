@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,6 +17,9 @@ from dlenv_tui.model import BuiltImage, HostFacts, Profile
 from dlenv_tui.screens.base import StageResult, StageScreen
 from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.log_pane import LineBatcher, LogPane
+
+if TYPE_CHECKING:
+    from dlenv_tui.engine.types import BuildProgress
 
 
 class BuildScreen(StageScreen):
@@ -158,7 +161,7 @@ class BuildScreen(StageScreen):
 
         batcher = LineBatcher(deliver)
 
-        def on_progress(p: Any) -> None:
+        def on_progress(p: BuildProgress) -> None:
             state["step"], state["total"] = p.step, p.total
             batcher.add(p.line)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -21,8 +22,12 @@ from dlenv_tui.screens.base import Action, StageScreen
 from dlenv_tui.screens.context import Context
 from dlenv_tui.widgets.field import Field
 
+if TYPE_CHECKING:
+    from dlenv_tui.engine.types import RunInfo
+    from dlenv_tui.launch_checks import LaunchProblems
 
-def _check(kind: str) -> Any:
+
+def _check(kind: str) -> Callable[[str], str]:
     return lambda value: services.validate_field(kind, value)
 
 
@@ -44,7 +49,7 @@ class LaunchScreen(StageScreen):
 
     @dataclass
     class Started(Message):
-        info: Any
+        info: RunInfo | None
         lines: list[str]
         error: str = ""
         record_error: str = ""
@@ -200,7 +205,7 @@ class LaunchScreen(StageScreen):
         problems = self.problems()
         return problems.errors[0] if problems.errors else ""
 
-    def problems(self) -> Any:
+    def problems(self) -> LaunchProblems:
         """The profile validator's run rules and the host's GPUs and paths, on what is on screen."""
         from dlenv_tui.launch_checks import launch_problems
 
