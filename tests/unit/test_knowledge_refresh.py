@@ -165,3 +165,50 @@ def test_a_broken_repository_listing_changes_nothing(
     err = capsys.readouterr().err.strip()
     assert err.startswith("dlenv: ") and err.count("\n") == 0 and "unchanged" in err
     assert (knowledge_file().read_bytes(), repos_file().read_bytes()) == before
+
+
+# cuda-compat file names from NVIDIA's ubuntu2404/x86_64 repository as public install scripts
+# download them (developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/…)
+UBUNTU2404_COMPAT = (
+    "cuda-compat-12-8_570.211.01-0ubuntu1_amd64.deb",
+    "cuda-compat-12-9_575.57.08-0ubuntu1_amd64.deb",
+    "cuda-compat-13-0_580.95.05-0ubuntu1_amd64.deb",
+    "cuda-compat-13-0_580.178.04-1ubuntu1_amd64.deb",
+    "cuda-compat-13-3_610.43.02-1ubuntu1_amd64.deb",
+    "cuda-toolkit-13-3_13.3.0-1_amd64.deb",
+)
+
+
+def test_the_lowest_cuda_compat_of_a_minor_is_its_driver_and_release_notes_rows_stay() -> None:
+    from dlenv_tui.knowledge import repos
+
+    links = "".join(f"<a href='{n}'>{n}</a>\n" for n in UBUNTU2404_COMPAT)
+    listing = repos.parse_listing(f"<pre>{links}</pre>".encode(), "ubuntu2404/x86_64/")
+    # NVIDIA republishes cuda-compat-13-0 with later R580 drivers: the lowest is 13.0's
+    assert listing["compat"] == {
+        "12.8": "570.211.01",
+        "12.9": "575.57.08",
+        "13.0": "580.95.05",
+        "13.3": "610.43.02",
+    }
+    repos_file().parent.mkdir(parents=True, exist_ok=True)
+    repos_file().write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "as_of": "2026-11-30",
+                "repos": {"ubuntu2404/x86_64": {"exists": True, **listing}},
+            }
+        )
+    )
+    compat.reload_data()
+    # a republished package (570.211.01, 575.57.08) does not raise a minimum the release notes
+    # give (12.8 needs 570.26, 12.9 575.51.03): those rows are NVIDIA's and stay
+    assert compat.max_cuda_for_driver("575.51.03").value == "12.9"
+    assert compat.max_cuda_for_driver("570.26").value == "12.8"
+    # the secondary 13.3 row gives way to the repository's (the same 610.43.02)
+    reasons = compat.max_cuda_for_driver("610.43.02").reasons
+    assert any(
+        "ubuntu2404/x86_64 (cuda-compat-13-3 610.43.02, as of 2026-11-30)" in r for r in reasons
+    )
+    assert not any("secondary sources" in r for r in reasons)
