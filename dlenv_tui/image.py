@@ -415,6 +415,10 @@ def _flavour_reasons(opts: ImageOptions, cuda: str, reasons: list[str]) -> list[
     return out
 
 
+APT_TURN_LOCK = "/var/lib/apt/dlenv-build.lock"
+"""In the shared apt cache mount: concurrent Podman builds run their apt steps one at a time."""
+
+
 def _system_section(
     apt: Sequence[str], mirror: str, ca: bool, auth: bool, buildkit: bool, lock: str
 ) -> str:
@@ -433,6 +437,12 @@ def _system_section(
         if lines:
             out += "RUN " + lines[0] + "\n"
         return out
+    if buildkit and not lock:
+        # a shared cache mount (Podman's: no sharing=locked, see render_dockerfile): apt's own lock
+        # files in it fail a second build's apt at once, so builds take turns on a lock file there
+        lines.append(
+            f"exec 9>{APT_TURN_LOCK} && if command -v flock >/dev/null; then flock -w 1800 9 || true; fi"
+        )
     if buildkit:
         # the base image's docker-clean hook would empty the cache mount after every install
         lines.append(

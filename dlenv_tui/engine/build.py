@@ -146,17 +146,29 @@ def _classic_events(
         buildargs=dict(rendered.build_args) or None,
         network_mode=rendered.network or None,
     )
-    for chunk in stream:
-        if "error" in chunk or "errorDetail" in chunk:
-            yield _Event(error=chunk.get("error") or chunk["errorDetail"].get("message", ""))
-            return
-        text = str(chunk.get("stream") or chunk.get("status") or "")
+
+    def events(text: str) -> Iterator[_Event]:
         for line in text.splitlines():
             m = _STEP.match(line)
             if m:
                 yield _Event(line, int(m.group(1)), int(m.group(2)), line[m.end() :].strip())
             elif line.strip():
                 yield _Event(line, cached=bool(_CACHED.search(line)))
+
+    pending = ""
+    """The output after the last newline: Podman streams a step's output as it comes, so one
+    line may arrive in pieces ("E", ": ", "Unable to lock …")."""
+    for chunk in stream:
+        if "error" in chunk or "errorDetail" in chunk:
+            yield from events(pending)
+            yield _Event(error=chunk.get("error") or chunk["errorDetail"].get("message", ""))
+            return
+        if chunk.get("stream"):
+            whole, _newline, pending = (pending + str(chunk["stream"])).rpartition("\n")
+            yield from events(whole)
+        elif chunk.get("status"):  # a pull's progress: one message each
+            yield from events(str(chunk["status"]))
+    yield from events(pending)
 
 
 #: ``[ 3/12] RUN …``, ``[stage-1 3/5] COPY …``: a step of the Dockerfile (``[internal] …`` is not)

@@ -223,6 +223,14 @@ def ssh() -> Callable[..., subprocess.CompletedProcess[str]]:
     return _ssh
 
 
+@pytest.fixture
+def ssh_key(tmp_path: Path) -> Path:
+    """A fresh ed25519 key pair without a passphrase: the private key's path (``.pub`` beside)."""
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key
+
+
 @pytest.fixture(scope="session")
 def worker_planner() -> ModuleType:
     """``worker_planner.py`` beside these tests, the root worker's test planner (real apt steps

@@ -51,14 +51,13 @@ def _remove_volumes(client: EngineClient, names: dict[str, str]) -> None:
 def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
     client: EngineClient,
     debian: str,
-    tmp_path: Path,
     small_profile: Any,
     free_port: Any,
     build: Any,
     ssh: Any,
+    ssh_key: Path,
 ) -> None:
-    key = tmp_path / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    key = ssh_key
     port = free_port()
     profile = small_profile(
         f"box-{client.engine.value}", client.engine, debian, ports=(PortMap(22, port),)
@@ -69,7 +68,7 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
         run=dataclasses.replace(profile.run, shm_size="64m"),
     )
     _remove_volumes(client, volume_names(profile))
-    profile, _ = build(client, profile, ssh_keys=(tmp_path / "id_ed25519.pub").read_text())
+    profile, _ = build(client, profile, ssh_keys=key.with_suffix(".pub").read_text())
     client.run(profile)
     try:
         out = ssh(key, port, "dev", "echo kept > ~/kept.txt; cat /proc/1/comm")

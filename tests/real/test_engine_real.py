@@ -172,15 +172,14 @@ def test_uid_taken_without_shadow_utils(
 def test_debian_stack_with_pip_ca_ssh_and_user(
     client: EngineClient,
     debian: str,
-    tmp_path: Path,
     small_profile: Any,
     free_port: Any,
     build: Any,
     ssh: Any,
+    ssh_key: Path,
 ) -> None:
     """A real apt + venv + pip build through the TLS-intercepting proxy, then SSH in with a key."""
-    key = tmp_path / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    key = ssh_key
     ssh_port = free_port()
     profile = dataclasses.replace(
         small_profile(
@@ -197,7 +196,7 @@ def test_debian_stack_with_pip_ca_ssh_and_user(
             ca_certs=tuple(sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))),
         ),
     )
-    profile, events = build(client, profile, ssh_keys=(tmp_path / "id_ed25519.pub").read_text())
+    profile, events = build(client, profile, ssh_keys=key.with_suffix(".pub").read_text())
     assert any("pip install" in e.line and "six" in e.line for e in events)
     client.run(profile)
     try:

@@ -12,8 +12,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,26 +58,32 @@ def sudo_user(tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
             _run("userdel", "-rf", USER)
 
 
-def _sudo_dlenv(*args: str) -> subprocess.CompletedProcess[str]:
-    """`sudo dlenv ARGS` typed by the test user (runuser drops root first; sudo takes it back)."""
-    return subprocess.run(
-        [RUNUSER, "-u", USER, "--", "sudo", "-n", sys.executable, "-m", "dlenv_tui", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",
-        # the user's own shell: no dlenv variables from this test run
-        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
-    )
+@pytest.fixture
+def sudo_dlenv(dlenv_argv: list[str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``sudo_dlenv(*args)``: `sudo dlenv ARGS` typed by the test user (runuser drops root
+    first; sudo takes it back)."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [RUNUSER, "-u", USER, "--", "sudo", "-n", *dlenv_argv, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+            # the user's own shell: no dlenv variables from this test run
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        )
+
+    return run
 
 
 def test_a_profile_written_under_sudo_belongs_to_the_invoking_user(
-    sudo_user: tuple[int, int, Path], tmp_path: Path
+    sudo_user: tuple[int, int, Path], tmp_path: Path, sudo_dlenv: Any
 ) -> None:
     uid, gid, home = sudo_user
     root_profile = Path("/root/.config/dlenv/profiles/sudoprof.toml")
     root_profile.unlink(missing_ok=True)
-    out = _sudo_dlenv("profiles", "new", "sudoprof")
+    out = sudo_dlenv("profiles", "new", "sudoprof")
     assert out.returncode == 0, out.stderr
     path = home / ".config/dlenv/profiles/sudoprof.toml"
     assert path.is_file(), out.stdout + out.stderr
@@ -87,7 +94,7 @@ def test_a_profile_written_under_sudo_belongs_to_the_invoking_user(
     for d in (home / ".config", home / ".config/dlenv", home / ".config/dlenv/profiles"):
         assert (d.stat().st_uid, d.stat().st_gid) == (uid, gid), d
     # a second write under sudo (set) keeps the ownership; the user can read it without sudo
-    out = _sudo_dlenv("profiles", "set", "sudoprof", "ssh=true")
+    out = sudo_dlenv("profiles", "set", "sudoprof", "ssh=true")
     assert out.returncode == 0, out.stderr
     st = path.stat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (uid, gid, 0o600)
@@ -102,7 +109,7 @@ def test_a_profile_written_under_sudo_belongs_to_the_invoking_user(
     (root_ssh / "dlenv-test-root.pub").write_text(ROOT_KEY + "\n")
     try:
         context = tmp_path / "ctx"
-        out = _sudo_dlenv("dockerfile", "sudoprof", "--output", str(context))
+        out = sudo_dlenv("dockerfile", "sudoprof", "--output", str(context))
         assert out.returncode == 0, out.stderr
         keys = (context / "authorized_keys").read_text()
         assert KEY in keys and ROOT_KEY not in keys
@@ -115,7 +122,7 @@ def test_a_profile_written_under_sudo_belongs_to_the_invoking_user(
 
 
 def test_root_does_not_write_into_a_directory_the_user_swapped_for_a_symlink(
-    sudo_user: tuple[int, int, Path], tmp_path: Path
+    sudo_user: tuple[int, int, Path], tmp_path: Path, sudo_dlenv: Any
 ) -> None:
     """The profiles directory pointing at a root-owned place is refused with one sentence."""
     uid, gid, home = sudo_user
@@ -127,7 +134,7 @@ def test_root_does_not_write_into_a_directory_the_user_swapped_for_a_symlink(
         os.chown(d, uid, gid)
     (config / "profiles").symlink_to(target)
     os.lchown(config / "profiles", uid, gid)
-    out = _sudo_dlenv("profiles", "new", "evil")
+    out = sudo_dlenv("profiles", "new", "evil")
     assert out.returncode != 0
     assert list(target.iterdir()) == []
     assert "does not belong to the user behind sudo" in out.stderr

@@ -20,7 +20,7 @@ import sysconfig
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -298,18 +298,23 @@ def test_one_job_per_host(state: Path, worker_planner: Any) -> None:
     assert installed("hello")
 
 
-def _apply(*args: str, **kw: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dlenv_tui", "apply", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        # A client in a terminal dies of SIGHUP; one started under nohup (or by a CI runner that
-        # ignores it) would inherit SIG_IGN and shrug the test's hang-up off.
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
-        **kw,  # type: ignore[call-overload]
-    )
+@pytest.fixture
+def apply_cli(dlenv_argv: list[str]) -> Callable[..., subprocess.Popen[str]]:
+    """``apply_cli(*args)``: `dlenv apply ARGS` started as a client process of its own."""
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*dlenv_argv, "apply", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            # A client in a terminal dies of SIGHUP; one started under nohup (or by a CI runner that
+            # ignores it) would inherit SIG_IGN and shrug the test's hang-up off.
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
+        )
+
+    return start
 
 
 def _profile_and_plan(tmp_path: Path, plan: Plan, name: str = "real") -> Path:
@@ -322,12 +327,12 @@ def _profile_and_plan(tmp_path: Path, plan: Plan, name: str = "real") -> Path:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
 def test_killed_client_does_not_stop_the_job_and_a_new_client_reattaches(
-    state: Path, tmp_path: Path, sig: signal.Signals
+    state: Path, tmp_path: Path, sig: signal.Signals, apply_cli: Any
 ) -> None:
     plan = Plan(stage=Stage.TOOLKIT, steps=(install("hello"),), profile="real")
     plan_file = _profile_and_plan(tmp_path, plan)
     with dpkg_lock_held():
-        client = _apply("real", "--plan", str(plan_file), "--yes")
+        client = apply_cli("real", "--plan", str(plan_file), "--yes")
         assert client.stdout is not None
         seen = []
         for line in client.stdout:
@@ -348,7 +353,7 @@ def test_killed_client_does_not_stop_the_job_and_a_new_client_reattaches(
     info = find_unseen_job()
     assert info is not None and info.job == job and not info.running
 
-    again = _apply("real", "--plan", str(plan_file), "--yes")
+    again = apply_cli("real", "--plan", str(plan_file), "--yes")
     out, _ = again.communicate(timeout=120)
     assert again.returncode == 0, out
     assert f"A dlenv job ({job}) finished while no dlenv was watching" in out

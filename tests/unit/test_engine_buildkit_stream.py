@@ -1,6 +1,6 @@
-"""Docker's BuildKit progress (protobuf ``StatusResponse`` messages in ``moby.buildkit.trace``
-chunks) read into steps and whole lines: BuildKit sends a step's output bytes as they come, so a
-line may arrive in pieces, and the failure message must still show it whole."""
+"""Build progress read into steps and whole lines: Docker's BuildKit (protobuf ``StatusResponse``
+messages in ``moby.buildkit.trace`` chunks) and the classic endpoint Podman answers both send a
+step's output as it comes, so a line may arrive in pieces; the failure must still show it whole."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-from dlenv_tui.engine.build import _buildkit_events
+from dlenv_tui.engine.build import _buildkit_events, _classic_events
 from dlenv_tui.image import RenderedImage
 
 
@@ -111,3 +111,38 @@ def test_output_of_an_earlier_step_does_not_land_in_the_current_one() -> None:
         (2, "[2/2] RUN echo two"),
         (0, "two"),
     ]
+
+
+class _ClassicApi:
+    def __init__(self, chunks: list[dict[str, Any]]) -> None:
+        self.chunks = chunks
+
+    def build(self, **_kw: object) -> Iterator[dict[str, Any]]:
+        yield from self.chunks
+
+
+def test_podmans_classic_stream_in_pieces_gives_whole_lines() -> None:
+    # as Podman 4.3 sent a failed apt step (seen with two builds on one apt cache)
+    chunks: list[dict[str, Any]] = [
+        {"stream": "STEP 4/10: RUN apt-get update\n"},
+        {"stream": "Reading package lists..."},
+        {"stream": "\n"},
+        {"stream": "E"},
+        {"stream": ": "},
+        {
+            "stream": "Could not get lock /var/lib/apt/lists/lock. It is held by process 0\nE: Unable"
+        },
+        {"stream": " to lock directory /var/lib/apt/lists/"},
+        {"error": 'building at STEP "RUN apt-get update": exit status 100'},
+    ]
+    client = type("C", (), {"api": _ClassicApi(chunks)})()
+    events = list(_classic_events(client, RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    assert [(e.step, e.total, e.command) for e in events if e.step] == [
+        (4, 10, "RUN apt-get update")
+    ]
+    assert [e.line for e in events if not e.step and e.error is None] == [
+        "Reading package lists...",
+        "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 0",
+        "E: Unable to lock directory /var/lib/apt/lists/",
+    ]
+    assert events[-1].error == 'building at STEP "RUN apt-get update": exit status 100'
