@@ -229,6 +229,11 @@ def run_build(args: argparse.Namespace) -> int:
             f"Would build {rendered.tag} with {engine.value} and record it in profile "
             f"{profile.name} (dry run: nothing was built or recorded)."
         )
+        # the dry run's engine, as in the wizard: the Dockerfile's own steps, nothing invented
+        from dlenv_tui.session import DRY_RUN, seams_for
+
+        dry = seams_for(DRY_RUN).make_engine(engine)
+        dry.build(profile, rendered, None if args.quiet else (lambda p: print(f"  {p.line}")))
         return 0
     from dlenv_tui.knowledge.verify import VerifyError, report_before_build
 

@@ -68,6 +68,12 @@ def test_dry_run_build_run_stop_say_would_and_change_nothing(
     assert out.startswith(would), out
     assert "dry run" in out
     assert (store.directory / "real.toml").read_bytes() == before
+    if argv[1] == "build":  # the Dockerfile's own steps, as the wizard's dry run lists them
+        assert main(["dockerfile", "real"]) == 0
+        first = next(
+            line for line in capsys.readouterr().out.splitlines() if line.startswith("FROM ")
+        )
+        assert "  would run STEP 1/" in out and out.count(f": {first}\n") == 1
 
 
 def test_dry_run_profiles_list_still_lists(
