@@ -97,15 +97,19 @@ def _cuda_data() -> dict[str, Any]:
 
 def _with_repo_rows(data: dict[str, Any]) -> dict[str, Any]:
     """The driver table with rows read from NVIDIA's repositories (their cuda-compat packages,
-    see knowledge.repos): for a CUDA minor the snapshot lacks, or has only from secondary
-    sources, the repository's row is used; a row's third field then names the repository."""
+    see knowledge.repos): for a CUDA minor newer than the snapshot's, or one it has only from
+    secondary sources, the repository's row is used; a row's third field then names the
+    repository. Verified rows, and minors older than the snapshot's newest, stay as shipped."""
     from dlenv_tui.knowledge.repos import toolkit_drivers
 
-    verified = {_version(row[0])[:2] for row in data["toolkit_driver"] if row[2] is True}
+    minors = {_version(row[0])[:2]: row[2] is True for row in data["toolkit_driver"]}
+    newest = max(minors)
+    # only where the snapshot is unsure (a secondary row) or ends: an old minor's republished
+    # compat package (cuda-compat-10-2 …) is no reason to add a row the snapshot leaves out
     extra = {
-        _version(cuda)[:2]: [cuda, driver, source]
+        xy: [cuda, driver, source]
         for cuda, driver, source in toolkit_drivers()
-        if _version(cuda)[:2] not in verified
+        if (xy := _version(cuda)[:2]) > newest or minors.get(xy) is False
     }
     if not extra:
         return data

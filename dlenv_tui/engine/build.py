@@ -164,7 +164,11 @@ def _classic_events(
             yield _Event(error=chunk.get("error") or chunk["errorDetail"].get("message", ""))
             return
         if chunk.get("stream"):
-            whole, _newline, pending = (pending + str(chunk["stream"])).rpartition("\n")
+            text = str(chunk["stream"])
+            if pending and _STEP.match(text):  # a step mark always starts its own line
+                yield from events(pending)
+                pending = ""
+            whole, _newline, pending = (pending + text).rpartition("\n")
             yield from events(whole)
         elif chunk.get("status"):  # a pull's progress: one message each
             yield from events(str(chunk["status"]))
@@ -198,18 +202,31 @@ def _buildkit_events(
     names: dict[bytes, str] = {}
     started: set[bytes] = set()
     current = b""
-    partial: dict[bytes, str] = {}
-    """Per step, the output after its last newline: BuildKit sends the bytes as they come, so
-    one line may arrive in pieces (``error:`` then the message)."""
+    partial: dict[bytes, bytes] = {}
+    """Per vertex, the output after its last newline: BuildKit sends the bytes as they come, so
+    one line (or one UTF-8 character) may arrive in pieces (``error:`` then the message)."""
 
-    def flush(digest: bytes) -> Iterator[_Event]:
-        rest = partial.pop(digest, "")
-        if rest.strip() and (digest == current or digest not in started):
-            yield _Event(rest)
+    def shown(digest: bytes) -> bool:
+        # the current step's output, or a vertex that is no step ([internal] …); an earlier
+        # step's late pieces are not the current step's
+        return digest == current or digest not in started
+
+    def take(digest: bytes, msg: bytes) -> Iterator[_Event]:
+        whole, newline, rest = (partial.pop(digest, b"") + msg).rpartition(b"\n")
+        if rest:
+            partial[digest] = rest
+        if newline and shown(digest):
+            yield _Event(whole.decode(errors="replace"))
+
+    def flush(*digests: bytes) -> Iterator[_Event]:
+        for digest in digests or tuple(partial):
+            rest = partial.pop(digest, b"").decode(errors="replace")
+            if rest.strip() and shown(digest):
+                yield _Event(rest)
 
     for chunk in api._stream_helper(response, decode=True):
         if "error" in chunk or "errorDetail" in chunk:
-            yield from flush(current)
+            yield from flush()
             yield _Event(error=chunk.get("error") or chunk["errorDetail"].get("message", ""))
             return
         if chunk.get("id") != "moby.buildkit.trace":
@@ -221,10 +238,19 @@ def _buildkit_events(
             vertexes, logs = _status(base64.b64decode(chunk.get("aux") or ""))
         except (ValueError, IndexError):
             continue  # a progress message this reader does not understand: the build goes on
-        for digest, name, cached, began in vertexes:
+        starting = {
+            digest
+            for digest, name, cached, began in vertexes
+            if _VERTEX_NAME.match(name) and digest not in started and (began or cached)
+        }
+        # one message may carry a step's last output and the next step's start: that output first
+        for digest, msg in logs:
+            if digest not in starting:
+                yield from take(digest, msg)
+        for digest, name, cached, _began in vertexes:
             names.setdefault(digest, name)
             m = _VERTEX_NAME.match(name)
-            if not m or digest in started or not (began or cached):
+            if digest not in starting or digest in started or not m:
                 continue
             yield from flush(current)
             started.add(digest)
@@ -238,13 +264,9 @@ def _buildkit_events(
                 cached,
             )
         for digest, msg in logs:
-            text = partial.pop(digest, "") + msg.decode(errors="replace")
-            whole, newline, rest = text.rpartition("\n")
-            if rest:
-                partial[digest] = rest
-            if newline and (digest == current or digest not in started):
-                yield _Event(whole)
-    yield from flush(current)
+            if digest in starting:
+                yield from take(digest, msg)
+    yield from flush()
 
 
 def _status(data: bytes) -> tuple[list[tuple[bytes, str, bool, bool]], list[tuple[bytes, bytes]]]:

@@ -146,3 +146,41 @@ def test_podmans_classic_stream_in_pieces_gives_whole_lines() -> None:
         "E: Unable to lock directory /var/lib/apt/lists/",
     ]
     assert events[-1].error == 'building at STEP "RUN apt-get update": exit status 100'
+
+
+def test_a_character_split_across_pieces_and_a_steps_last_line_beside_the_next_start() -> None:
+    a, b, internal = b"sha256:a", b"sha256:b", b"sha256:i"
+    bar = "━━ 17.6/17.6 MB".encode()
+    chunks = [
+        _trace(_field(1, _field(1, internal) + _field(3, b"[internal] load metadata"))),
+        _trace(_log(internal, b"no newline from an internal vertex")),
+        _trace(_vertex(a, "[1/2] RUN pip install uv")),
+        _trace(_log(a, bar[:4])),  # the second "━" cut after its first byte
+        # one message: step 1's rest, then step 2 starts and writes
+        _trace(_log(a, bar[4:] + b"\n") + _vertex(b, "[2/2] RUN true") + _log(b, b"two\n")),
+    ]
+    events = list(_buildkit_events(_Client(chunks), RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    seen = [(e.step, e.line) for e in events]
+    assert seen == [
+        (1, "[1/2] RUN pip install uv"),
+        (0, "━━ 17.6/17.6 MB"),
+        (2, "[2/2] RUN true"),
+        (0, "two"),
+        (0, "no newline from an internal vertex"),  # flushed at the end, not lost
+    ]
+
+
+def test_a_step_mark_after_output_without_a_newline_is_still_a_step() -> None:
+    chunks: list[dict[str, Any]] = [
+        {"stream": "STEP 2/3: RUN printf done\n"},
+        {"stream": "done"},
+        {"stream": "STEP 3/3: RUN false\n"},
+        {"error": "exit status 1"},
+    ]
+    client = type("C", (), {"api": _ClassicApi(chunks)})()
+    events = list(_classic_events(client, RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    assert [(e.step, e.line) for e in events if e.error is None] == [
+        (2, "STEP 2/3: RUN printf done"),
+        (0, "done"),
+        (3, "STEP 3/3: RUN false"),
+    ]

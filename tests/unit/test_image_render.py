@@ -509,3 +509,22 @@ def test_a_dry_runs_build_lists_the_dockerfiles_instructions() -> None:
         for i, s in enumerate(steps, start=1)
     ]
     assert built.id == "" and "nothing was built" in seen[-1]
+
+
+def test_podmans_apt_step_takes_turns_on_the_shared_cache_and_docker_keeps_buildkits_lock() -> None:
+    ca = {"00-corp.crt": b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}
+    podman = render(
+        profile(apt_mirror="http://mirror.example/debian"), EngineName.PODMAN, ca_files=ca
+    )
+    run = next(block for block in podman.dockerfile.split("\nRUN ") if "apt-get update" in block)
+    commands = [c.strip() for c in run.split("&&")]
+    turn = next(i for i, c in enumerate(commands) if c.startswith("exec 9>/var/lib/apt/"))
+    # after the CA is in the bundle (apt over https trusts it), before apt or the mirror script
+    assert next(i for i, c in enumerate(commands) if "mkdir -p /etc/ssl/certs" in c) < turn
+    assert turn < min(i for i, c in enumerate(commands) if "apt-get" in c or "apt-mirror" in c)
+    assert "flock -w 1800 9 || true" in commands[turn + 1]
+    assert "--mount=type=cache,target=/var/lib/apt " in podman.dockerfile  # the shared mount
+    docker = render(profile(), EngineName.DOCKER)
+    assert "sharing=locked" in docker.dockerfile and "flock" not in docker.dockerfile
+    classic = render(profile(), EngineName.DOCKER, buildkit=False)
+    assert "flock" not in classic.dockerfile and "--mount" not in classic.dockerfile

@@ -170,6 +170,7 @@ def test_a_broken_repository_listing_changes_nothing(
 # cuda-compat file names from NVIDIA's ubuntu2404/x86_64 repository as public install scripts
 # download them (developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/…)
 UBUNTU2404_COMPAT = (
+    "cuda-compat-10-2_440.33.01-1_amd64.deb",  # a scenario: an old minor, as older repos hold
     "cuda-compat-12-8_570.211.01-0ubuntu1_amd64.deb",
     "cuda-compat-12-9_575.57.08-0ubuntu1_amd64.deb",
     "cuda-compat-13-0_580.95.05-0ubuntu1_amd64.deb",
@@ -186,6 +187,7 @@ def test_the_lowest_cuda_compat_of_a_minor_is_its_driver_and_release_notes_rows_
     listing = repos.parse_listing(f"<pre>{links}</pre>".encode(), "ubuntu2404/x86_64/")
     # NVIDIA republishes cuda-compat-13-0 with later R580 drivers: the lowest is 13.0's
     assert listing["compat"] == {
+        "10.2": "440.33.01",
         "12.8": "570.211.01",
         "12.9": "575.57.08",
         "13.0": "580.95.05",
@@ -206,6 +208,8 @@ def test_the_lowest_cuda_compat_of_a_minor_is_its_driver_and_release_notes_rows_
     # give (12.8 needs 570.26, 12.9 575.51.03): those rows are NVIDIA's and stay
     assert compat.max_cuda_for_driver("575.51.03").value == "12.9"
     assert compat.max_cuda_for_driver("570.26").value == "12.8"
+    # nor does an old minor's package add a row the snapshot leaves out (older than CUDA 11)
+    assert compat.max_cuda_for_driver("440.40").value == ""
     # the secondary 13.3 row gives way to the repository's (the same 610.43.02)
     reasons = compat.max_cuda_for_driver("610.43.02").reasons
     assert any(
