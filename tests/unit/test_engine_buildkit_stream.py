@@ -67,6 +67,17 @@ class _Client:
         self.api = _Api(chunks)
 
 
+def _read_buildkit(chunks: list[dict[str, Any]]) -> list[Any]:
+    """What the BuildKit reader makes of these stream chunks."""
+    return list(_buildkit_events(_Client(chunks), RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+
+
+def _read_classic(chunks: list[dict[str, Any]]) -> list[Any]:
+    """What the classic (Podman) reader makes of these stream chunks."""
+    client = type("C", (), {"api": _ClassicApi(chunks)})()
+    return list(_classic_events(client, RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+
+
 def test_a_line_sent_in_pieces_is_one_line_and_the_step_marks_stay() -> None:
     step3, step4 = b"sha256:3", b"sha256:4"
     chunks = [
@@ -78,7 +89,7 @@ def test_a_line_sent_in_pieces_is_one_line_and_the_step_marks_stay() -> None:
         _trace(_log(step4, b"last words without a newline")),
         {"error": "process did not complete successfully: exit code: 1"},
     ]
-    events = list(_buildkit_events(_Client(chunks), RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    events = _read_buildkit(chunks)
     steps = [(e.step, e.total, e.command, e.cached) for e in events if e.step]
     assert steps == [
         (3, 7, "RUN python3 -m venv /opt/venv", True),
@@ -103,7 +114,7 @@ def test_output_of_an_earlier_step_does_not_land_in_the_current_one() -> None:
         _trace(_log(a, b" and its end\n")),  # a late piece of step 1: not step 2's output
         _trace(_log(b, b"two\n")),
     ]
-    events = list(_buildkit_events(_Client(chunks), RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    events = _read_buildkit(chunks)
     seen = [(e.step, e.line) for e in events]
     assert seen == [
         (1, "[1/2] RUN echo one"),
@@ -135,8 +146,7 @@ def test_podmans_classic_stream_in_pieces_gives_whole_lines() -> None:
         {"stream": " to lock directory /var/lib/apt/lists/"},
         {"error": 'building at STEP "RUN apt-get update": exit status 100'},
     ]
-    client = type("C", (), {"api": _ClassicApi(chunks)})()
-    events = list(_classic_events(client, RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    events = _read_classic(chunks)
     assert [(e.step, e.total, e.command) for e in events if e.step] == [
         (4, 10, "RUN apt-get update")
     ]
@@ -159,7 +169,7 @@ def test_a_character_split_across_pieces_and_a_steps_last_line_beside_the_next_s
         # one message: step 1's rest, then step 2 starts and writes
         _trace(_log(a, bar[4:] + b"\n") + _vertex(b, "[2/2] RUN true") + _log(b, b"two\n")),
     ]
-    events = list(_buildkit_events(_Client(chunks), RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    events = _read_buildkit(chunks)
     seen = [(e.step, e.line) for e in events]
     assert seen == [
         (1, "[1/2] RUN pip install uv"),
@@ -177,8 +187,7 @@ def test_a_step_mark_after_output_without_a_newline_is_still_a_step() -> None:
         {"stream": "STEP 3/3: RUN false\n"},
         {"error": "exit status 1"},
     ]
-    client = type("C", (), {"api": _ClassicApi(chunks)})()
-    events = list(_classic_events(client, RenderedImage("FROM x\n"), "t"))  # type: ignore[arg-type]
+    events = _read_classic(chunks)
     assert [(e.step, e.line) for e in events if e.error is None] == [
         (2, "STEP 2/3: RUN printf done"),
         (0, "done"),
