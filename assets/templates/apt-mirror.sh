@@ -3,15 +3,18 @@
 # MIRROR is the mirror's copy of the distribution archive (…/debian or …/ubuntu, http or https:
 # apt checks the archive's signatures itself). Debian's security archive, deb.debian.org/debian-security,
 # moves to MIRROR-security when MIRROR ends in /debian (the layout every Debian mirror uses), and is
-# left alone otherwise; Ubuntu's security and ports archives live inside MIRROR itself.
+# left alone otherwise. Ubuntu's security archive lives inside MIRROR itself; its ports archive
+# (ports.ubuntu.com/ubuntu-ports: arm64 and the other non-x86 architectures) is a tree of its own
+# beside it, MIRROR-ports, when MIRROR ends in /ubuntu (every Ubuntu mirror's layout), else MIRROR.
 set -eu
 mirror=${1%/}
 # sed replacement text: escape the characters sed gives a meaning there
 esc() { printf '%s' "$1" | sed 's/[&#\\]/\\&/g'; }
 m=$(esc "$mirror")
+s= p=$m
 case $mirror in
   */debian) s=$(esc "$mirror-security") ;;
-  *) s= ;;
+  */ubuntu) p=$(esc "$mirror-ports") ;;
 esac
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] || continue
@@ -21,6 +24,7 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
   fi
   sed -i -E \
     -e "s#https?://deb\\.debian\\.org/debian/?([[:space:]]|\$)#$m\\1#g" \
-    -e "s#https?://(archive|security|ports)\\.ubuntu\\.com/ubuntu(-ports)?/?([[:space:]]|\$)#$m\\3#g" \
+    -e "s#https?://([a-z]{2}\\.)?(archive|security)\\.ubuntu\\.com/ubuntu/?([[:space:]]|\$)#$m\\3#g" \
+    -e "s#https?://([a-z]{2}\\.)?ports\\.ubuntu\\.com/ubuntu-ports/?([[:space:]]|\$)#$p\\2#g" \
     "$f"
 done

@@ -108,6 +108,34 @@ def test_ubuntu_archives_go_to_the_mirror(tmp_path: Path) -> None:
     assert "ubuntu.com" not in text
 
 
+PORTS = """\
+Types: deb
+URIs: http://ports.ubuntu.com/ubuntu-ports/
+Suites: noble noble-updates noble-security
+"""
+
+
+def test_ubuntu_ports_go_to_the_mirrors_ports_archive(tmp_path: Path) -> None:
+    # arm64 bases list ports.ubuntu.com/ubuntu-ports: every Ubuntu mirror keeps it beside /ubuntu
+    out = _run_mirror(
+        tmp_path, "https://mirrors.tuna.example/ubuntu/", {"sources.list.d/ubuntu.sources": PORTS}
+    )
+    assert "URIs: https://mirrors.tuna.example/ubuntu-ports\n" in out["sources.list.d/ubuntu.sources"]
+    own = _run_mirror(
+        tmp_path / "own", "http://m.example/ubuntu-ports", {"sources.list.d/ubuntu.sources": PORTS}
+    )
+    assert "URIs: http://m.example/ubuntu-ports\n" in own["sources.list.d/ubuntu.sources"]
+
+
+def test_country_archives_go_to_the_mirror(tmp_path: Path) -> None:
+    out = _run_mirror(
+        tmp_path,
+        "http://m.example/ubuntu",
+        {"sources.list": "deb http://de.archive.ubuntu.com/ubuntu/ jammy main\n"},
+    )
+    assert out["sources.list"] == "deb http://m.example/ubuntu jammy main\n"
+
+
 def test_mirror_with_sed_metacharacters_lands_verbatim(tmp_path: Path) -> None:
     out = _run_mirror(tmp_path, "http://m.example/a&b/debian", {"sources.list": SOURCES})
     assert "deb http://m.example/a&b/debian bookworm main" in out["sources.list"]
