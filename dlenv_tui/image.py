@@ -27,6 +27,9 @@ LIB = "/usr/local/lib/dlenv"
 #: Build-context file with mirror credentials (netrc format); reaches RUN steps only as a build mount.
 NETRC_FILE = ".dlenv-secrets/netrc"
 NETRC_PATH = "/run/dlenv-netrc"
+#: The apt mirror's login in apt_auth.conf(5) form: apt 1.9+ uses a ``machine`` entry without a
+#: protocol for https only, so an http mirror's entry names ``http://`` (netrc readers would not).
+APT_AUTH_FILE = ".dlenv-secrets/apt-auth.conf"
 #: The lock a rebuild installs from (copied in), and the one every build writes (`uv pip freeze`).
 LOCK_PATH = "/usr/local/lib/dlenv/requirements.lock"
 FREEZE_PATH = "/opt/venv/dlenv-installed.lock"
@@ -129,7 +132,7 @@ class RenderedImage:
                 info.mode = 0o755 if name in EXECUTABLE else 0o644
                 if name == "authorized_keys":
                     info.mode = 0o600
-                if name == NETRC_FILE:
+                if name in (NETRC_FILE, APT_AUTH_FILE):
                     # read by the build's non-root user through a bind mount, never copied
                     info.mode = 0o644
                 info.mtime = 0  # identical context bytes for identical inputs keep COPY cached
@@ -236,8 +239,12 @@ def render_dockerfile(
     apt_mirror, apt_cred = split_credentials(opts.apt_mirror)
     pip_index, pip_cred = split_credentials(opts.pip_index)
     torch_url, torch_cred = split_credentials(opts.torch_index)
-    netrc = "".join(c for c in (apt_cred, pip_cred, torch_cred) if c)
-    if netrc and not buildkit:
+    netrc = "".join(c for c in (pip_cred, torch_cred) if c)
+    if apt_cred:
+        # apt matches a machine token without a protocol for https only (apt_auth.conf(5))
+        scheme = urllib.parse.urlsplit(apt_mirror).scheme
+        apt_cred = apt_cred.replace("machine ", f"machine {scheme}://", 1)
+    if (netrc or apt_cred) and not buildkit:
         raise ImageError(
             "Credentials in the apt mirror, pip index or torch index URL would stay in an image "
             "built without build mounts: render with BuildKit (drop --no-buildkit), or use a "
@@ -249,6 +256,9 @@ def render_dockerfile(
     }
     if netrc:
         files[NETRC_FILE] = netrc.encode()
+    if apt_cred:
+        files[APT_AUTH_FILE] = apt_cred.encode()
+    if netrc or apt_cred:
         reasons.append(
             "The mirror credentials reach the build through a build mount only: they are in no "
             "layer, no history line and no environment variable of the image."
@@ -469,7 +479,7 @@ def _system_section(
         )
     if auth:
         mounts += (
-            f"--mount=type=bind,source={NETRC_FILE},target=/etc/apt/auth.conf.d/dlenv.conf \\\n    "
+            f"--mount=type=bind,source={APT_AUTH_FILE},target=/etc/apt/auth.conf.d/dlenv.conf \\\n    "
         )
     return out + _fragment("system", mounts=mounts, lines=" \\\n && ".join(lines))
 
