@@ -247,9 +247,12 @@ def https_url_error(url: str, what: str = "URL") -> str:
 
 def mirror_url_error(url: str, what: str = "URL") -> str:
     """An http or https URL (apt verifies signatures itself; an http pip index is the user's
-    explicit choice); empty means "not set"."""
+    explicit choice); empty means "not set". A login in it (``user:pw@``, %-encoded) goes into a
+    netrc-style file, which a space, a quote or a control character would break."""
     if not url:
         return ""
+    if err := _login_error(url, what):
+        return err
     if url.startswith("http://"):
         err = https_url_error("https://" + url.removeprefix("http://"), what)
         return err.replace("https://" + url.removeprefix("http://"), url) if err else ""
@@ -257,6 +260,24 @@ def mirror_url_error(url: str, what: str = "URL") -> str:
     return (
         err.replace("must be an https:// URL", "must be an http:// or https:// URL") if err else ""
     )
+
+
+def _login_error(url: str, what: str) -> str:
+    from urllib.parse import unquote
+
+    try:
+        parts = urlsplit(url)
+        login = "".join(unquote(p) for p in (parts.username, parts.password) if p)
+    except ValueError:
+        return ""
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c in "\"'" for c in login):
+        host = parts.hostname or "its host"
+        return (
+            f"the login in the {what} URL for {host} holds a space, a quote or a control "
+            "character (after %-decoding), which the credentials file cannot carry; use a "
+            "login without them."
+        )
+    return ""
 
 
 def torch_index_error(url: str) -> str:

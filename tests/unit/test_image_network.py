@@ -399,3 +399,13 @@ def test_build_endpoints_are_the_hosts_the_build_uses() -> None:
         name="t", image=ImageOptions(base_override="registry.corp:5000/cuda:13", torch_index="pip")
     )
     assert build_endpoints(pip_torch) == ("https://registry.corp:5000", "https://pypi.org")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://u:p%20w@p.example/simple", "http://u:a%0Amachine@m.example/debian"]
+)
+def test_a_login_the_credentials_file_cannot_carry_is_one_sentence(url: str) -> None:
+    # a decoded space or newline would split the netrc line (or add a line of its own)
+    with pytest.raises(ImageError, match="login in the pip index URL for") as exc:
+        render(pip_index=url)
+    assert "p%20w" not in str(exc.value) and "a%0A" not in str(exc.value)
