@@ -21,6 +21,7 @@ from dlenv_tui.model import EngineName, Gpu, HostFacts, ImageOptions, ImageVaria
 
 VENV = "/opt/venv"
 NVIDIA_PYPI = "https://pypi.nvidia.com"
+NVIDIA_APT = "https://developer.download.nvidia.com"
 CA_DIR = "/usr/local/share/ca-certificates/dlenv"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 LIB = "/usr/local/lib/dlenv"
@@ -728,11 +729,17 @@ def build_endpoints(profile: Profile, facts: HostFacts | None = None) -> tuple[s
     if mirror:
         out.append(mirror)
     elif not base:
-        out.append("http://archive.ubuntu.com")
+        out += ["http://archive.ubuntu.com", "http://security.ubuntu.com"]
+    if not base:
+        # nvidia/cuda images keep NVIDIA's CUDA apt repository (cuda-keyring) in their sources:
+        # every `apt-get update` asks it, mirror or not
+        out.append(NVIDIA_APT)
     python = bool(opts.python_packages or opts.extra_pip or opts.jupyter)
     pip = split_credentials(opts.pip_index)[0]
     if python:
         out.append(pip or "https://pypi.org")
+    if any(PRESETS[p].index == "nvidia" for p in opts.python_packages if p in PRESETS):
+        out.append(NVIDIA_PYPI)  # cuDF, cuML, DALI: --extra-index-url, pip index or not
     if "torch" in opts.python_packages and opts.torch_index != "pip":
         torch = split_credentials(opts.torch_index)[0]
         if not torch:

@@ -387,8 +387,19 @@ def test_build_endpoints_are_the_hosts_the_build_uses() -> None:
     assert build_endpoints(p) == (
         "https://registry-1.docker.io",
         "http://mirror.example/ubuntu",
+        # the nvidia/cuda base's own CUDA apt repository: apt-get update asks it too
+        "https://developer.download.nvidia.com",
         "https://pypi.mirror.example/simple",
         "https://download.pytorch.org/whl/cu130",
+    )
+    plain = Profile(name="t", image=ImageOptions(cuda="12.8", python_packages=("cudf",)))
+    assert build_endpoints(plain) == (
+        "https://registry-1.docker.io",
+        "http://archive.ubuntu.com",
+        "http://security.ubuntu.com",
+        "https://developer.download.nvidia.com",
+        "https://pypi.org",
+        "https://pypi.nvidia.com",
     )
     local = Profile(
         name="t",

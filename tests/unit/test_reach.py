@@ -39,10 +39,12 @@ NVIDIA_DEV = "https://developer.download.nvidia.com"
 GITHUB_IO = "https://nvidia.github.io"
 DOCKER = "https://download.docker.com"
 #: The hosts the default image build uses (issue 13: check --network tests them too): the base
-#: image's registry, its apt archive, the pip index and PyTorch's index.
+#: image's registry, its apt archives (and the nvidia/cuda base's CUDA repository, which a host
+#: plan on Ubuntu names first), the pip index and PyTorch's index.
 BUILD = (
     "https://registry-1.docker.io",
     "http://archive.ubuntu.com",
+    "http://security.ubuntu.com",
     "https://pypi.org",
     "https://download.pytorch.org",
 )
@@ -470,7 +472,7 @@ def test_check_network_uses_the_recommended_plans(
     assert code == 0  # unreachable repositories warn, they do not fail
     assert recorded == [(NVIDIA_DEV, GITHUB_IO, DOCKER, *BUILD)]
     rows = json.loads(capsys.readouterr().out)["checks"]
-    assert [r["title"] for r in rows[-7:]] == [NVIDIA_DEV, GITHUB_IO, DOCKER, *BUILD]
+    assert [r["title"] for r in rows[-8:]] == [NVIDIA_DEV, GITHUB_IO, DOCKER, *BUILD]
 
 
 def test_check_profile_uses_that_profiles_plans(
@@ -498,7 +500,7 @@ def test_check_network_without_a_plan(
 ) -> None:
     assert main(["check", "--sysroot", str(sysroot("arch-rtx4090")), "--network"]) == 1
     # no host plan on Arch, but the image build still needs its hosts
-    assert recorded == [BUILD]
+    assert recorded == [(*BUILD[:3], NVIDIA_DEV, *BUILD[3:])]
     assert "nothing to reach" not in capsys.readouterr().out
 
 
@@ -509,7 +511,7 @@ def test_check_network_when_everything_is_installed(
 ) -> None:
     assert main(["check", "--facts", str(facts_file("rocky-9-l4-installed")), "--network"]) == 0
     # the host plans download nothing; only the image build's hosts are left to try
-    assert recorded == [BUILD]
+    assert recorded == [(*BUILD[:3], NVIDIA_DEV, *BUILD[3:])]
 
 
 def test_check_stays_offline_by_default(facts_file: Callable[[str], Path]) -> None:
