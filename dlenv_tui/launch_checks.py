@@ -56,10 +56,20 @@ def launch_problems(
 
 
 def create_dirs(paths: tuple[str, ...]) -> str:
-    """Create ``paths`` (owned by whoever runs dlenv, mode 0755); "" or one sentence on failure."""
+    """Create ``paths`` (mode 0755) owned by the user: under `sudo dlenv` the user who ran sudo,
+    not root, so the container's user (the host UID) can write to them; "" or one sentence on
+    failure."""
+    from pathlib import Path
+
+    uid = int(os.environ.get("SUDO_UID", os.getuid()))
+    gid = int(os.environ.get("SUDO_GID", os.getgid()))
     for path in paths:
+        made = [p for p in (Path(path), *Path(path).parents) if not p.exists()]
         try:
             os.makedirs(path, mode=0o755, exist_ok=True)
+            if os.geteuid() == 0:
+                for p in made:
+                    os.chown(p, uid, gid)
         except OSError as exc:
             return f"Could not create {path}: {exc.strerror or exc}."
     return ""

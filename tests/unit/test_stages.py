@@ -81,6 +81,25 @@ def test_missing_mount_sources_are_offered_for_creation(tmp_path: Any) -> None:
     assert launch_problems(p, None).missing_dirs == ()
 
 
+def test_mount_sources_created_under_sudo_belong_to_the_user(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from dlenv_tui.launch_checks import create_dirs
+
+    chowned: list[tuple[str, int, int]] = []
+    monkeypatch.setenv("SUDO_UID", "1234")
+    monkeypatch.setenv("SUDO_GID", "1235")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "chown", lambda p, u, g: chowned.append((str(p), u, g)))
+    assert create_dirs((str(tmp_path / "a" / "b"),)) == ""
+    assert sorted(chowned) == [
+        (str(tmp_path / "a"), 1234, 1235),
+        (str(tmp_path / "a" / "b"), 1234, 1235),
+    ]
+
+
 @pytest.mark.parametrize(
     ("before", "after"),
     [
