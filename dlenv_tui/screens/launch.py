@@ -87,7 +87,9 @@ class LaunchScreen(StageScreen):
         data = next(
             (m for m in r.mounts if m.target == "/datasets"), Mount("", "/datasets", read_only=True)
         )
-        ports = {p.container: p for p in r.ports}
+        ports: dict[int, PortMap] = {}
+        for p in r.ports:
+            ports.setdefault(p.container, p)  # the form shows (and edits) each port's first binding
         with Horizontal(classes="row"):
             with Vertical(classes="col"):
                 yield Field("GPUs (all, 2, device=0)", r.gpus, _check("gpus"), id="gpus")
@@ -273,6 +275,16 @@ class LaunchScreen(StageScreen):
             ports.append(PortMap(8888, int(val("jupyter-port")), bind))
         if self.profile.image.ssh and val("ssh-port").isdigit():
             ports.append(PortMap(22, int(val("ssh-port")), bind))
+        # the form edits the first binding of JupyterLab's and SSH's port; every other binding
+        # the profile asks for (`profiles set run.ports=…`: TensorBoard, a second address) stays
+        edited = {p.container for p in ports}
+        firsts: set[int] = set()
+        for p in self.profile.run.ports:
+            if p.container in edited and p.container not in firsts:
+                firsts.add(p.container)
+                continue
+            if p not in ports:
+                ports.append(p)
         run = RunOptions(
             **{
                 **{
