@@ -266,7 +266,7 @@ def render_dockerfile(
         )
     env: list[str] = []
     if ca_files is None:
-        ca_files = _read_ca_files(opts.ca_certs, reasons)
+        ca_files = read_ca_files(opts.ca_certs, reasons)
     if ca_files:
         # pip in a venv trusts only its bundled certifi, uv its own roots: point them (and
         # requests, OpenSSL) at the system store that now holds the extra CAs
@@ -479,9 +479,7 @@ def _system_section(
             f"    --mount=type=cache,target=/var/lib/apt{lock} \\\n    "
         )
     if auth:
-        mounts += (
-            f"--mount=type=bind,source={APT_AUTH_FILE},target=/etc/apt/auth.conf.d/dlenv.conf \\\n    "
-        )
+        mounts += f"--mount=type=bind,source={APT_AUTH_FILE},target=/etc/apt/auth.conf.d/dlenv.conf \\\n    "
     return out + _fragment("system", mounts=mounts, lines=" \\\n && ".join(lines))
 
 
@@ -684,7 +682,7 @@ _CERT_BLOCK = re.compile(
 )
 
 
-def _read_ca_files(paths: Sequence[str], reasons: list[str] | None = None) -> dict[str, bytes]:
+def read_ca_files(paths: Sequence[str], reasons: list[str] | None = None) -> dict[str, bytes]:
     """The certificate blocks of each file (a private key or anything else beside them stays out)."""
     out: dict[str, bytes] = {}
     for i, path in enumerate(paths):

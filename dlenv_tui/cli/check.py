@@ -130,6 +130,15 @@ def network_checks(facts: HostFacts, profile_name: str | None) -> tuple[Check, .
     if not endpoints:
         detail = "nothing to reach: the plans download nothing on this host"
         return (Check("reach", title, Status.SKIPPED, detail),)
+    # the build trusts the profile's extra CAs (a TLS-intercepting proxy's): so does the check
+    from dlenv_tui.image import ImageError, read_ca_files
+
+    try:
+        cas = read_ca_files(profile.image.ca_certs)
+    except ImageError:
+        cas = {}  # the build says so in one sentence; the check tries with the system's CAs
+    if cas:
+        return check_reachable(endpoints, cadata=b"".join(cas.values()).decode("ascii", "replace"))
     return check_reachable(endpoints)
 
 

@@ -151,13 +151,15 @@ def check_reachable(
     max_workers: int = 8,
     *,
     cafile: str | None = None,
+    cadata: str | None = None,
 ) -> tuple[Check, ...]:
     """One row per origin of ``urls`` (in their order): ok with the round-trip time, or warn with
     why it could not be reached.
 
     Each origin gets one connection (TLS for https) and a ``HEAD /`` through urllib, so
     ``https_proxy`` / ``HTTPS_PROXY`` / ``no_proxy`` apply as for other tools; certificates are
-    checked against the system CA bundle, or ``cafile``. Any HTTP answer, even 404, counts as
+    checked against the system CA bundle, or ``cafile``, and ``cadata`` besides (PEM: the extra CAs
+    an image build trusts). Any HTTP answer, even 404, counts as
     reachable: the server (or the proxy's tunnel to it) answered. Requests run in up to
     ``max_workers`` daemon threads, and the call returns after about ``timeout`` seconds per round
     of workers at the latest (a name lookup the resolver sits on is reported as no answer).
@@ -166,6 +168,8 @@ def check_reachable(
     if not origins:
         return ()
     context = ssl.create_default_context(cafile=cafile)
+    if cadata:
+        context.load_verify_locations(cadata=cadata)
     results: dict[str, Check] = {}
     lock = threading.Lock()
     queue = list(origins)

@@ -528,3 +528,31 @@ def test_reach_is_headless() -> None:
     code = "import sys, dlenv_tui.probe.reach; print('textual' in sys.modules or 'docker' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_check_network_trusts_the_profiles_ca_certs_as_the_build_does(
+    server: str,
+    cert: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    facts_file: Callable[[str], Path],
+) -> None:
+    """A pip index behind a TLS-intercepting proxy's CA (the profile's ``ca_certs``): the build
+    trusts it, so `check --network` must too, not report the index unreachable."""
+    from dlenv_tui.cli.check import network_checks
+    from dlenv_tui.model import ImageOptions, Profile
+
+    monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setattr("dlenv_tui.probe.reach.plan_endpoints", lambda plans: ())
+    image = ImageOptions(
+        base_override="localhost/base:1",
+        python_packages=("numpy",),
+        jupyter=False,
+        pip_index=server + "/simple",
+        ca_certs=(str(cert[0]),),
+    )
+    ProfileStore(tmp_path / "profiles").save(Profile(name="corp", image=image))
+    host = load_facts(facts_file("ubuntu-24.04-rtx4090-fresh"))
+    (row,) = network_checks(host, "corp")
+    assert row.title == server.removeprefix("https://")
+    assert row.status is Status.OK, row.detail
