@@ -402,13 +402,22 @@ class RunMixin:
         return out
 
     def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Create the volume, or use the one of that name that this user's dlenv made: another
+        user's (same profile name on a shared engine) holds their home and SSH host key."""
         import docker.errors
 
         try:
-            self.client.volumes.get(name)
+            volume = self.client.volumes.get(name)
         except docker.errors.NotFound:
             self.client.volumes.create(
                 name, labels={k: v for k, v in labels.items() if k in (PROFILE_LABEL, OWNER_LABEL)}
+            )
+            return
+        owner = ((volume.attrs or {}).get("Labels") or {}).get(OWNER_LABEL)
+        if owner is not None and owner != labels.get(OWNER_LABEL):
+            raise EngineError(
+                f"The volume {name} belongs to another user's dlenv profile (owner UID {owner}); "
+                "pick another container name in the launch stage."
             )
 
 

@@ -120,7 +120,9 @@ def test_ubuntu_ports_go_to_the_mirrors_ports_archive(tmp_path: Path) -> None:
     out = _run_mirror(
         tmp_path, "https://mirrors.tuna.example/ubuntu/", {"sources.list.d/ubuntu.sources": PORTS}
     )
-    assert "URIs: https://mirrors.tuna.example/ubuntu-ports\n" in out["sources.list.d/ubuntu.sources"]
+    assert (
+        "URIs: https://mirrors.tuna.example/ubuntu-ports\n" in out["sources.list.d/ubuntu.sources"]
+    )
     own = _run_mirror(
         tmp_path / "own", "http://m.example/ubuntu-ports", {"sources.list.d/ubuntu.sources": PORTS}
     )
@@ -245,7 +247,9 @@ def test_credentials_stay_out_of_the_dockerfile_and_reach_steps_by_mount() -> No
     # apt 1.9+ uses a machine token without a protocol for https only: an http mirror's names it
     apt = r.files[".dlenv-secrets/apt-auth.conf"].decode()
     assert apt == "machine http://m.example login a password AptPw1\n"
-    assert "source=.dlenv-secrets/apt-auth.conf,target=/etc/apt/auth.conf.d/dlenv.conf" in r.dockerfile
+    assert (
+        "source=.dlenv-secrets/apt-auth.conf,target=/etc/apt/auth.conf.d/dlenv.conf" in r.dockerfile
+    )
     tls = render(apt_mirror="https://a:AptPw1@m.example:8443/debian")
     assert tls.files[".dlenv-secrets/apt-auth.conf"] == (
         b"machine https://m.example login a password AptPw1\n"
