@@ -238,7 +238,8 @@ class RunMixin:
             id=str(container.id),
             image=str(config.get("Image") or ""),
             user=user,
-            ports=profile.run.ports,
+            # what the container publishes, not today's profile (edited since the launch)
+            ports=published_ports(container.attrs) or profile.run.ports,
             gpus=profile.run.gpus,
             user_name="root"
             if user.startswith("0:")
@@ -444,6 +445,22 @@ def port_bindings(ports: Sequence[PortMap]) -> dict[int | str, Any]:
         if binding not in out.setdefault(p.container, []):
             out[p.container].append(binding)
     return out
+
+
+def published_ports(attrs: dict[str, Any]) -> tuple[PortMap, ...]:
+    """The container's port bindings (``HostConfig.PortBindings``, both engines) as PortMaps."""
+    out: list[PortMap] = []
+    bindings = (attrs.get("HostConfig") or {}).get("PortBindings") or {}
+    for key, hosts in bindings.items():
+        port, _, proto = str(key).partition("/")
+        if proto not in ("", "tcp") or not port.isdigit():
+            continue
+        for h in hosts or []:
+            host_port = str((h or {}).get("HostPort") or "")
+            if host_port.isdigit():
+                ip = str(h.get("HostIp") or "") or "0.0.0.0"
+                out.append(PortMap(int(port), int(host_port), ip))
+    return tuple(out)
 
 
 def selinux_enforcing(root: Path = Path("/")) -> bool:

@@ -1,4 +1,5 @@
-"""The named volumes a relaunch keeps (home, SSH host keys) are ours only when our UID made them."""
+"""The named volumes a relaunch keeps are ours only when our UID made them; `info` reads the
+container's own ports."""
 
 from __future__ import annotations
 
@@ -44,3 +45,44 @@ def test_another_users_volume_of_the_same_name_is_refused() -> None:
     _client(volumes)._ensure_volume("dlenv-work-ssh", mine)
     _client(volumes)._ensure_volume("dlenv-work-ssh", mine)  # ours: kept, not made again
     assert volumes.created == ["dlenv-work-ssh"]
+
+
+def test_info_shows_the_ports_the_container_publishes_not_todays_profile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`dlenv info` after `profiles set run.ports=…` (not yet relaunched): the container's ports."""
+    from dlenv_tui.model import PortMap, Profile, RunOptions
+
+    attrs = {
+        "Config": {"Env": ["JUPYTER_TOKEN=abc"], "Image": "dlenv/work:latest"},
+        "HostConfig": {
+            "PortBindings": {
+                "8888/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8888"}],
+                "22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "2222"}],
+            }
+        },
+    }
+    container = SimpleNamespace(
+        name="dlenv-work",
+        id="c1",
+        attrs=attrs,
+        labels={PROFILE_LABEL: "work", OWNER_LABEL: "1000"},
+    )
+
+    class _Containers:
+        def get(self, name: str) -> Any:
+            return container
+
+    class _Images:
+        def get(self, ref: str) -> Any:
+            return SimpleNamespace(labels={})
+
+    client = EngineClient.__new__(EngineClient)
+    client.engine = EngineName.DOCKER
+    client.client = SimpleNamespace(containers=_Containers(), images=_Images())  # type: ignore[assignment]
+    edited = Profile(name="work", run=RunOptions(ports=(PortMap(8888, 9999),)))
+    monkeypatch.setenv("SUDO_UID", "1000")  # owner_id(): the container's owner label
+    info = client.info(edited)
+    assert info is not None
+    assert set(info.ports) == {PortMap(8888, 8888), PortMap(22, 2222)}
+    assert info.jupyter_url == "http://127.0.0.1:8888/lab?token=abc"
