@@ -292,6 +292,8 @@ def render_dockerfile(
             "UV_SYSTEM_CERTS=1",
         ]
     lock = opts.lock if wants_python and not upgrade else ()
+    if lock and "torch" in opts.python_packages:
+        lock = _lock_for_torch_index(lock, _torch_index_url(opts, cuda, facts, torch_url), reasons)
     if lock:
         files["requirements.lock"] = "".join(f"{line}\n" for line in lock).encode()
         reasons.append(
@@ -588,6 +590,46 @@ def _python_section(
         pip_args=pip_args,
         steps=steps,
     )
+
+
+def _torch_index_url(opts: ImageOptions, cuda: str, facts: HostFacts | None, torch_url: str) -> str:
+    """Where torch comes from, as ``_python_section`` decides it; "" for the pip index."""
+    if opts.torch_index == "pip":
+        return ""
+    if torch_url:
+        return torch_url
+    from dlenv_tui import compat
+
+    try:
+        return compat.pytorch_index(cuda, facts.gpus if facts else ()).value
+    except ValueError:
+        return torch_url
+
+
+_LOCAL = re.compile(r"^([A-Za-z0-9._-]+)==[^+\s]+\+(\S+)$")
+_INDEX_TAG = re.compile(r"/(cu\d+|cpu|rocm[\d.]+|xpu)/?$")
+
+
+def _lock_for_torch_index(lock: tuple[str, ...], url: str, reasons: list[str]) -> tuple[str, ...]:
+    """The lock less the pins of builds this torch index does not carry: ``torch==2.9.1+cu130``
+    cannot resolve from cu128's index (a local version matches only itself) nor from the pip index
+    (PyPI's builds carry no local version) after the CUDA or the torch index changed."""
+    tag = _INDEX_TAG.search(url)
+    if url and tag is None:
+        return lock  # an index of the user's whose builds dlenv cannot tell
+    want = tag.group(1) if tag else ""
+    kept: list[str] = []
+    dropped: list[str] = []
+    for line in lock:
+        m = _LOCAL.match(line.strip())
+        (dropped if m and m.group(2) != want else kept).append(line)
+    if dropped:
+        names = ", ".join(sorted({d.split("==", 1)[0] for d in dropped}))
+        reasons.append(
+            f"The lock's {names} builds are for another CUDA or index than this one: they "
+            "resolve afresh; every other package keeps its locked version."
+        )
+    return tuple(kept)
 
 
 def _config_section(opts: ImageOptions, u: ImageUser | None, home: str, switched: bool) -> str:

@@ -424,3 +424,16 @@ def test_a_login_the_credentials_file_cannot_carry_is_one_sentence(url: str) -> 
     with pytest.raises(ImageError, match="login in the pip index URL for") as exc:
         render(pip_index=url)
     assert "p%20w" not in str(exc.value) and "a%0A" not in str(exc.value)
+
+
+def test_a_lock_from_another_cuda_keeps_everything_but_its_torch_builds() -> None:
+    """Built with CUDA 13.0 (torch 2.9.1+cu130 locked), then switched to 12.8 or to the pip
+    index: a constraint on +cu130 would leave uv no solution, so those pins go, the rest stay."""
+    lock = ("numpy==2.3.1", "torch==2.9.1+cu130", "torchvision==0.24.1+cu130", "uv==0.9.0")
+    same = render(cuda="13.0", lock=lock)
+    assert same.files["requirements.lock"].decode().splitlines() == list(lock)
+    for changed in (render(cuda="12.8", lock=lock), render(torch_index="pip", lock=lock)):
+        assert changed.files["requirements.lock"] == b"numpy==2.3.1\nuv==0.9.0\n"
+        assert any("torch, torchvision builds" in r for r in changed.reasons)
+    own = render(torch_index="https://torch.mirror.example/whl/cu130", lock=lock)
+    assert own.files["requirements.lock"].decode().splitlines() == list(lock)
