@@ -25,12 +25,14 @@ NVIDIA_APT = "https://developer.download.nvidia.com"
 CA_DIR = "/usr/local/share/ca-certificates/dlenv"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 LIB = "/usr/local/lib/dlenv"
+#: The build-context folder of files with mirror credentials (0700 when written to disk).
+SECRETS_DIR = ".dlenv-secrets"
 #: Build-context file with mirror credentials (netrc format); reaches RUN steps only as a build mount.
-NETRC_FILE = ".dlenv-secrets/netrc"
+NETRC_FILE = f"{SECRETS_DIR}/netrc"
 NETRC_PATH = "/run/dlenv-netrc"
 #: The apt mirror's login in apt_auth.conf(5) form: apt 1.9+ uses a ``machine`` entry without a
 #: protocol for https only, so an http mirror's entry names ``http://`` (netrc readers would not).
-APT_AUTH_FILE = ".dlenv-secrets/apt-auth.conf"
+APT_AUTH_FILE = f"{SECRETS_DIR}/apt-auth.conf"
 #: The lock a rebuild installs from (copied in), and the one every build writes (`uv pip freeze`).
 LOCK_PATH = "/usr/local/lib/dlenv/requirements.lock"
 FREEZE_PATH = "/opt/venv/dlenv-installed.lock"

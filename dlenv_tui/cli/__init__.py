@@ -130,15 +130,17 @@ def _demo_before_command(argv: Sequence[str]) -> list[str]:
     optional value, which argparse would otherwise take the command for)."""
     out = list(argv)
     for i, arg in enumerate(out[:-1]):
-        if arg == "--demo" and out[i + 1] in _COMMAND_NAMES:
+        if arg == "--demo" and out[i + 1] in command_names():
             out[i] = "--demo="
     return out
 
 
-#: The subcommand names (the first word after the global flags).
-_COMMAND_NAMES = frozenset(
-    {"check", "profiles", "plan", "apply", "build", "run", "stop", "dockerfile", "export", "doctor"}
-)
+def command_names() -> frozenset[str]:
+    """The subcommand names (the first word after the global flags), as the parser knows them."""
+    for action in build_parser(COMMAND_MODULES)._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return frozenset(action.choices)
+    return frozenset()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -189,6 +189,7 @@ def _write_context(out: Path, files: dict[str, bytes]) -> None:
     """The build context under ``out``; one sentence (exit status 2) when ``out`` cannot hold it."""
     from dlenv_tui.errors import UsageError
     from dlenv_tui.fsutil import ReadError, refuse_symlink
+    from dlenv_tui.image import SECRETS_DIR
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output {out} is a file; name a directory for the build context.")
@@ -202,6 +203,10 @@ def _write_context(out: Path, files: dict[str, bytes]) -> None:
         for name, data in files.items():
             path = out / name
             path.parent.mkdir(parents=True, exist_ok=True)
+            if name.startswith(SECRETS_DIR + "/"):
+                # mirror logins: the file stays readable for the build's non-root user (a bind
+                # mount), the folder keeps every other user of this host out
+                (out / SECRETS_DIR).chmod(0o700)
             fd = os.open(
                 path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
             )

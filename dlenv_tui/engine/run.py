@@ -333,7 +333,7 @@ class RunMixin:
             # an init as PID 1 reaps what ssh logins and Jupyter kernels leave behind
             spec["init"] = True
             spec["init_path"] = init
-        if os.geteuid() != 0:
+        if self._podman_rootless():
             # rootless: the user's own UID inside is the user's UID outside, so mounts stay theirs
             spec["userns"] = {"nsmode": "keep-id"}
         if c.command:
@@ -355,6 +355,18 @@ class RunMixin:
                 body = {"message": response.text}
             raise _LibpodError(str(body.get("message") or body.get("cause") or response.reason))
         return str(response.json()["Id"])
+
+    def _podman_rootless(self) -> bool:
+        """Whether the Podman service runs rootless, as its own info says: dlenv's UID does not
+        tell (a user's CONTAINER_HOST may name root's socket, where keep-id is refused). When the
+        service cannot say, dlenv's own UID decides."""
+        api = self.client.api
+        try:
+            response = api.get(f"{api.base_url}/v{api.api_version}/libpod/info")
+            security = response.json()["host"]["security"]
+            return bool(security["rootless"])
+        except (OSError, ValueError, KeyError, TypeError):  # requests errors are OSErrors
+            return os.geteuid() != 0
 
     def _remove_own(self, name: str, profile: Profile, *, replace: bool = True) -> None:
         import docker.errors

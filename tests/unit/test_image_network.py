@@ -437,3 +437,22 @@ def test_a_lock_from_another_cuda_keeps_everything_but_its_torch_builds() -> Non
         assert any("torch, torchvision builds" in r for r in changed.reasons)
     own = render(torch_index="https://torch.mirror.example/whl/cu130", lock=lock)
     assert own.files["requirements.lock"].decode().splitlines() == list(lock)
+
+
+def test_a_written_context_keeps_the_mirror_logins_from_other_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dlenv dockerfile P --output DIR`: the credentials' folder is the user's alone (0700)."""
+    from dlenv_tui.cli import main
+    from dlenv_tui.profiles import ProfileStore
+
+    monkeypatch.setenv("DLENV_CONFIG_DIR", str(tmp_path / "cfg"))
+    opts = ImageOptions(pip_index="https://p:PipPw2@p.example/simple", extra_pip=("six",))
+    ProfileStore().save(Profile(name="creds", image=opts))
+    out = tmp_path / "ctx"
+    assert main(["dockerfile", "creds", "--output", str(out)]) == 0
+    secrets = out / ".dlenv-secrets"
+    assert (secrets / "netrc").read_text().count("PipPw2") == 1
+    assert secrets.stat().st_mode & 0o777 == 0o700
+    assert "PipPw2" not in (out / "Dockerfile").read_text()
+    capsys.readouterr()
