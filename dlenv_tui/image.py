@@ -637,7 +637,12 @@ def _lock_for_torch_index(lock: tuple[str, ...], url: str, reasons: list[str]) -
 def _config_section(opts: ImageOptions, u: ImageUser | None, home: str, switched: bool) -> str:
     owner = f"{u.uid}:{u.gid}" if u else "0:0"
     ssh = _fragment("ssh", owner=owner, home=home) if opts.ssh else ""
-    return _fragment("config", root_line="USER 0\n" if u and switched else "", ssh=ssh)
+    # In the running container (not during the build, whose installs go into the venv), a plain
+    # `pip install` goes to the user site in the home volume, which relaunches keep.
+    pip_user = f"ENV PIP_USER=1 \\\n    PATH={home}/.local/bin:$PATH\n" if switched else ""
+    return _fragment(
+        "config", root_line="USER 0\n" if u and switched else "", ssh=ssh, pip_user=pip_user
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -405,7 +405,7 @@ class RunMixin:
     ) -> dict[str, str]:
         """Named volumes per profile -> container path: the SSH host keys, and the home."""
         out: dict[str, str] = {}
-        names = volume_names(profile)
+        names = self._volume_names_in_use(profile)
         if image_env.get("DLENV_SSH") == "1":
             out[names["ssh"]] = "/etc/dlenv/ssh"
         if profile.run.keep_home:
@@ -413,6 +413,25 @@ class RunMixin:
         for vol in out:
             self._ensure_volume(vol, labels)
         return out
+
+    def _volume_names_in_use(self, profile: Profile) -> dict[str, str]:
+        """``volume_names``, except where only the name an older dlenv gave (after a custom
+        container name) exists: that volume holds the home and host key, so it stays in use."""
+        import docker.errors
+
+        names = volume_names(profile)
+        for kind, old in legacy_volume_names(profile).items():
+            if old == names[kind]:
+                continue
+            try:
+                self.client.volumes.get(names[kind])
+            except docker.errors.NotFound:
+                try:
+                    self.client.volumes.get(old)
+                except docker.errors.NotFound:
+                    continue
+                names[kind] = old
+        return names
 
     def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
         """Create the volume, or use the one of that name that this user's dlenv made: another
@@ -430,7 +449,7 @@ class RunMixin:
         if owner is not None and owner != labels.get(OWNER_LABEL):
             raise EngineError(
                 f"The volume {name} belongs to another user's dlenv profile (owner UID {owner}); "
-                "pick another container name in the launch stage."
+                "give this setup a profile name of its own (the volumes are named after it)."
             )
 
 
@@ -439,7 +458,14 @@ def container_name(profile: Profile) -> str:
 
 
 def volume_names(profile: Profile) -> dict[str, str]:
-    """The profile's named volumes: ``home`` (the user's home) and ``ssh`` (the SSH host keys)."""
+    """The profile's named volumes: ``home`` (the user's home) and ``ssh`` (the SSH host keys),
+    named after the profile, so a container renamed in the launch stage keeps both."""
+    base = f"dlenv-{profile.name}"
+    return {"home": f"{base}-home", "ssh": f"{base}-ssh"}
+
+
+def legacy_volume_names(profile: Profile) -> dict[str, str]:
+    """The names dlenv gave them before (after the container's name)."""
     base = container_name(profile)
     return {"home": f"{base}-home", "ssh": f"{base}-ssh"}
 

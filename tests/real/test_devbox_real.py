@@ -48,6 +48,33 @@ def _remove_volumes(client: EngineClient, names: dict[str, str]) -> None:
             client.client.volumes.get(name).remove(force=True)
 
 
+def _wheel() -> bytes:
+    """A tar holding a tiny pure-Python wheel (made here: pip then needs no network)."""
+    import io
+    import tarfile
+    import zipfile
+
+    whl = io.BytesIO()
+    with zipfile.ZipFile(whl, "w") as z:
+        z.writestr("dlenvprobe.py", "KEPT = 'pip'\n")
+        info = "dlenvprobe-1.0.dist-info"
+        z.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: dlenvprobe\nVersion: 1.0\n")
+        z.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        z.writestr(f"{info}/RECORD", "")
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        member = tarfile.TarInfo(WHEEL)
+        member.size, member.mode = len(whl.getvalue()), 0o644
+        tar.addfile(member, io.BytesIO(whl.getvalue()))
+    return out.getvalue()
+
+
+WHEEL = "dlenvprobe-1.0-py3-none-any.whl"
+
+
 def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
     client: EngineClient,
     debian: str,
@@ -64,7 +91,8 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
     )
     profile = dataclasses.replace(
         profile,
-        image=dataclasses.replace(profile.image, ssh=True),
+        # a Python step (six from PyPI): the venv whose user site is the home's ~/.local
+        image=dataclasses.replace(profile.image, ssh=True, extra_pip=("six",)),
         run=dataclasses.replace(profile.run, shm_size="64m"),
     )
     _remove_volumes(client, volume_names(profile))
@@ -79,6 +107,15 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
             assert ssh(key, port, "dev", "true").returncode == 0
         zombies = ssh(key, port, "dev", ZOMBIES)
         assert zombies.stdout.strip() == "0", zombies.stdout + zombies.stderr
+        # what the user adds in the container: a plain `pip install`, and a cache
+        client.client.containers.get(f"dlenv-{profile.name}").put_archive("/tmp", _wheel())
+        out = ssh(
+            key,
+            port,
+            "dev",
+            f"pip install -q --no-index /tmp/{WHEEL} && mkdir -p ~/.cache/x && echo c > ~/.cache/x/c",
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
 
         # a running container is replaced only when asked
         with pytest.raises(EngineError, match=r"already running.*--replace"):
@@ -99,6 +136,13 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
         assert kept == "kept"
         assert mode == "600"
         assert shm.split()[1] == str(96 * 1024)
+        out = ssh(
+            key,
+            port,
+            "dev",
+            "python -c 'import dlenvprobe; print(dlenvprobe.KEPT)'; cat ~/.cache/x/c",
+        )
+        assert out.stdout.split() == ["pip", "c"], out.stdout + out.stderr
         info = client.info(profile)
         assert info is not None and info.user == "1234:1234" and info.user_name == "dev"
     finally:

@@ -86,3 +86,28 @@ def test_info_shows_the_ports_the_container_publishes_not_todays_profile(
     assert info is not None
     assert set(info.ports) == {PortMap(8888, 8888), PortMap(22, 2222)}
     assert info.jupyter_url == "http://127.0.0.1:8888/lab?token=abc"
+
+
+def test_home_and_host_key_volumes_follow_the_profile_not_the_container_name() -> None:
+    """A container renamed in the launch stage keeps the profile's home and SSH host key; a volume
+    an older dlenv named after a custom container name stays in use while it is the only one."""
+    import dataclasses
+
+    from dlenv_tui.model import Profile, RunOptions
+
+    mine = {PROFILE_LABEL: "work", OWNER_LABEL: "1000"}
+    env = {"DLENV_SSH": "1"}
+    profile = Profile(name="work", run=RunOptions(name="box-a"))
+    volumes = _Volumes({})
+    got = _client(volumes)._volumes(profile, env, "/home/dev", mine)
+    assert got == {"dlenv-work-ssh": "/etc/dlenv/ssh", "dlenv-work-home": "/home/dev"}
+    renamed = dataclasses.replace(profile, run=RunOptions(name="box-b"))
+    assert _client(volumes)._volumes(renamed, env, "/home/dev", mine) == got
+    assert sorted(volumes.created) == ["dlenv-work-home", "dlenv-work-ssh"]
+
+    older = _Volumes({"box-a-home": mine, "box-a-ssh": mine})
+    assert _client(older)._volumes(profile, env, "/home/dev", mine) == {
+        "box-a-ssh": "/etc/dlenv/ssh",
+        "box-a-home": "/home/dev",
+    }
+    assert older.created == []

@@ -273,7 +273,7 @@ def test_ssh_keys_come_from_public_files_only(tmp_path: Path) -> None:
 
 def test_root_image_has_no_user_and_permits_root_keys() -> None:
     r = render(profile(cuda="12.8", create_user=False))
-    assert "USER" not in r.dockerfile
+    assert not [line for line in r.dockerfile.splitlines() if line.startswith("USER")]
     assert "setup-user.sh" not in r.files
     assert "PermitRootLogin prohibit-password" in r.files["sshd_config"].decode()
     assert "/root/.ssh/authorized_keys" in r.dockerfile
