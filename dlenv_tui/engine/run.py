@@ -92,9 +92,11 @@ class RunMixin:
         try:
             image = self.client.images.get(image_ref)
         except docker.errors.ImageNotFound:
+            from dlenv_tui.engine.help import sudo_prefix
+
             raise EngineError(
                 f"The image {image_ref} does not exist in {self.engine.value}: build it first "
-                f"(`dlenv build {profile.name}`)."
+                f"(`{sudo_prefix()}dlenv build {profile.name}`)."
             ) from None
         labels = (image.attrs.get("Config") or {}).get("Labels") or {}
         image_env = dict(
@@ -377,9 +379,13 @@ class RunMixin:
             return
         self._check_ours(container, name, profile)
         if not replace and container.status == "running":
+            from dlenv_tui.engine.help import sudo_prefix
+
+            sudo = sudo_prefix()
             raise EngineError(
-                f"{name} is already running: `dlenv info {profile.name}` shows how to connect; "
-                f"`dlenv run {profile.name} --replace` starts it afresh (the home volume stays)."
+                f"{name} is already running: `{sudo}dlenv info {profile.name}` shows how to "
+                f"connect; `{sudo}dlenv run {profile.name} --replace` starts it afresh (the home "
+                "volume stays)."
             )
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
