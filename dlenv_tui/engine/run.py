@@ -18,7 +18,15 @@ from dlenv_tui.engine.help import jupyter_url_from_logs
 from dlenv_tui.engine.types import EngineError, RunInfo, _LibpodError
 from dlenv_tui.image import default_tag
 from dlenv_tui.model import EngineName, PortMap, Profile
-from dlenv_tui.names import OWNER_LABEL, PROFILE_LABEL, USER_LABEL, USER_NAME_LABEL
+from dlenv_tui.names import (
+    JUPYTER_ENV,
+    JUPYTER_TOKEN_ENV,
+    OWNER_LABEL,
+    PROFILE_LABEL,
+    SSH_ENV,
+    USER_LABEL,
+    USER_NAME_LABEL,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -117,8 +125,8 @@ class RunMixin:
             for key, value in proxy_settings(os.environ).items():
                 environment.setdefault(key, value)
         token = ""
-        if image_env.get("DLENV_JUPYTER") == "1":
-            token = environment.setdefault("JUPYTER_TOKEN", secrets.token_hex(24))
+        if image_env.get(JUPYTER_ENV) == "1":
+            token = environment.setdefault(JUPYTER_TOKEN_ENV, secrets.token_hex(24))
         run_labels = {PROFILE_LABEL: profile.name, USER_LABEL: user, OWNER_LABEL: owner_id()}
         home = (
             "/root" if user.startswith("0:") else f"/home/{labels.get(USER_NAME_LABEL) or 'root'}"
@@ -246,7 +254,7 @@ class RunMixin:
             user_name="root"
             if user.startswith("0:")
             else str(image_labels.get(USER_NAME_LABEL) or ""),
-            jupyter_token=env.get("JUPYTER_TOKEN", ""),
+            jupyter_token=env.get(JUPYTER_TOKEN_ENV, ""),
         )
 
     def _docker_create(self, c: _Create) -> str:
@@ -412,7 +420,7 @@ class RunMixin:
         """Named volumes per profile -> container path: the SSH host keys, and the home."""
         out: dict[str, str] = {}
         names = self._volume_names_in_use(profile)
-        if image_env.get("DLENV_SSH") == "1":
+        if image_env.get(SSH_ENV) == "1":
             out[names["ssh"]] = "/etc/dlenv/ssh"
         if profile.run.keep_home:
             out[names["home"]] = home
