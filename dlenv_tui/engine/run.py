@@ -603,7 +603,7 @@ def _run_failure(message: str, engine: EngineName, name: str) -> str:
     text = " ".join(message.split())
     low = text.lower()
     if "address already in use" in low or "port is already allocated" in low:
-        return f"A published port is already in use ({text[:160]}): pick another host port."
+        return f"A published port is already in use ({text}): pick another host port."
     if ("already in use" in low and "name" in low) or "conflict" in low:
         return f"The container name {name} is taken: pick another name or remove that container."
     if "could not select device driver" in low:
@@ -616,7 +616,8 @@ def _run_failure(message: str, engine: EngineName, name: str) -> str:
             "Podman found no CDI spec for the GPUs: run `sudo nvidia-ctk cdi generate "
             "--output=/etc/cdi/nvidia.yaml`, or choose no GPUs."
         )
-    return f"{engine.value.capitalize()} could not start {name}: {text[:300].rstrip('.')}."
+    # whole: the runtime's hint ("Are you trying to mount a directory onto a file?") comes last
+    return f"{engine.value.capitalize()} could not start {name}: {text.rstrip('.')}."
 
 
 def run_environment(profile: Profile) -> dict[str, str]:

@@ -143,3 +143,19 @@ def test_every_command_a_message_names_carries_sudo_when_dlenv_ran_under_it(
     with pytest.raises(EngineError) as caught:
         client._remove_own("dlenv-work", Profile(name="work"), replace=False)
     assert "`dlenv info work`" in str(caught.value) and "sudo" not in str(caught.value)
+
+
+def test_a_start_failure_is_whole_not_cut_before_its_actionable_end() -> None:
+    from dlenv_tui.engine.run import _run_failure
+
+    message = (
+        "OCI runtime create failed: runc create failed: unable to start container process: "
+        'error during container init: error mounting "/home/me/data.csv" to rootfs at '
+        '"/var/lib/docker/overlay2/0123456789abcdef0123456789abcdef/merged/datasets": '
+        "mount /home/me/data.csv:/datasets (via /proc/self/fd/6), flags: 0x5000: not a "
+        "directory: unknown: Are you trying to mount a directory onto a file (or vice-versa)? "
+        "Check if the specified host path exists and is the expected type"
+    )
+    text = _run_failure(message, EngineName.DOCKER, "dlenv-work")
+    assert text.endswith("Check if the specified host path exists and is the expected type.")
+    assert "\n" not in text
