@@ -366,7 +366,14 @@ def render_dockerfile(
 
     if buildkit:
         reasons.append("apt and uv downloads are kept in build cache mounts between builds.")
+    from dlenv_tui import names
+
     text = string.Template(_template("Dockerfile.tmpl")).substitute(
+        PROFILE_LABEL=names.PROFILE_LABEL,
+        USER_LABEL=names.USER_LABEL,
+        USER_NAME_LABEL=names.USER_NAME_LABEL,
+        SSH_ENV=names.SSH_ENV,
+        JUPYTER_ENV=names.JUPYTER_ENV,
         profile=profile.name,
         title=f"dlenv {profile.name}",
         why="".join(f"# {line}\n" for text in why for line in textwrap.wrap(text, 96)),

@@ -51,8 +51,25 @@ def launch_problems(
                     break
         elif spec.isdigit() and int(spec) > count:
             errors.append(f"{spec} GPUs asked for, but this host has {count}.")
+    elif facts is not None and profile.run.gpus != "none":
+        # the probe found none: the engine would refuse with "could not select device driver"
+        errors.append(
+            f"This host has no NVIDIA GPU, but GPUs is {profile.run.gpus!r}: set it to 'none' "
+            "to start the container without GPUs."
+        )
     missing = tuple(m.source for m in profile.run.mounts if m.source and not exists(m.source))
     return LaunchProblems(tuple(errors), missing)
+
+
+NO_GPU_NOTE = "No NVIDIA GPU was found on this host, so the container starts without GPUs."
+
+
+def gpu_note(profile: Profile, facts: HostFacts | None) -> str:
+    """What the Launch screen says when the host has no GPU and the profile asks for none
+    (a new profile's default there); "" otherwise."""
+    if facts is not None and not facts.gpus and profile.run.gpus == "none":
+        return NO_GPU_NOTE
+    return ""
 
 
 def create_dirs(paths: tuple[str, ...]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Sequence
 from typing import Any, get_type_hints
 
@@ -53,29 +54,63 @@ def apply_settings(profile: Profile, settings: Sequence[str]) -> tuple[Profile, 
     from dlenv_tui.profiles import expand_mounts, profile_errors
 
     run, image = profile.run, profile.image
-    changes: list[str] = []
-    touched: list[str] = []
+    changes: dict[str, str] = {}
+    given: set[str] = set()
     for setting in settings:
         key, sep, value = setting.partition("=")
         key = key.strip()
         if not sep or not key:
             raise UsageError(f"{setting!r} is not KEY=VALUE (for example gpus=all).")
         section, name = _resolve(key)
+        cls = RunOptions if section == "run" else ImageOptions
+        converted = _convert(cls, name, value)
+        if section == "run" and name == "secrets":
+            _refuse_secret_values(converted)
+        field = f"{section}.{name}"
+        if field in given:
+            if not isinstance(converted, tuple):
+                raise UsageError(f"{field} is given twice; give each option once.")
+            # a list option given again adds to what this command set (env=A=1 env=B=2)
+            current = run if section == "run" else image
+            converted = (*getattr(current, name), *converted)
+        given.add(field)
         if section == "run":
-            run = dataclasses.replace(run, **{name: _convert(RunOptions, name, value)})
+            run = dataclasses.replace(run, **{name: converted})
             if name == "mounts":  # ~/ws is stored as the absolute path it means
                 run = expand_mounts(dataclasses.replace(profile, run=run)).run
             shown = getattr(run, name)
         else:
-            image = dataclasses.replace(image, **{name: _convert(ImageOptions, name, value)})
+            image = dataclasses.replace(image, **{name: converted})
             shown = getattr(image, name)
-        touched.append(f"{section}.{name}")
-        changes.append(f"{section}.{name} = {_show(shown)}")
+        changes[field] = f"{field} = {_show(shown)}"
     updated = dataclasses.replace(profile, run=run, image=image)
     for err in profile_errors(updated):
-        if any(err.startswith(t) for t in touched):
-            raise UsageError(err[0].upper() + err[1:] if err else err)
-    return updated, changes
+        if any(err.startswith(t) for t in given):
+            raise UsageError(err)  # "run.gpus: GPU selection ...": the key as the user writes it
+    return updated, list(changes.values())
+
+
+def _refuse_secret_values(items: tuple[str, ...]) -> None:
+    """``NAME=VAR`` names a host variable; a VAR that is not set here and is not written as
+    variables are (upper case) is most likely the secret itself, which would be stored in the
+    profile in the clear: refused, without echoing it."""
+    import os
+    import re
+
+    for item in items:
+        name, sep, var = item.partition("=")
+        if (
+            sep
+            and not var.startswith("@")
+            and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var)
+            and var not in os.environ
+            and var != var.upper()
+        ):
+            raise UsageError(
+                f"secrets: the value given for {name} looks like the secret itself, which a "
+                f"profile never stores; put it in a file and give {name}=@/path/to/file, or "
+                f"export it and give {name}=HOST_VARIABLE."
+            )
 
 
 def _resolve(key: str) -> tuple[str, str]:
@@ -96,7 +131,7 @@ def _resolve(key: str) -> tuple[str, str]:
 def _convert(cls: type, name: str, value: str) -> Any:
     value = value.strip()
     if name == "ports":
-        return tuple(_port(p) for p in value.split(",") if p.strip())
+        return tuple(_port(p) for p in re.split(r"[\s,]+", value) if p)
     if name == "mounts":
         return tuple(_mount(m) for m in value.split(",") if m.strip())
     tp = get_type_hints(cls)[name]
@@ -113,12 +148,35 @@ def _convert(cls: type, name: str, value: str) -> Any:
         except ValueError:
             choices = ", ".join(str(m.value) for m in tp)
             raise UsageError(f"{name}={value!r}: choose one of {choices}.") from None
-    if name in ("env", "secrets"):
-        # values may hold commas: these two are separated by spaces (quote the whole setting)
+    if name == "env":
+        # values may hold commas and spaces: a new variable starts at a space before NAME=
+        return tuple(v.strip() for v in re.split(r"\s+(?=[A-Za-z_][A-Za-z0-9_]*=)", value) if v)
+    if name == "secrets":
         return tuple(v for v in value.split() if v)
+    if name in ("python_packages", "extra_pip"):
+        return _requirements(value)
     if tp == tuple[str, ...]:
-        return tuple(v.strip() for v in value.split(",") if v.strip())
+        # separated by commas or, as the wizard's form takes them, by spaces
+        return tuple(v for v in re.split(r"[\s,]+", value) if v)
     return value
+
+
+def _requirements(value: str) -> tuple[str, ...]:
+    """Requirements separated by spaces (as the Image form takes them) or commas, where a comma
+    inside ``[extra,extra]`` or before another version clause (``numpy>=2,<3``) is part of one."""
+    out: list[str] = []
+    for word in value.split():
+        depth, start = 0, 0
+        for i, c in enumerate(word):
+            if c == "[":
+                depth += 1
+            elif c == "]":
+                depth = max(0, depth - 1)
+            elif c == "," and depth == 0 and word[i + 1 : i + 2] not in ("<", ">", "=", "!", "~"):
+                out.append(word[start:i])
+                start = i + 1
+        out.append(word[start:])
+    return tuple(r for r in out if r)
 
 
 def _port(text: str) -> PortMap:
@@ -155,4 +213,7 @@ def _show(value: object) -> str:
         return f"{value.source}:{value.target}{':ro' if value.read_only else ''}"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value) or '""'
+    text = str(value)
+    # a login in a mirror or index URL is not echoed into terminals and CI logs
+    text = re.sub(r"^([a-z+]+://[^/@:]*):[^/@]*@", r"\1:***@", text)
+    return text or '""'

@@ -300,6 +300,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_run(args: argparse.Namespace) -> int:
     from dlenv_tui.engine import connection_help, container_name
+    from dlenv_tui.engine.help import sudo_prefix
     from dlenv_tui.profiles import ProfileStore
 
     profile = _load(args.name)
@@ -321,7 +322,7 @@ def run_run(args: argparse.Namespace) -> int:
             if not client.wait_for_jupyter(profile, info, timeout=args.wait):
                 print(
                     f"dlenv: JupyterLab did not report in {args.wait:.0f} s; "
-                    f"see `{engine.value} logs {info.name}`.",
+                    f"see `{sudo_prefix()}{engine.value} logs {info.name}`.",
                     file=sys.stderr,
                 )
     if started.record_error:
@@ -353,6 +354,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from dlenv_tui.engine import connection_help, container_name
+    from dlenv_tui.engine.help import sudo_prefix
 
     profile = _load(args.name)
     engine = _engine(args, profile)
@@ -361,7 +363,8 @@ def run_info(args: argparse.Namespace) -> int:
         status = client.status(profile)
     if info is None:
         print(
-            f"{container_name(profile)} does not exist; start it with `dlenv run {profile.name}`.",
+            f"{container_name(profile)} does not exist; start it with "
+            f"`{sudo_prefix()}dlenv run {profile.name}`.",
             file=sys.stderr,
         )
         return 1

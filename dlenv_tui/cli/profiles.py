@@ -46,11 +46,15 @@ def register(sub: Any) -> None:
         description=(
             "Change options of NAME, checked by the same rules as the wizard, then save it. "
             "Run options: gpus, shm_size, name, restart, as_root, proxy, keep_home, "
-            "ports (HOST:CONTAINER or IP:HOST:CONTAINER, comma-separated), mounts "
-            "(SOURCE:TARGET[:ro], comma-separated). Image options: apt_mirror, pip_index, "
-            "torch_index, ca_certs (comma-separated paths), build_proxy, cuda, variant, cudnn, "
-            "ubuntu, base_override, tag, extra_apt, extra_pip (comma-separated). Prefix with "
-            "run. or image. when a key is ambiguous; an empty VALUE resets a text option."
+            "ports (HOST:CONTAINER or IP:HOST:CONTAINER), mounts (SOURCE:TARGET[:ro]), "
+            "env (NAME=VALUE ...), secrets (NAME, NAME=HOST_VARIABLE or NAME=@/path/file: "
+            "read at launch, never stored). Image options: apt_mirror, pip_index, "
+            "torch_index, ca_certs (paths), build_proxy, cuda, variant, cudnn, ubuntu, "
+            "base_override, tag, python_packages, extra_apt, extra_pip, jupyter, ssh, tmux. "
+            "List values are separated by commas or spaces (mounts: commas only); a list option "
+            "given twice adds up. "
+            "Prefix with run. or image. when a key is ambiguous; an empty VALUE resets a text "
+            "option."
         ),
     )
     p_set.add_argument("name", metavar="NAME")

@@ -162,7 +162,9 @@ def run_gpu_check(client: EngineClient, profile: Profile, *, gpu: bool) -> GpuCh
         ),
     )
     command = ["python3", "-c", SCRIPT, "1" if gpu else "0", *imports_for(profile)]
-    info = client.run(probe, command=command, env={"DLENV_SSH": "0", "DLENV_JUPYTER": "0"})
+    from dlenv_tui.names import JUPYTER_ENV, SSH_ENV
+
+    info = client.run(probe, command=command, env={SSH_ENV: "0", JUPYTER_ENV: "0"})
     try:
         with contextlib.suppress(Exception):  # a hung check: report what it printed so far
             client.client.api.wait(info.id, timeout=600)

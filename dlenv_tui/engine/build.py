@@ -339,7 +339,7 @@ def _build_failure(
     message: str, step: int, total: int, last: list[str], base: str, command: str = ""
 ) -> str:
     """One sentence, then the failing step's whole command, its exit status and its last lines."""
-    text = " ".join(message.split())
+    text = _printable(" ".join(message.split()))
     low = text.lower()
     if (
         base
@@ -359,11 +359,16 @@ def _build_failure(
             )
         )
     ):
-        return f"The image build failed: the base image {base} is not available locally and cannot be pulled: {text[:200]}."
-    where = f" at step {step} of {total}" if step else ""
-    status = _EXIT.search(text)
-    sentence = f"The image build failed{where}"
-    sentence += f" with exit status {status.group(1)}." if status else f": {text.rstrip('.')}."
+        # whole: a resolve error names the registry and the lookup that failed at its very end
+        sentence = (
+            f"The image build failed: the base image {base} is not available locally and "
+            f"cannot be pulled: {text.rstrip('.')}."
+        )
+    else:
+        where = f" at step {step} of {total}" if step else ""
+        status = _EXIT.search(text)
+        sentence = f"The image build failed{where}"
+        sentence += f" with exit status {status.group(1)}." if status else f": {text.rstrip('.')}."
     log = "\n".join(last).lower()
     if any(s in log or s in low for s in _TLS_FAILURES):
         sentence += (
@@ -373,11 +378,25 @@ def _build_failure(
         )
     out = [sentence]
     if command:
-        out.append(f"Step {step}/{total}: {command}")
-    if last:
-        out.append(f"Last {len(last)} lines of its output:")
-        out += [f"  {line}" for line in last[-FAILURE_LINES:]]
+        out.append(f"Step {step}/{total}: {_printable(command)}")
+    shown = [_printable(line) for line in last[-FAILURE_LINES:]]
+    if shown:
+        out.append(
+            "Last line of its output:"
+            if len(shown) == 1
+            else f"Last {len(shown)} lines of its output:"
+        )
+        out += [f"  {line}" for line in shown]
     return "\n".join(out)
+
+
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _printable(line: str) -> str:
+    """A build output line without terminal escapes and control bytes (colours, bells, NULs
+    from a binary that printed), which would garble or drive the user's terminal."""
+    return _CONTROL.sub("", line)
 
 
 def lock_changes(old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:

@@ -22,6 +22,12 @@ def jupyter_url_from_logs(text: str) -> str:
     return next((u for u in urls if "127.0.0.1" in u), urls[0] if urls else "")
 
 
+def sudo_prefix() -> str:
+    """``"sudo "`` when dlenv runs under sudo: the engine needed root, so do the commands
+    (``podman exec``, ``dlenv stop``…) that dlenv tells the user to type next; else ``""``."""
+    return "sudo " if os.environ.get("SUDO_USER") else ""
+
+
 def connection_help(profile: Profile, info: RunInfo, *, ssh_key: bool = True) -> list[str]:
     """How to reach the container: Jupyter URL, SSH through a tunnel, a shell, VS Code.
 
@@ -47,8 +53,7 @@ def connection_help(profile: Profile, info: RunInfo, *, ssh_key: bool = True) ->
     elif 22 in ports:
         user = "root" if info.user.startswith("0:") else info.user_name or _image_user_name(profile)
         lines.append(f"SSH into the container: ssh -p {ports[22].host} {user}@127.0.0.1")
-    # under sudo the engine needed root: so do the commands the user types next
-    sudo = "sudo " if os.environ.get("SUDO_USER") else ""
+    sudo = sudo_prefix()
     lines.append(f"Shell in the container: {sudo}{info.engine.value} exec -it {info.name} bash")
     lines.append(
         f"VS Code: Dev Containers: Attach to Running Container… and pick {info.name}"

@@ -18,7 +18,15 @@ from dlenv_tui.engine.help import jupyter_url_from_logs
 from dlenv_tui.engine.types import EngineError, RunInfo, _LibpodError
 from dlenv_tui.image import default_tag
 from dlenv_tui.model import EngineName, PortMap, Profile
-from dlenv_tui.names import OWNER_LABEL, PROFILE_LABEL, USER_LABEL, USER_NAME_LABEL
+from dlenv_tui.names import (
+    JUPYTER_ENV,
+    JUPYTER_TOKEN_ENV,
+    OWNER_LABEL,
+    PROFILE_LABEL,
+    SSH_ENV,
+    USER_LABEL,
+    USER_NAME_LABEL,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -92,9 +100,11 @@ class RunMixin:
         try:
             image = self.client.images.get(image_ref)
         except docker.errors.ImageNotFound:
+            from dlenv_tui.engine.help import sudo_prefix
+
             raise EngineError(
                 f"The image {image_ref} does not exist in {self.engine.value}: build it first "
-                f"(`dlenv build {profile.name}`)."
+                f"(`{sudo_prefix()}dlenv build {profile.name}`)."
             ) from None
         labels = (image.attrs.get("Config") or {}).get("Labels") or {}
         image_env = dict(
@@ -115,8 +125,8 @@ class RunMixin:
             for key, value in proxy_settings(os.environ).items():
                 environment.setdefault(key, value)
         token = ""
-        if image_env.get("DLENV_JUPYTER") == "1":
-            token = environment.setdefault("JUPYTER_TOKEN", secrets.token_hex(24))
+        if image_env.get(JUPYTER_ENV) == "1":
+            token = environment.setdefault(JUPYTER_TOKEN_ENV, secrets.token_hex(24))
         run_labels = {PROFILE_LABEL: profile.name, USER_LABEL: user, OWNER_LABEL: owner_id()}
         home = (
             "/root" if user.startswith("0:") else f"/home/{labels.get(USER_NAME_LABEL) or 'root'}"
@@ -244,7 +254,7 @@ class RunMixin:
             user_name="root"
             if user.startswith("0:")
             else str(image_labels.get(USER_NAME_LABEL) or ""),
-            jupyter_token=env.get("JUPYTER_TOKEN", ""),
+            jupyter_token=env.get(JUPYTER_TOKEN_ENV, ""),
         )
 
     def _docker_create(self, c: _Create) -> str:
@@ -377,9 +387,13 @@ class RunMixin:
             return
         self._check_ours(container, name, profile)
         if not replace and container.status == "running":
+            from dlenv_tui.engine.help import sudo_prefix
+
+            sudo = sudo_prefix()
             raise EngineError(
-                f"{name} is already running: `dlenv info {profile.name}` shows how to connect; "
-                f"`dlenv run {profile.name} --replace` starts it afresh (the home volume stays)."
+                f"{name} is already running: `{sudo}dlenv info {profile.name}` shows how to "
+                f"connect; `{sudo}dlenv run {profile.name} --replace` starts it afresh (the home "
+                "volume stays)."
             )
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
@@ -406,7 +420,7 @@ class RunMixin:
         """Named volumes per profile -> container path: the SSH host keys, and the home."""
         out: dict[str, str] = {}
         names = self._volume_names_in_use(profile)
-        if image_env.get("DLENV_SSH") == "1":
+        if image_env.get(SSH_ENV) == "1":
             out[names["ssh"]] = "/etc/dlenv/ssh"
         if profile.run.keep_home:
             out[names["home"]] = home
@@ -589,7 +603,7 @@ def _run_failure(message: str, engine: EngineName, name: str) -> str:
     text = " ".join(message.split())
     low = text.lower()
     if "address already in use" in low or "port is already allocated" in low:
-        return f"A published port is already in use ({text[:160]}): pick another host port."
+        return f"A published port is already in use ({text}): pick another host port."
     if ("already in use" in low and "name" in low) or "conflict" in low:
         return f"The container name {name} is taken: pick another name or remove that container."
     if "could not select device driver" in low:
@@ -602,7 +616,8 @@ def _run_failure(message: str, engine: EngineName, name: str) -> str:
             "Podman found no CDI spec for the GPUs: run `sudo nvidia-ctk cdi generate "
             "--output=/etc/cdi/nvidia.yaml`, or choose no GPUs."
         )
-    return f"{engine.value.capitalize()} could not start {name}: {text[:300].rstrip('.')}."
+    # whole: the runtime's hint ("Are you trying to mount a directory onto a file?") comes last
+    return f"{engine.value.capitalize()} could not start {name}: {text.rstrip('.')}."
 
 
 def run_environment(profile: Profile) -> dict[str, str]:

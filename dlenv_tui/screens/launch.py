@@ -182,6 +182,10 @@ class LaunchScreen(StageScreen):
         if rendered is not None:
             notes = services.image_notes(rendered)
             self.ssh_key = not services.ssh_has_no_key(rendered)
+        from dlenv_tui.launch_checks import gpu_note
+
+        if note := gpu_note(self.profile, self.facts):
+            notes = (note, *notes)
         box = self.query_one("#launch-notes", Static)
         box.update("\n".join(f"[$warning]• [/]{escape(n)}" for n in notes))
         box.display = bool(notes)

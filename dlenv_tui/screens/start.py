@@ -291,6 +291,10 @@ class StartScreen(Screen[StartChoice | None]):
         except DlenvError as exc:
             self.notify(str(exc), severity="error", timeout=15)
             return
+        if not facts.gpus:
+            from dlenv_tui.launch_checks import NO_GPU_NOTE
+
+            self.notify(f"{NO_GPU_NOTE} (GPUs: none; the Launch stage changes it.)", timeout=10)
         self.choose(StartChoice("new", profile))
 
     @work

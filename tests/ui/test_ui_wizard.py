@@ -454,6 +454,9 @@ async def test_going_on_without_a_gpu_plans_no_driver_and_says_why(
     app = make_app(store=store, facts_file=str(facts), now=clock, demo_speed=0)
     async with app.run_test(size=(80, 24)) as pilot:
         await new_profile(pilot)
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "No NVIDIA GPU was found on this host, so the container starts without" in said
+        assert store.load("gpu-dev").run.gpus == "none"
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: screen_name(app) == "ConfirmDialog", "go on anyway?")
         await pilot.press("y")

@@ -111,3 +111,51 @@ def test_home_and_host_key_volumes_follow_the_profile_not_the_container_name() -
         "box-a-home": "/home/dev",
     }
     assert older.created == []
+
+
+def test_every_command_a_message_names_carries_sudo_when_dlenv_ran_under_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`sudo dlenv run` on a running container: the commands it names need sudo as well."""
+    from dlenv_tui.engine import connection_help
+    from dlenv_tui.engine.types import RunInfo
+    from dlenv_tui.model import Profile
+
+    monkeypatch.setenv("SUDO_USER", "alice")
+    monkeypatch.setenv("SUDO_UID", "1000")
+    container = SimpleNamespace(
+        status="running", labels={PROFILE_LABEL: "work", OWNER_LABEL: "1000"}
+    )
+    client = EngineClient.__new__(EngineClient)
+    client.engine = EngineName.PODMAN
+    monkeypatch.setattr(client, "_container", lambda name: container)
+    monkeypatch.setattr(client, "_check_ours", lambda *a: None)
+    with pytest.raises(EngineError) as caught:
+        client._remove_own("dlenv-work", Profile(name="work"), replace=False)
+    text = str(caught.value)
+    assert "`sudo dlenv info work`" in text and "`sudo dlenv run work --replace`" in text
+    info = RunInfo(id="c", name="dlenv-work", image="i", engine=EngineName.PODMAN, user="1000:1000")
+    lines = connection_help(Profile(name="work"), info)
+    assert "Shell in the container: sudo podman exec -it dlenv-work bash" in lines
+    assert "Stop it: sudo dlenv stop work" in lines
+    monkeypatch.delenv("SUDO_USER")
+    monkeypatch.delenv("SUDO_UID")
+    with pytest.raises(EngineError) as caught:
+        client._remove_own("dlenv-work", Profile(name="work"), replace=False)
+    assert "`dlenv info work`" in str(caught.value) and "sudo" not in str(caught.value)
+
+
+def test_a_start_failure_is_whole_not_cut_before_its_actionable_end() -> None:
+    from dlenv_tui.engine.run import _run_failure
+
+    message = (
+        "OCI runtime create failed: runc create failed: unable to start container process: "
+        'error during container init: error mounting "/home/me/data.csv" to rootfs at '
+        '"/var/lib/docker/overlay2/0123456789abcdef0123456789abcdef/merged/datasets": '
+        "mount /home/me/data.csv:/datasets (via /proc/self/fd/6), flags: 0x5000: not a "
+        "directory: unknown: Are you trying to mount a directory onto a file (or vice-versa)? "
+        "Check if the specified host path exists and is the expected type"
+    )
+    text = _run_failure(message, EngineName.DOCKER, "dlenv-work")
+    assert text.endswith("Check if the specified host path exists and is the expected type.")
+    assert "\n" not in text

@@ -456,3 +456,35 @@ def test_a_written_context_keeps_the_mirror_logins_from_other_users(
     assert secrets.stat().st_mode & 0o777 == 0o700
     assert "PipPw2" not in (out / "Dockerfile").read_text()
     capsys.readouterr()
+
+
+def test_a_base_image_failure_in_the_first_step_is_whole_with_its_step_and_lines() -> None:
+    """Not cut mid-word: BuildKit's resolve errors run past 200 characters."""
+    message = (
+        "failed to solve: nvidia/cuda:13.0.0-base-ubuntu24.04: failed to resolve source metadata "
+        "for docker.io/nvidia/cuda:13.0.0-base-ubuntu24.04: failed to do request: Head "
+        '"https://registry-1.docker.io/v2/nvidia/cuda/manifests/13.0.0-base-ubuntu24.04": '
+        "dial tcp: lookup registry-1.docker.io on 127.0.0.53:53: no such host"
+    )
+    text = _build_failure(
+        message,
+        1,
+        12,
+        ["Trying to pull docker.io/nvidia/cuda:13.0.0-base-ubuntu24.04..."],
+        "nvidia/cuda:13.0.0-base-ubuntu24.04",
+        "FROM nvidia/cuda:13.0.0-base-ubuntu24.04",
+    )
+    first, *rest = text.splitlines()
+    assert "cannot be pulled" in first and first.endswith("no such host.")
+    assert rest[0] == "Step 1/12: FROM nvidia/cuda:13.0.0-base-ubuntu24.04"
+    assert rest[-1] == "  Trying to pull docker.io/nvidia/cuda:13.0.0-base-ubuntu24.04..."
+
+
+def test_binary_output_of_a_failed_step_reaches_no_terminal_as_control_codes() -> None:
+    text = _build_failure(
+        "exit status 3", 2, 3, ["out \x00\x1b[31mred\x1b[0m\x07 bin\tok"], "x", "RUN a"
+    )
+    last = text.splitlines()[-1]
+    assert not any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in last), repr(last)
+    assert "red" in last and "bin" in last
+    assert "Last line of its output:" in text

@@ -281,3 +281,75 @@ def test_image_values_the_profile_refuses_do_not_render(setting: str, value: str
     with pytest.raises(ImageError) as caught:
         render_dockerfile(p, ssh_keys="", ca_files={})
     assert str(caught.value).lower() == sentence.lower()
+
+
+# ---- audit: every value the wizard form and a profile file take, `profiles set` takes alike
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("extra_pip=numpy>=2,<3", ("numpy>=2,<3",)),
+        ("extra_pip=polars[gpu,async] tqdm", ("polars[gpu,async]", "tqdm")),
+        ("extra_pip=numpy scipy", ("numpy", "scipy")),  # as the Image form splits them
+        ("extra_apt=git vim", ("git", "vim")),
+    ],
+)
+def test_list_values_split_as_the_form_splits_them(
+    store: ProfileStore, setting: str, expected: tuple[str, ...]
+) -> None:
+    """What the Image form takes (space-separated) `profiles set` takes; commas between
+    requirements still separate them, but not a version range's or an extras list's."""
+    from dlenv_tui.screens.services import validate_field
+
+    assert main(["profiles", "set", "box", setting]) == 0
+    key, _, value = setting.partition("=")
+    assert getattr(store.load("box").image, key) == expected
+    kind = "pip_packages" if key == "extra_pip" else "apt_packages"
+    assert validate_field(kind, value) == ""
+    assert main(["profiles", "set", "box", "extra_pip=pandas==2.2.*,numpy>=2,!=2.1.0"]) == 0
+    assert store.load("box").image.extra_pip == ("pandas==2.2.*", "numpy>=2,!=2.1.0")
+
+
+def test_env_values_may_hold_spaces_and_repeated_list_keys_add_up(store: ProfileStore) -> None:
+    assert main(["profiles", "set", "box", "env=MSG=hello world A=1", "env=B=2"]) == 0
+    assert store.load("box").run.env == ("MSG=hello world", "A=1", "B=2")
+
+
+def test_a_scalar_key_given_twice_is_one_sentence(
+    store: ProfileStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = store.load("box")
+    assert main(["profiles", "set", "box", "gpus=all", "gpus=2"]) == 2
+    err = capsys.readouterr().err
+    assert "gpus" in err and "twice" in err and len(err.strip().splitlines()) == 1
+    assert store.load("box") == before
+
+
+def test_errors_name_the_key_as_written(
+    store: ProfileStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["profiles", "set", "box", "gpus="]) == 2
+    assert capsys.readouterr().err.startswith("dlenv: run.gpus: ")
+
+
+def test_a_secret_given_as_its_value_is_refused_and_not_echoed(
+    store: ProfileStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("hf_abcDEF123", raising=False)
+    assert main(["profiles", "set", "box", "secrets=HF_TOKEN=hf_abcDEF123"]) == 2
+    err = capsys.readouterr().err
+    assert "hf_abcDEF123" not in err and "@/" in err and len(err.strip().splitlines()) == 1
+    assert "hf_abcDEF123" not in (store.directory / "box.toml").read_text()
+    # a host variable's name (set here, or upper case as variables are) is still a reference
+    monkeypatch.setenv("my_token", "x")
+    assert main(["profiles", "set", "box", "secrets=HF_TOKEN=my_token WANDB=WANDB_KEY"]) == 0
+
+
+def test_a_login_in_a_url_is_not_printed(
+    store: ProfileStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["profiles", "set", "box", "pip_index=https://me:s3cret@pypi.corp/simple"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out and "pypi.corp/simple" in out
+    assert store.load("box").image.pip_index == "https://me:s3cret@pypi.corp/simple"

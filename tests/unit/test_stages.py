@@ -81,6 +81,25 @@ def test_missing_mount_sources_are_offered_for_creation(tmp_path: Any) -> None:
     assert launch_problems(p, None).missing_dirs == ()
 
 
+@pytest.mark.parametrize("gpus", ["all", "2", "device=0"])
+def test_a_launch_asking_for_gpus_on_a_host_without_one_says_so(gpus: str) -> None:
+    """A profile from another host (or `profiles set gpus=all`) on a host with no NVIDIA GPU:
+    the Launch form says so before Start, not the engine's "could not select device driver"."""
+    from dlenv_tui.launch_checks import launch_problems
+    from dlenv_tui.model import RunOptions
+
+    facts = dataclasses.replace(load_scenario("ubuntu-4090").facts, gpus=())
+    errors = launch_problems(Profile(name="p", run=RunOptions(gpus=gpus)), facts, lambda _: True)
+    assert any("no NVIDIA GPU" in e and "none" in e for e in errors.errors), errors
+    none = Profile(name="p", run=RunOptions(gpus="none"))
+    assert launch_problems(none, facts, lambda _: True).errors == ()
+    # and a profile that asks for none there is told why it has none
+    from dlenv_tui.launch_checks import gpu_note
+
+    assert "No NVIDIA GPU" in gpu_note(none, facts)
+    assert gpu_note(none, load_scenario("ubuntu-4090").facts) == ""
+
+
 def test_mount_sources_created_under_sudo_belong_to_the_user(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
