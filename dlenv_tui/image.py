@@ -387,7 +387,7 @@ def render_dockerfile(
         user=user_section,
         python=python,
         config=config,
-        final_user=f"USER {u.uid}:{u.gid}\n" if u else "",
+        final_user=_fragment("user-switch", user=f"{u.uid}:{u.gid}") if u else "",
     )
     return RenderedImage(
         dockerfile=re.sub(r"\n{3,}", "\n\n", text),
@@ -445,53 +445,48 @@ def _system_section(
     apt: Sequence[str], mirror: str, ca: bool, auth: bool, buildkit: bool, lock: str
 ) -> str:
     out = ""
-    copies = []
     if ca:
         out += _fragment("ca", ca_dir=CA_DIR)
     if mirror:
-        copies.append(f"COPY apt-mirror.sh {LIB}/apt-mirror.sh\n")
-    out += "".join(copies)
-    lines: list[str] = []
+        out += _fragment("mirror", lib=LIB)
+    before: list[str] = []
     if ca:
         # into the bundle now (no package needed), so apt over https and every later download trust it
-        lines.append(f"mkdir -p /etc/ssl/certs && cat {CA_DIR}/*.crt >> {CA_BUNDLE}")
+        before.append(_snippet("ca-bundle", ca_dir=CA_DIR, bundle=CA_BUNDLE))
     if not apt:
-        if lines:
-            out += "RUN " + lines[0] + "\n"
+        if before:
+            out += _fragment("ca-trust", ca_bundle=before[0])
         return out
     if buildkit and not lock:
         # a shared cache mount (Podman's: no sharing=locked, see render_dockerfile): apt's own lock
         # files in it fail a second build's apt at once, so builds take turns on a lock file there
-        lines.append(
-            f"exec 9>{APT_TURN_LOCK} && if command -v flock >/dev/null; then flock -w 1800 9 || true; fi"
-        )
+        before.append(_snippet("apt-turns", lock=APT_TURN_LOCK))
     if buildkit:
         # the base image's docker-clean hook would empty the cache mount after every install
-        lines.append(
-            "rm -f /etc/apt/apt.conf.d/docker-clean"
-            " && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";'"
-            " > /etc/apt/apt.conf.d/keep-cache"
-        )
+        before.append(_snippet("apt-keep-cache"))
     if mirror:
-        lines.append(f"sh {LIB}/apt-mirror.sh {shlex.quote(mirror)}")
-    lines.append("apt-get update")
-    lines.append(
-        "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n"
-        + " \\\n".join(f"      {p}" for p in apt)
-    )
+        before.append(_snippet("apt-mirror", lib=LIB, mirror=shlex.quote(mirror)))
+    after: list[str] = []
     if ca:
-        lines.append("update-ca-certificates")
+        after.append(_snippet("ca-update"))
     if not buildkit:
-        lines.append("rm -rf /var/lib/apt/lists/*")
+        after.append(_snippet("apt-clean"))
     mounts = ""
     if buildkit:
-        mounts = (
-            f"--mount=type=cache,target=/var/cache/apt{lock} \\\n"
-            f"    --mount=type=cache,target=/var/lib/apt{lock} \\\n    "
+        mounts = _fragment("mount-cache", target="/var/cache/apt", options=lock) + _fragment(
+            "mount-cache", target="/var/lib/apt", options=lock
         )
     if auth:
-        mounts += f"--mount=type=bind,source={APT_AUTH_FILE},target=/etc/apt/auth.conf.d/dlenv.conf \\\n    "
-    return out + _fragment("system", mounts=mounts, lines=" \\\n && ".join(lines))
+        mounts += _fragment(
+            "mount-bind", source=APT_AUTH_FILE, target="/etc/apt/auth.conf.d/dlenv.conf"
+        )
+    return out + _fragment(
+        "system",
+        mounts=mounts,
+        before="".join(f"{line} \\\n && " for line in before),
+        packages=" \\\n".join(f"      {p}" for p in apt),
+        after="".join(f" \\\n && {line}" for line in after),
+    )
 
 
 def _python_section(
@@ -530,13 +525,13 @@ def _python_section(
     mounts = ""
     pip_mounts = ""
     if buildkit:
-        mounts = f"--mount=type=cache,target={home}/.cache/uv{owner}{lock} \\\n    "
-        pip_mounts = f"--mount=type=cache,target={home}/.cache/pip{owner}{lock} \\\n    "
-        uv = "uv pip install"
+        mounts = _fragment("mount-cache", target=f"{home}/.cache/uv", options=owner + lock)
+        pip_mounts = _fragment("mount-cache", target=f"{home}/.cache/pip", options=owner + lock)
+        uv = _snippet("uv-install", options="")
     else:
-        uv = "uv pip install --no-cache"
+        uv = _snippet("uv-install", options=" --no-cache")
     if netrc:
-        bind = f"--mount=type=bind,source={NETRC_FILE},target={NETRC_PATH} \\\n    "
+        bind = _fragment("mount-bind", source=NETRC_FILE, target=NETRC_PATH)
         mounts += bind
         pip_mounts += bind
         uv = f"NETRC={NETRC_PATH} {uv}"
@@ -562,7 +557,7 @@ def _python_section(
                 "PyTorch comes from the pip index like every other package (its Linux wheels "
                 "bring CUDA libraries of PyTorch's choice)."
             )
-            steps += f"RUN {mounts}{uv} {index}{' '.join(torch)}\n"
+            steps += _fragment("pip-install", mounts=mounts, uv=uv, args=index + " ".join(torch))
         else:
             if torch_url:
                 url = torch_url
@@ -575,24 +570,26 @@ def _python_section(
                 why.extend(decision.reasons)
                 url = decision.value
             # the torch index first for torch itself; its dependencies from the pip index too
-            steps += f"RUN {mounts}{uv} {index}--extra-index-url {url} {' '.join(torch)}\n"
+            args = f"{index}--extra-index-url {url} {' '.join(torch)}"
+            steps += _fragment("pip-install", mounts=mounts, uv=uv, args=args)
         reasons.extend(why)
         if notes is not None:
             notes.extend(why)
     if stack:
         extra = f"--extra-index-url {NVIDIA_PYPI} " if nvidia_index else ""
-        steps += f"RUN {mounts}{uv} {index}{extra}{_quote(stack)}\n"
+        steps += _fragment("pip-install", mounts=mounts, uv=uv, args=index + extra + _quote(stack))
     if opts.jupyter:
-        steps += f"RUN {mounts}{uv} {index}jupyterlab\n"
+        steps += _fragment("pip-install", mounts=mounts, uv=uv, args=index + "jupyterlab")
     if opts.extra_pip:
-        steps += f"RUN {mounts}{uv} {index}{_quote(opts.extra_pip)}\n"
+        args = index + _quote(opts.extra_pip)
+        steps += _fragment("pip-install", mounts=mounts, uv=uv, args=args)
     # the exact versions installed: read back into the profile's lock after the build
-    steps += f"RUN uv pip freeze --no-cache > {FREEZE_PATH}\n"
+    steps += _fragment("freeze", freeze=FREEZE_PATH)
     return _fragment(
         "python",
         as_user=f" as {u.name} (not root)" if u else "",
-        user_line=(f"USER {u.uid}:{u.gid}\n" if u else "")
-        + (f"COPY requirements.lock {LOCK_PATH}\n" if locked else ""),
+        user_line=(_fragment("user-switch", user=f"{u.uid}:{u.gid}") if u else "")
+        + (_fragment("lock-copy", lock_path=LOCK_PATH) if locked else ""),
         pip_mounts=pip_mounts,
         pip_env=f"NETRC={NETRC_PATH} " if netrc else "",
         venv=VENV,
@@ -646,9 +643,12 @@ def _config_section(opts: ImageOptions, u: ImageUser | None, home: str, switched
     ssh = _fragment("ssh", owner=owner, home=home) if opts.ssh else ""
     # In the running container (not during the build, whose installs go into the venv), a plain
     # `pip install` goes to the user site in the home volume, which relaunches keep.
-    pip_user = f"ENV PIP_USER=1 \\\n    PATH={home}/.local/bin:$PATH\n" if switched else ""
+    pip_user = _fragment("pip-user", home=home) if switched else ""
     return _fragment(
-        "config", root_line="USER 0\n" if u and switched else "", ssh=ssh, pip_user=pip_user
+        "config",
+        root_line=_fragment("user-switch", user="0") if u and switched else "",
+        ssh=ssh,
+        pip_user=pip_user,
     )
 
 
@@ -863,3 +863,8 @@ def _fragment(fragment: str, /, **values: object) -> str:
     """One Dockerfile fragment from assets/templates/dockerfile/, filled in."""
     text = locations.asset("templates", "dockerfile", f"{fragment}.tmpl").read_text()
     return string.Template(text).substitute(values)
+
+
+def _snippet(snippet: str, /, **values: object) -> str:
+    """One shell command of a RUN line (``snippet-NAME.tmpl``), filled in, without its newline."""
+    return _fragment(f"snippet-{snippet}", **values).rstrip("\n")
