@@ -381,12 +381,25 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _owner(directory: Path) -> locations.InvokingUser | None:
-    """The user behind `sudo dlenv …` when ``directory`` is in their home (the default profiles
-    directory under sudo is): what root writes there must stay theirs. None: write as oneself."""
+    """The user behind `sudo dlenv …` when ``directory`` is theirs: in their home (the default
+    profiles directory under sudo is), or, anywhere else (``DLENV_CONFIG_DIR`` kept by sudo),
+    when its nearest existing folder belongs to them. What root writes there must stay theirs.
+    None: write as oneself."""
     user = locations.invoking_user()
-    if user is None or not os.path.abspath(directory).startswith(f"{user.home}/"):
+    if user is None:
         return None
-    return user
+    path = os.path.abspath(directory)
+    if path.startswith(f"{user.home}/"):
+        return user
+    from pathlib import Path
+
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        return user if existing.stat().st_uid == user.uid else None
+    except OSError:
+        return None
 
 
 def _make_dirs(directory: Path) -> None:

@@ -333,3 +333,32 @@ def test_a_deeply_nested_file_is_listed_with_its_error(store: ProfileStore) -> N
     assert "nested too deeply" in entries["deep"].error
     with pytest.raises(ProfileError, match="nested too deeply"):
         store.load("deep")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as `sudo dlenv` is")
+def test_under_sudo_a_profile_in_the_users_own_folder_outside_home_stays_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`sudo -E dlenv …` with DLENV_CONFIG_DIR in a folder of the user's outside their home: the
+    profile belongs to the user (0600), not root."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    top = Path(tempfile.mkdtemp(prefix="dlenv-sudo-owner-"))
+    try:
+        mine = top / "mine"
+        mine.mkdir()
+        os.chown(mine, nobody.pw_uid, nobody.pw_gid)
+        monkeypatch.setenv("SUDO_UID", str(nobody.pw_uid))
+        monkeypatch.setenv("SUDO_GID", str(nobody.pw_gid))
+        path = ProfileStore(mine / "cfg" / "profiles").save(Profile(name="x"))
+        for made in (path, path.parent, mine / "cfg"):
+            assert (made.stat().st_uid, made.stat().st_gid) == (nobody.pw_uid, nobody.pw_gid)
+        assert path.stat().st_mode & 0o777 == 0o600
+        # a folder of root's (not the user's) stays root's
+        theirs = top / "roots"
+        theirs.mkdir()
+        other = ProfileStore(theirs).save(Profile(name="y"))
+        assert other.stat().st_uid == 0
+    finally:
+        shutil.rmtree(top)
