@@ -608,6 +608,7 @@ def _python_section(
         pip_mounts=pip_mounts,
         pip_env=f"NETRC={NETRC_PATH} " if netrc else "",
         venv=VENV,
+        home=home,
         pip_args=pip_args,
         steps=steps,
     )
