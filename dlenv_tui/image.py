@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlenv_tui import locations
+from dlenv_tui import locations, lockfile
 from dlenv_tui.errors import DlenvError
 from dlenv_tui.image_notes import NO_SSH_KEY, ROOT_NO_USER
 from dlenv_tui.model import EngineName, Gpu, HostFacts, ImageOptions, ImageVariant, Profile
@@ -35,6 +35,8 @@ NETRC_PATH = "/run/dlenv-netrc"
 APT_AUTH_FILE = f"{SECRETS_DIR}/apt-auth.conf"
 #: The lock a rebuild installs from (copied in), and the one every build writes (`uv pip freeze`).
 LOCK_PATH = "/usr/local/lib/dlenv/requirements.lock"
+#: The lock's direct references (git commits), which a rebuild passes to uv as overrides.
+OVERRIDES_PATH = "/usr/local/lib/dlenv/requirements.overrides"
 FREEZE_PATH = "/opt/venv/dlenv-installed.lock"
 #: Host environment variables a build (and, when asked, a container) gets: Docker and buildah
 #: treat these names as predefined build arguments and leave them out of the image's history.
@@ -296,11 +298,22 @@ def render_dockerfile(
     lock = opts.lock if wants_python and not upgrade else ()
     if lock and "torch" in opts.python_packages:
         lock = _lock_for_torch_index(lock, _torch_index_url(opts, cuda, facts, torch_url), reasons)
-    if lock:
-        files["requirements.lock"] = "".join(f"{line}\n" for line in lock).encode()
+    constraints, overrides, afresh = lockfile.split(lock, python_reqs)
+    if constraints:
+        files["requirements.lock"] = "".join(f"{line}\n" for line in constraints).encode()
+    if overrides:
+        files["requirements.overrides"] = "".join(f"{line}\n" for line in overrides).encode()
+    if constraints or overrides:
         reasons.append(
-            f"Installs the {len(lock)} exact package versions of the last build (the lock); "
-            "`dlenv build --upgrade` resolves them afresh."
+            f"Installs the {len(constraints) + len(overrides)} exact package versions of the last "
+            "build (the lock"
+            + (", git packages at their commits" if overrides else "")
+            + "); `dlenv build --upgrade` resolves them afresh."
+        )
+    if afresh:
+        reasons.append(
+            f"The git requirement of {', '.join(sorted(afresh))} changed since the lock: it "
+            "resolves afresh."
         )
 
     build_args: dict[str, str] = {}
@@ -341,7 +354,8 @@ def render_dockerfile(
             pip_index=pip_index,
             torch_url=torch_url,
             netrc=bool(pip_cred or torch_cred),
-            locked=bool(lock),
+            locked=bool(constraints),
+            overridden=bool(overrides),
             notes=notes,
         )
         if wants_python
@@ -503,6 +517,7 @@ def _python_section(
     torch_url: str,
     netrc: bool,
     locked: bool = False,
+    overridden: bool = False,
     notes: list[str] | None = None,
 ) -> str:
     major = cuda.split(".")[0] if cuda else ""
@@ -542,6 +557,9 @@ def _python_section(
         # every install takes the last build's exact versions as constraints
         uv = f"{uv} -c {LOCK_PATH}"
         pip_args += f"-c {LOCK_PATH} "
+    if overridden:
+        # and its git commits as overrides (a constraint conflicts with a branch that moved on)
+        uv = f"{uv} --override {OVERRIDES_PATH}"
     if pip_index.startswith("http://"):
         # pip refuses plain http unless told; uv accepts it. The user chose an http index.
         pip_args += f"--trusted-host {urllib.parse.urlsplit(pip_index).hostname} "
@@ -589,10 +607,12 @@ def _python_section(
         "python",
         as_user=f" as {u.name} (not root)" if u else "",
         user_line=(_fragment("user-switch", user=f"{u.uid}:{u.gid}") if u else "")
-        + (_fragment("lock-copy", lock_path=LOCK_PATH) if locked else ""),
+        + (_fragment("lock-copy", lock_path=LOCK_PATH) if locked else "")
+        + (_fragment("overrides-copy", overrides_path=OVERRIDES_PATH) if overridden else ""),
         pip_mounts=pip_mounts,
         pip_env=f"NETRC={NETRC_PATH} " if netrc else "",
         venv=VENV,
+        home=home,
         pip_args=pip_args,
         steps=steps,
     )
@@ -641,14 +661,8 @@ def _lock_for_torch_index(lock: tuple[str, ...], url: str, reasons: list[str]) -
 def _config_section(opts: ImageOptions, u: ImageUser | None, home: str, switched: bool) -> str:
     owner = f"{u.uid}:{u.gid}" if u else "0:0"
     ssh = _fragment("ssh", owner=owner, home=home) if opts.ssh else ""
-    # In the running container (not during the build, whose installs go into the venv), a plain
-    # `pip install` goes to the user site in the home volume, which relaunches keep.
-    pip_user = _fragment("pip-user", home=home) if switched else ""
     return _fragment(
-        "config",
-        root_line=_fragment("user-switch", user="0") if u and switched else "",
-        ssh=ssh,
-        pip_user=pip_user,
+        "config", root_line=_fragment("user-switch", user="0") if u and switched else "", ssh=ssh
     )
 
 

@@ -3,6 +3,12 @@
 # command (or wait). DLENV_SSH / DLENV_JUPYTER come from the image and may be overridden at run time.
 set -eu
 
+# pip installs into the user site (the venv's pip.conf says --user): make it now, so a Python
+# started before the first `pip install` (a notebook's kernel) has it on sys.path already.
+if [ -n "${VIRTUAL_ENV:-}" ] && [ -f "$VIRTUAL_ENV/pip.conf" ]; then
+  "$VIRTUAL_ENV/bin/python" -c 'import os, site; os.makedirs(site.getusersitepackages(), exist_ok=True)' 2>/dev/null || true
+fi
+
 if [ "${DLENV_SSH:-0}" = 1 ] && command -v sshd >/dev/null 2>&1; then
   keydir=/etc/dlenv/ssh
   # Host keys are made per container, not baked into the image that many containers share.

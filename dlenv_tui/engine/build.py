@@ -6,11 +6,12 @@ import base64
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from dlenv_tui import lockfile
 from dlenv_tui.engine.types import BuildProgress, EngineError
 from dlenv_tui.image import FREEZE_PATH, RenderedImage, default_tag
 from dlenv_tui.model import BuiltImage, EngineName, Profile
@@ -99,11 +100,17 @@ class BuildMixin:
             id=str(image.id),
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             engine=self.engine.value,
-            lock=self.read_lock(tag) if FREEZE_PATH in rendered.dockerfile else (),
+            lock=(
+                self.read_lock(tag, (*profile.image.python_packages, *profile.image.extra_pip))
+                if FREEZE_PATH in rendered.dockerfile
+                else ()
+            ),
         )
 
-    def read_lock(self, image: str) -> tuple[str, ...]:
-        """The ``name==version`` lines the build recorded in the image (`uv pip freeze`)."""
+    def read_lock(self, image: str, requirements: Sequence[str] = ()) -> tuple[str, ...]:
+        """The lock the build recorded in the image (`uv pip freeze`): ``name==version`` lines and
+        direct references (``name @ git+…@<commit>``), a git one with the requirement of
+        ``requirements`` it came from (``lockfile.from_freeze``)."""
         import docker.errors
 
         try:
@@ -114,8 +121,7 @@ class BuildMixin:
             raise EngineError(
                 f"The build finished but its package lock could not be read: {_api_text(exc)}."
             ) from None
-        text = bytes(out).decode(errors="replace")
-        return tuple(line.strip() for line in text.splitlines() if "==" in line)
+        return lockfile.from_freeze(bytes(out).decode(errors="replace"), requirements)
 
 
 @dataclass(frozen=True)
@@ -400,16 +406,9 @@ def _printable(line: str) -> str:
 
 
 def lock_changes(old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:
-    """What an upgrade changed, package by package: ``numpy 2.3.1 -> 2.3.4``, ``+ x 1.0``, ``- y 2``."""
-
-    def versions(lock: tuple[str, ...]) -> dict[str, str]:
-        out = {}
-        for line in lock:
-            name, _, version = line.partition("==")
-            out[name.strip().lower()] = version.strip()
-        return out
-
-    a, b = versions(old), versions(new)
+    """What an upgrade changed, package by package: ``numpy 2.3.1 -> 2.3.4``, ``+ x 1.0``, ``- y 2``;
+    a git package by its commit: ``pkg 0a1b2c3d4e5f -> 5f4e3d2c1b0a``."""
+    a, b = lockfile.versions(old), lockfile.versions(new)
     lines = [f"{n} {a[n]} -> {b[n]}" for n in sorted(a.keys() & b.keys()) if a[n] != b[n]]
     lines += [f"+ {n} {b[n]}" for n in sorted(b.keys() - a.keys())]
     lines += [f"- {n} {a[n]}" for n in sorted(a.keys() - b.keys())]

@@ -418,38 +418,59 @@ class RunMixin:
         self, profile: Profile, image_env: dict[str, str], home: str, labels: dict[str, str]
     ) -> dict[str, str]:
         """Named volumes per profile -> container path: the SSH host keys, and the home."""
-        out: dict[str, str] = {}
-        names = self._volume_names_in_use(profile)
+        roles: dict[str, str] = {}
         if image_env.get(SSH_ENV) == "1":
-            out[names["ssh"]] = "/etc/dlenv/ssh"
+            roles["ssh"] = "/etc/dlenv/ssh"
         if profile.run.keep_home:
-            out[names["home"]] = home
-        for vol in out:
-            self._ensure_volume(vol, labels)
-        return out
+            roles["home"] = home
+        return {self._volume(profile, role, labels): target for role, target in roles.items()}
 
-    def _volume_names_in_use(self, profile: Profile) -> dict[str, str]:
-        """``volume_names``, except where only the name an older dlenv gave (after a custom
-        container name) exists: that volume holds the home and host key, so it stays in use."""
+    def _volume(self, profile: Profile, role: str, labels: dict[str, str]) -> str:
+        """The volume for ``role`` (home, ssh): ``volume_names``' (named after the profile, so a
+        renamed container keeps it), or, while none of that name exists, the one an earlier dlenv
+        named after the container (``NAME-home``) for this profile and owner; made when neither."""
         import docker.errors
 
-        names = volume_names(profile)
-        for kind, old in legacy_volume_names(profile).items():
-            if old == names[kind]:
-                continue
-            try:
-                self.client.volumes.get(names[kind])
-            except docker.errors.NotFound:
-                try:
-                    self.client.volumes.get(old)
-                except docker.errors.NotFound:
-                    continue
-                names[kind] = old
-        return names
+        name = volume_names(profile)[role]
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            legacy = self._legacy_volume(profile, role, labels)
+            if legacy:
+                return legacy
+        self._ensure_volume(name, labels)
+        return name
+
+    def _legacy_volume(self, profile: Profile, role: str, labels: dict[str, str]) -> str:
+        """This owner's volume for the profile's ``role`` that dlenv named after the container
+        before volumes were named after the profile: the one of today's container name first,
+        else the newest (the container was renamed since); "" when there is none."""
+        import docker.errors
+
+        owner = labels.get(OWNER_LABEL)
+        try:
+            found = self.client.volumes.list(
+                filters={"label": [f"{PROFILE_LABEL}={profile.name}", f"{OWNER_LABEL}={owner}"]}
+            )
+        except docker.errors.APIError:
+            return ""
+        current = f"{container_name(profile)}-{role}"
+        mine: list[tuple[bool, str, str]] = []  # (today's container name?, created, name)
+        for volume in found:
+            attrs = volume.attrs or {}
+            name, have = str(attrs.get("Name") or ""), attrs.get("Labels") or {}
+            if (
+                name.endswith(f"-{role}")
+                and have.get(OWNER_LABEL) == owner
+                and have.get(PROFILE_LABEL) == profile.name
+            ):
+                mine.append((name == current, str(attrs.get("CreatedAt") or ""), name))
+        return max(mine)[2] if mine else ""
 
     def _ensure_volume(self, name: str, labels: dict[str, str]) -> None:
-        """Create the volume, or use the one of that name that this user's dlenv made: another
-        user's (same profile name on a shared engine) holds their home and SSH host key."""
+        """Create the volume, or use the one of that name that this user's dlenv made for this
+        profile: another user's (same profile name on a shared engine) holds their home and SSH
+        host key, another profile's (a container once named after this profile) its own."""
         import docker.errors
 
         try:
@@ -459,11 +480,18 @@ class RunMixin:
                 name, labels={k: v for k, v in labels.items() if k in (PROFILE_LABEL, OWNER_LABEL)}
             )
             return
-        owner = ((volume.attrs or {}).get("Labels") or {}).get(OWNER_LABEL)
+        have = (volume.attrs or {}).get("Labels") or {}
+        owner = have.get(OWNER_LABEL)
         if owner is not None and owner != labels.get(OWNER_LABEL):
             raise EngineError(
                 f"The volume {name} belongs to another user's dlenv profile (owner UID {owner}); "
-                "give this setup a profile name of its own (the volumes are named after it)."
+                "save this profile under another name (duplicate it on the start screen)."
+            )
+        other = have.get(PROFILE_LABEL)
+        if other is not None and other != labels.get(PROFILE_LABEL):
+            raise EngineError(
+                f"The volume {name} holds the home or SSH host key of dlenv profile {other!r}; "
+                "save this profile under another name (duplicate it on the start screen)."
             )
 
 
@@ -473,15 +501,9 @@ def container_name(profile: Profile) -> str:
 
 def volume_names(profile: Profile) -> dict[str, str]:
     """The profile's named volumes: ``home`` (the user's home) and ``ssh`` (the SSH host keys),
-    named after the profile, so a container renamed in the launch stage keeps both."""
-    base = f"dlenv-{profile.name}"
-    return {"home": f"{base}-home", "ssh": f"{base}-ssh"}
-
-
-def legacy_volume_names(profile: Profile) -> dict[str, str]:
-    """The names dlenv gave them before (after the container's name)."""
-    base = container_name(profile)
-    return {"home": f"{base}-home", "ssh": f"{base}-ssh"}
+    named after the profile, not the container: renaming the container in the launch stage keeps
+    both. (``RunMixin._volume`` keeps using a volume an earlier dlenv named after the container.)"""
+    return {"home": f"dlenv-{profile.name}-home", "ssh": f"dlenv-{profile.name}-ssh"}
 
 
 def owner_id() -> str:

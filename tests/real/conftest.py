@@ -241,3 +241,15 @@ def worker_planner() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def handmade_wheel() -> ModuleType:
+    """``handmade_wheel.py`` beside these tests: ``write_wheel(dir, name, version, files)`` makes a
+    wheel without a network, and the file itself is a PEP 517 backend a test repository can use."""
+    path = Path(__file__).with_name("handmade_wheel.py")
+    spec = importlib.util.spec_from_file_location("handmade_wheel", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -48,31 +48,10 @@ def _remove_volumes(client: EngineClient, names: dict[str, str]) -> None:
             client.client.volumes.get(name).remove(force=True)
 
 
-def _wheel() -> bytes:
-    """A tar holding a tiny pure-Python wheel (made here: pip then needs no network)."""
-    import io
-    import tarfile
-    import zipfile
-
-    whl = io.BytesIO()
-    with zipfile.ZipFile(whl, "w") as z:
-        z.writestr("dlenvprobe.py", "KEPT = 'pip'\n")
-        info = "dlenvprobe-1.0.dist-info"
-        z.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: dlenvprobe\nVersion: 1.0\n")
-        z.writestr(
-            f"{info}/WHEEL",
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        )
-        z.writestr(f"{info}/RECORD", "")
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        member = tarfile.TarInfo(WHEEL)
-        member.size, member.mode = len(whl.getvalue()), 0o644
-        tar.addfile(member, io.BytesIO(whl.getvalue()))
-    return out.getvalue()
-
-
-WHEEL = "dlenvprobe-1.0-py3-none-any.whl"
+# what must survive a relaunch in the home: a file, ~/.cache, and what `pip install` installed
+KEPT = (
+    "cat ~/kept.txt ~/.cache/dlenv-kept && python -c 'import dlenvkept; print(dlenvkept.__file__)'"
+)
 
 
 def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
@@ -83,39 +62,66 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
     build: Any,
     ssh: Any,
     ssh_key: Path,
+    tmp_path: Path,
+    handmade_wheel: Any,
 ) -> None:
     key = ssh_key
     port = free_port()
+    wheels = tmp_path / "wheels"
+    wheels.mkdir(mode=0o755)
+    tmp_path.chmod(0o755)  # the container's user (UID 1234) reads the wheel through the mount
+    whl = handmade_wheel.write_wheel(wheels, "dlenvkept", "1.0", {"dlenvkept/__init__.py": ""})
+    (wheels / whl).chmod(0o644)
     profile = small_profile(
-        f"box-{client.engine.value}", client.engine, debian, ports=(PortMap(22, port),)
+        f"box-{client.engine.value}",
+        client.engine,
+        debian,
+        ports=(PortMap(22, port),),
+        mounts=(Mount(str(wheels), "/wheels", read_only=True),),
     )
     profile = dataclasses.replace(
         profile,
-        # a Python step (six from PyPI): the venv whose user site is the home's ~/.local
-        image=dataclasses.replace(profile.image, ssh=True, extra_pip=("six",)),
+        # a Python package makes the venv (six: small, pinned)
+        image=dataclasses.replace(profile.image, ssh=True, extra_pip=("six==1.16.0",)),
         run=dataclasses.replace(profile.run, shm_size="64m"),
     )
     _remove_volumes(client, volume_names(profile))
     profile, _ = build(client, profile, ssh_keys=key.with_suffix(".pub").read_text())
+    assert profile.last_image is not None
+    # the lock is the venv's packages, not the user site's
+    assert {li.split("==")[0] for li in profile.last_image.lock} <= {
+        "pip",
+        "setuptools",
+        "six",
+        "uv",
+    }
     client.run(profile)
     try:
-        out = ssh(key, port, "dev", "echo kept > ~/kept.txt; cat /proc/1/comm")
+        out = ssh(
+            key,
+            port,
+            "dev",
+            "echo kept > ~/kept.txt; mkdir -p ~/.cache && echo cache > ~/.cache/dlenv-kept;"
+            # a Python started before the first install (a kernel) has the user site already
+            " python -c 'import site, sys; assert site.getusersitepackages() in sys.path' &&"
+            f" pip install -q --no-index /wheels/{whl} >/dev/null && cat /proc/1/comm",
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() in ("tini", "docker-init", "podman-init", "catatonit"), out.stdout
+        # a venv of the user's own is not told --user by the image's pip.conf
+        own = ssh(
+            key,
+            port,
+            "dev",
+            f"python -m venv /tmp/own && /tmp/own/bin/pip install -q --no-index /wheels/{whl}"
+            " && ls /tmp/own/lib/python3*/site-packages/dlenvkept/__init__.py",
+        )
+        assert own.returncode == 0, own.stdout + own.stderr
         first = _fingerprint(port)
         for _ in range(10):
             assert ssh(key, port, "dev", "true").returncode == 0
         zombies = ssh(key, port, "dev", ZOMBIES)
         assert zombies.stdout.strip() == "0", zombies.stdout + zombies.stderr
-        # what the user adds in the container: a plain `pip install`, and a cache
-        client.client.containers.get(f"dlenv-{profile.name}").put_archive("/tmp", _wheel())
-        out = ssh(
-            key,
-            port,
-            "dev",
-            f"pip install -q --no-index /tmp/{WHEEL} && mkdir -p ~/.cache/x && echo c > ~/.cache/x/c",
-        )
-        assert out.returncode == 0, out.stdout + out.stderr
 
         # a running container is replaced only when asked
         with pytest.raises(EngineError, match=r"already running.*--replace"):
@@ -129,25 +135,65 @@ def test_relaunch_keeps_host_key_and_home_and_init_reaps_logins(
             key,
             port,
             "dev",
-            "cat ~/kept.txt; stat -c %a /etc/dlenv/ssh/ssh_host_ed25519_key; df -k /dev/shm | tail -1",
+            f"{KEPT}; stat -c %a /etc/dlenv/ssh/ssh_host_ed25519_key; df -k /dev/shm | tail -1",
         )
         assert out.returncode == 0, out.stderr
-        kept, mode, shm = out.stdout.strip().splitlines()
-        assert kept == "kept"
+        kept, cache, where, mode, shm = out.stdout.strip().splitlines()
+        assert (kept, cache) == ("kept", "cache")
+        assert where.startswith("/home/dev/.local/lib/python3"), where
         assert mode == "600"
         assert shm.split()[1] == str(96 * 1024)
-        out = ssh(
-            key,
-            port,
-            "dev",
-            "python -c 'import dlenvprobe; print(dlenvprobe.KEPT)'; cat ~/.cache/x/c",
-        )
-        assert out.stdout.split() == ["pip", "c"], out.stdout + out.stderr
         info = client.info(profile)
         assert info is not None and info.user == "1234:1234" and info.user_name == "dev"
+
+        # renamed in the launch stage: the volumes are the profile's, not the container's
+        client.stop(profile)
+        profile = dataclasses.replace(
+            profile,
+            run=dataclasses.replace(profile.run, name=f"dlenv-renamed-{client.engine.value}"),
+        )
+        client.run(profile)
+        assert _fingerprint(port) == first
+        out = ssh(key, port, "dev", KEPT)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split()[:2] == ["kept", "cache"]
     finally:
         client.stop(profile)
         _remove_volumes(client, volume_names(profile))
+
+
+def test_a_home_volume_an_earlier_dlenv_named_after_the_container_stays_in_use(
+    client: EngineClient, small_profile: Any, busybox: str
+) -> None:
+    """The engine's own label filter finds it (this owner's, this profile's), also after the
+    container was renamed; another owner's of the same profile is never taken."""
+    import docker.errors
+
+    from dlenv_tui.engine import owner_id
+
+    engine = client.engine.value
+    profile = small_profile(f"legacy-{engine}", client.engine, busybox)
+    profile = dataclasses.replace(
+        profile, run=dataclasses.replace(profile.run, name=f"old-{engine}")
+    )
+    ours = {PROFILE_LABEL: profile.name, OWNER_LABEL: owner_id()}
+    made = {
+        f"old-{engine}-home": ours,
+        f"theirs-{engine}-home": {PROFILE_LABEL: profile.name, OWNER_LABEL: "4242"},
+    }
+    _remove_volumes(client, {**volume_names(profile), **{n: n for n in made}})
+    for name, labels in made.items():
+        client.client.volumes.create(name, labels=labels)
+    try:
+        renamed = dataclasses.replace(
+            profile, run=dataclasses.replace(profile.run, name=f"new-{engine}")
+        )
+        for p in (profile, renamed):
+            assert client._volumes(p, {}, "/home/dev", ours) == {f"old-{engine}-home": "/home/dev"}
+        with pytest.raises(docker.errors.NotFound):
+            client.client.volumes.get(volume_names(profile)["home"])
+    finally:
+        _remove_volumes(client, {**volume_names(profile), **{n: n for n in made}})
 
 
 def test_every_port_binding_is_published_and_missing_mounts_are_made(

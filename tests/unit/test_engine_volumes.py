@@ -29,6 +29,14 @@ class _Volumes:
         self.created.append(name)
         self.existing[name] = labels
 
+    def list(self, filters: dict[str, list[str]]) -> list[Any]:
+        wanted = dict(f.split("=", 1) for f in filters["label"])
+        return [
+            SimpleNamespace(attrs={"Name": n, "Labels": labels, "CreatedAt": labels.get("at", "")})
+            for n, labels in self.existing.items()
+            if all(labels.get(k) == v for k, v in wanted.items())
+        ]
+
 
 def _client(volumes: _Volumes) -> EngineClient:
     client = EngineClient.__new__(EngineClient)
@@ -45,6 +53,58 @@ def test_another_users_volume_of_the_same_name_is_refused() -> None:
     _client(volumes)._ensure_volume("dlenv-work-ssh", mine)
     _client(volumes)._ensure_volume("dlenv-work-ssh", mine)  # ours: kept, not made again
     assert volumes.created == ["dlenv-work-ssh"]
+
+
+def _profile(container: str = "") -> Any:
+    from dlenv_tui.model import Profile, RunOptions
+
+    return Profile(name="work", run=RunOptions(name=container))
+
+
+SSH_AND_HOME = {"DLENV_SSH": "1"}
+
+
+def test_home_and_host_key_volumes_are_named_after_the_profile_not_the_container() -> None:
+    from dlenv_tui.engine import volume_names
+
+    expected = {"home": "dlenv-work-home", "ssh": "dlenv-work-ssh"}
+    assert volume_names(_profile()) == volume_names(_profile("renamed")) == expected
+    volumes = _Volumes({})
+    mine = {PROFILE_LABEL: "work", OWNER_LABEL: "1000"}
+    for container in ("", "renamed", "again"):  # a relaunch under a new container name
+        got = _client(volumes)._volumes(_profile(container), SSH_AND_HOME, "/home/dev", mine)
+        assert got == {"dlenv-work-ssh": "/etc/dlenv/ssh", "dlenv-work-home": "/home/dev"}
+    assert sorted(volumes.created) == ["dlenv-work-home", "dlenv-work-ssh"]
+    assert volumes.existing["dlenv-work-home"] == mine  # owner and profile labels kept
+
+
+def test_volumes_an_earlier_dlenv_named_after_the_container_stay_in_use() -> None:
+    """Before, the volumes were ``CONTAINER-home`` / ``-ssh``: this owner's for this profile stay
+    in use (found by their labels, also after a rename), another owner's never."""
+    mine = {PROFILE_LABEL: "work", OWNER_LABEL: "1000"}
+    volumes = _Volumes(
+        {
+            "box-home": {**mine, "at": "2026-01-01"},
+            "box-ssh": {**mine, "at": "2026-01-01"},
+            "older-home": {**mine, "at": "2025-01-01"},
+            "theirs-home": {PROFILE_LABEL: "work", OWNER_LABEL: "4242", "at": "2027-01-01"},
+        }
+    )
+    for container in ("box", "renamed"):
+        got = _client(volumes)._volumes(_profile(container), SSH_AND_HOME, "/home/dev", mine)
+        assert got == {"box-ssh": "/etc/dlenv/ssh", "box-home": "/home/dev"}
+    # today's container name first, whatever was made later
+    got = _client(volumes)._volumes(_profile("older"), {}, "/home/dev", mine)
+    assert got == {"older-home": "/home/dev"}
+    assert volumes.created == []
+
+
+def test_a_volume_of_the_profiles_name_made_for_another_profile_is_refused() -> None:
+    """Profile a's container was once named ``dlenv-work``: its volumes are a's, not work's."""
+    volumes = _Volumes({"dlenv-work-home": {PROFILE_LABEL: "a", OWNER_LABEL: "1000"}})
+    mine = {PROFILE_LABEL: "work", OWNER_LABEL: "1000"}
+    with pytest.raises(EngineError, match="dlenv profile 'a'"):
+        _client(volumes)._volumes(_profile(), {}, "/home/dev", mine)
 
 
 def test_info_shows_the_ports_the_container_publishes_not_todays_profile(

@@ -374,6 +374,52 @@ def test_lock_changes_version_by_version() -> None:
     assert lock_changes(old, new) == ["numpy 2.3.1 -> 2.3.4", "+ added 0.1", "- gone 1"]
 
 
+A, B = "a" * 40, "b" * 40
+REPO = "git+https://git.example/org/gitpkg.git"
+
+
+def test_git_packages_are_locked_by_commit_and_their_change_shown() -> None:
+    """`uv pip freeze` writes a git package as ``name @ git+…@<commit>``: the lock keeps it, with
+    the requirement it came from, and an upgrade shows the commit it moved to."""
+    from dlenv_tui.engine import lock_changes
+    from dlenv_tui.lockfile import from_freeze
+
+    freeze = f"gitpkg @ {REPO}@{A}\n-e file:///src/mine\nother @ https://files.example/o-1.whl\nsix==1.16.0\n"
+    lock = from_freeze(freeze, ("numpy", f"{REPO}@main"))
+    assert lock == (
+        f"gitpkg @ {REPO}@{A}  # dlenv: {REPO}@main",
+        "other @ https://files.example/o-1.whl",
+        "six==1.16.0",
+    )
+    upgraded = from_freeze(freeze.replace(A, B), (f"{REPO}@main",))
+    assert lock_changes(lock, upgraded) == [f"gitpkg {A[:12]} -> {B[:12]}"]
+    assert lock_changes(("gitpkg==1.0",), upgraded[:1]) == [f"gitpkg 1.0 -> {B[:12]}"]
+
+
+def test_a_rebuild_keeps_git_commits_as_overrides_while_the_requirement_reads_the_same() -> None:
+    """A constraint ``gitpkg @ …@<commit>`` beside the requirement ``…@main`` is a uv conflict once
+    main moved on: the commits go to uv as overrides (`--override`), the versions as constraints."""
+    lock = (f"gitpkg @ {REPO}@{A}  # dlenv: gitpkg@{REPO}@main", "six==1.16.0", "uv==0.9.0")
+    r = render(python_packages=(), extra_pip=(f"gitpkg@{REPO}@main",), jupyter=False, lock=lock)
+    assert r.files["requirements.lock"] == b"six==1.16.0\nuv==0.9.0\n"
+    assert r.files["requirements.overrides"] == f"gitpkg @ {REPO}@{A}\n".encode()
+    uv_lines = [li for li in r.dockerfile.splitlines() if "uv pip install" in li]
+    assert uv_lines and all(
+        "-c /usr/local/lib/dlenv/requirements.lock --override /usr/local/lib/dlenv/requirements.overrides"
+        in li
+        for li in uv_lines
+    )
+    assert "COPY requirements.overrides /usr/local/lib/dlenv/requirements.overrides" in r.dockerfile
+    # pip (installing uv) reads the constraints only: it refuses URLs in a constraints file
+    assert "pip install -c /usr/local/lib/dlenv/requirements.lock uv" in r.dockerfile
+
+    # the requirement changed (another ref): that package resolves afresh, the rest stays locked
+    moved = render(python_packages=(), extra_pip=(f"gitpkg@{REPO}@v2",), jupyter=False, lock=lock)
+    assert "requirements.overrides" not in moved.files and "--override" not in moved.dockerfile
+    assert any("gitpkg changed since the lock" in x for x in moved.reasons)
+    assert moved.files["requirements.lock"] == b"six==1.16.0\nuv==0.9.0\n"
+
+
 # ---- what `dlenv check --network` tries for the build
 
 

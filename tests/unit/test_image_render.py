@@ -188,6 +188,17 @@ def test_environment_and_labels() -> None:
     assert "PATH=/opt/venv/bin:$PATH" in text
 
 
+def test_pip_at_run_time_installs_into_the_home_the_build_into_the_venv() -> None:
+    """`pip install x` in the container lands in ~/.local (the home volume a relaunch keeps): the
+    venv sees the user site and its own pip.conf says --user, written after every build step."""
+    text = render(profile(cuda="12.8", extra_pip=("six",))).dockerfile
+    assert "python3 -m venv --system-site-packages /opt/venv" in text
+    conf = text.index("RUN printf '[install]\\nuser = true\\n' > /opt/venv/pip.conf")
+    assert text.index("uv pip freeze") < conf < text.index("COPY entrypoint.sh")
+    assert "PIP_USER" not in text  # pip of another venv (or uv) is not told --user
+    assert "ENV PATH=$PATH:/home/dev/.local/bin" in text
+
+
 def test_tiny_profile_needs_neither_apt_nor_python() -> None:
     r = render(
         profile(

@@ -16,6 +16,7 @@ CORE = [
     "execute",
     "profiles",
     "image",
+    "lockfile",
     "errors",
     "locations",
     "fsutil",
