@@ -154,12 +154,18 @@ class DemoEngine:
     """A container engine that pretends: builds print plausible output, runs change nothing.
 
     Speaks the same objects as ``dlenv_tui.engine.EngineClient`` (BuildProgress, BuiltImage, RunInfo)
-    so the screens and ``engine.connection_help`` treat both alike.
+    so the screens and ``engine.connection_help`` treat both alike. It remembers the containers it
+    started in this session: starting one again without ``replace`` is refused as the real engine
+    refuses it, and ``info`` reads one back (with the time it started).
     """
 
-    def __init__(self, engine: str = "docker", delay: float = 0.02) -> None:
+    def __init__(
+        self, engine: str = "docker", delay: float = 0.02, now: Callable[[], str] | None = None
+    ) -> None:
         self.engine = EngineName(engine)
         self.delay = delay
+        self.now = now or _utc_now
+        """The simulated clock: when a container started."""
         self.running: dict[str, Any] = {}
 
     def build(
@@ -192,9 +198,13 @@ class DemoEngine:
         return BuiltImage(tag=tag, id="sha256:9f2c4e1ab7d3", built_at="", engine=self.engine.value)
 
     def run(self, profile: Profile, *, replace: bool = True) -> Any:
-        from dlenv_tui.engine import RunInfo
+        from dlenv_tui.engine import EngineError, RunInfo
+        from dlenv_tui.engine.run import already_running
+        from dlenv_tui.image import host_user
 
         name = profile.run.name or f"dlenv-{profile.name}"
+        if not replace and name in self.running:
+            raise EngineError(already_running(name, profile))
         user = (
             "0:0"
             if profile.run.as_root
@@ -210,10 +220,21 @@ class DemoEngine:
             user=user,
             ports=profile.run.ports,
             gpus=profile.run.gpus,
+            # the image's account, as its label names it for the real engine
+            user_name=(
+                "root"
+                if profile.run.as_root or not profile.image.create_user
+                else host_user(profile.host).name
+            ),
             jupyter_token="demo3f9c2a7e" if profile.image.jupyter else "",
+            started_at=self.now(),
         )
         self.running[name] = info
         return info
+
+    def info(self, profile: Profile) -> Any:
+        """The running container's RunInfo as started (None when none is)."""
+        return self.running.get(profile.run.name or f"dlenv-{profile.name}")
 
     def stop(self, profile: Profile) -> bool:
         name = profile.run.name or f"dlenv-{profile.name}"
@@ -225,6 +246,12 @@ class DemoEngine:
 
     def close(self) -> None:
         pass
+
+
+def _utc_now() -> str:
+    from dlenv_tui.session import utc_now
+
+    return utc_now()
 
 
 def after_reboot(facts: HostFacts, profile: Profile) -> HostFacts:
@@ -290,8 +317,12 @@ class DryRunEngine(DemoEngine):
     def run(self, profile: Profile, *, replace: bool = True) -> Any:
         import dataclasses
 
-        info = super().run(profile, replace=replace)
+        info = super().run(profile, replace=True)  # nothing runs: nothing to refuse to replace
         token = self.TOKEN_PLACEHOLDER if profile.image.jupyter else ""
-        info = dataclasses.replace(info, id="", jupyter_token=token)
+        info = dataclasses.replace(info, id="", jupyter_token=token, started_at="")
         self.running[info.name] = info
         return info
+
+    def info(self, profile: Profile) -> Any:
+        """None: a dry run started nothing, so there is no container to read back."""
+        return None

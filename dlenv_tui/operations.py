@@ -260,6 +260,14 @@ class Launched:
     record_error: str = ""
 
 
+def running(profile: Profile, engine: Engine) -> RunInfo | None:
+    """``profile``'s container when it is running (name, image, since when, the Jupyter token:
+    what its connection lines need), read back from the engine; None when it is not."""
+    if engine.status(profile) != "running":
+        return None
+    return engine.info(profile)
+
+
 def launch(profile: Profile, engine: Engine, *, store: Store, replace: bool = True) -> Launched:
     """Start ``profile``'s container (``replace``: in place of one of the same name) and record
     the Launch stage done with the container's name."""

@@ -112,6 +112,7 @@ class Engine(Protocol):
     def run(self, profile: Profile, *, replace: bool = True) -> RunInfo: ...
     def stop(self, profile: Profile) -> bool: ...
     def status(self, profile: Profile) -> str: ...
+    def info(self, profile: Profile) -> RunInfo | None: ...
 
 
 RunnerFactory = Callable[[str | None], "Runner"]
@@ -267,7 +268,7 @@ def seams_for(
         return Seams(
             mode=mode,
             make_runner=runner_factory or (lambda _pw: _demo_runner(speed)),
-            make_engine=engine_factory or _demo_engine(speed),
+            make_engine=engine_factory or _demo_engine(speed, clock),
             probe=_scenario_facts,
             reach=_simulated_reach,
             render_image=_render_offline,
@@ -346,11 +347,11 @@ def _worker_runner(saved_plan: bool) -> RunnerFactory:
     return make
 
 
-def _demo_engine(speed: float) -> EngineFactory:
+def _demo_engine(speed: float, clock: Clock) -> EngineFactory:
     def make(name: EngineName) -> Engine:
         from dlenv_tui.demo import DemoEngine
 
-        return DemoEngine(str(name), delay=0.02 / speed if speed > 0 else 0.0)
+        return DemoEngine(str(name), delay=0.02 / speed if speed > 0 else 0.0, now=clock)
 
     return make
 
