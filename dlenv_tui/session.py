@@ -87,6 +87,15 @@ class ConnectionLines(Protocol):
     ) -> list[str]: ...
 
 
+class RenderImage(Protocol):
+    """The Dockerfile and build context of a profile on a host; ``upgrade``: the Python packages
+    resolve afresh instead of installing the profile's lock (`dlenv build --upgrade`)."""
+
+    def __call__(
+        self, profile: Profile, facts: HostFacts | None, *, upgrade: bool = False
+    ) -> RenderedImage: ...
+
+
 class Store(Protocol):
     """Where profiles live (``profiles.ProfileStore``, or a throw-away one in a dry run)."""
 
@@ -133,7 +142,7 @@ class Seams:
     """The host's facts (called on a worker thread); the demo reads its scenario's."""
     reach: Callable[[Sequence[str]], tuple[Check, ...]]
     """Reachability rows for these origins (blocks on the network; the demo's never leaves)."""
-    render_image: Callable[[Profile, HostFacts | None], RenderedImage]
+    render_image: RenderImage
     """The Dockerfile and build context (the demo reads no keys or certificates of this host)."""
     doctor_report: Callable[[HostFacts], DoctorReport]
     """`dlenv doctor`'s text report and its findings for these facts (the demo's from facts alone)."""
@@ -438,23 +447,32 @@ def _simulated_reach(endpoints: Sequence[str]) -> tuple[Check, ...]:
     return tuple(rows)
 
 
-def _render_here(profile: Profile, facts: HostFacts | None) -> RenderedImage:
+def _render_here(
+    profile: Profile, facts: HostFacts | None, *, upgrade: bool = False
+) -> RenderedImage:
     from dlenv_tui.image import render_dockerfile
 
-    return render_dockerfile(profile, facts, profile.engine.engine)
+    return render_dockerfile(profile, facts, profile.engine.engine, upgrade=upgrade)
 
 
 DEMO_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOfTheSimulatedUserOnly alice@demo\n"
 """The simulated user's one public key, as a host set up for SSH would have."""
 
 
-def _render_offline(profile: Profile, facts: HostFacts | None) -> RenderedImage:
+def _render_offline(
+    profile: Profile, facts: HostFacts | None, *, upgrade: bool = False
+) -> RenderedImage:
     """Demo: no SSH keys or CA certificates are read from this machine (the simulated user has
     one made-up public key)."""
     from dlenv_tui.image import render_dockerfile
 
     return render_dockerfile(
-        profile, facts, profile.engine.engine, ssh_keys=DEMO_SSH_KEY, ca_files={}
+        profile,
+        facts,
+        profile.engine.engine,
+        ssh_keys=DEMO_SSH_KEY,
+        ca_files={},
+        upgrade=upgrade,
     )
 
 

@@ -87,8 +87,9 @@ class Context:
     def reach(self, endpoints: tuple[str, ...]) -> tuple[Check, ...]:
         return self.deps.reach(endpoints)
 
-    def render_image(self, profile: Profile) -> RenderedImage:
-        return self.deps.render_image(profile, self.state.facts)
+    def render_image(self, profile: Profile, *, upgrade: bool = False) -> RenderedImage:
+        """``upgrade``: the Python packages resolve afresh instead of from the profile's lock."""
+        return self.deps.render_image(profile, self.state.facts, upgrade=upgrade)
 
     def doctor_report(self, facts: HostFacts) -> DoctorReport:
         return self.deps.doctor_report(facts)
