@@ -9,7 +9,7 @@ are in, except to word a result ("would" in a dry run) or show a badge. No Textu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
@@ -143,12 +143,16 @@ class Seams:
     reach: Callable[[Sequence[str]], tuple[Check, ...]]
     """Reachability rows for these origins (blocks on the network; the demo's never leaves)."""
     render_image: RenderImage
-    """The Dockerfile and build context (the demo reads no keys or certificates of this host)."""
+    """The Dockerfile and build context (the demo reads no keys, certificates or proxy
+    variables of this host)."""
     doctor_report: Callable[[HostFacts], DoctorReport]
     """`dlenv doctor`'s text report and its findings for these facts (the demo's from facts alone)."""
     connection_lines: ConnectionLines
     """How to reach a started container (the demo names its simulated user and host)."""
     now: Clock
+    proxy_env: Callable[[], Mapping[str, str]] = lambda: os.environ
+    """The environment whose HTTP(S)_PROXY / NO_PROXY the build and the container are given
+    (this process's; the demo's simulated host sets none)."""
     password_needed: Callable[[], bool] = lambda: False
     """Whether privileged steps need the user's sudo password (sudo without NOPASSWD, not root)."""
     find_job: Callable[[], JobInfo | None] = lambda: None
@@ -284,6 +288,7 @@ def seams_for(
             doctor_report=_doctor_from_facts,
             connection_lines=_demo_connection_lines,
             now=clock,
+            proxy_env=dict,
             path_exists=lambda _path: True,
             store_for_scenario=(lambda _key: store) if store is not None else _demo_store,
             after_reboot=_simulated_reboot,
@@ -462,8 +467,8 @@ DEMO_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOfTheSimulatedUserOn
 def _render_offline(
     profile: Profile, facts: HostFacts | None, *, upgrade: bool = False
 ) -> RenderedImage:
-    """Demo: no SSH keys or CA certificates are read from this machine (the simulated user has
-    one made-up public key)."""
+    """Demo: no SSH keys, CA certificates or proxy variables are read from this machine (the
+    simulated user has one made-up public key, the simulated host no proxy)."""
     from dlenv_tui.image import render_dockerfile
 
     return render_dockerfile(
@@ -472,6 +477,7 @@ def _render_offline(
         profile.engine.engine,
         ssh_keys=DEMO_SSH_KEY,
         ca_files={},
+        proxy_env={},
         upgrade=upgrade,
     )
 
