@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 import time
@@ -150,16 +151,75 @@ _BUILD_LINES = (
 )
 
 
+#: What the simulated package index serves today: a demo build's lock takes these versions for
+#: every package it does not find in the profile's lock (as `uv pip install -c LOCK` would).
+DEMO_INDEX = {
+    "numpy": "2.3.3",
+    "scipy": "1.16.2",
+    "pandas": "2.3.3",
+    "polars": "1.34.0",
+    "matplotlib": "3.10.6",
+    "seaborn": "0.13.2",
+    "scikit-learn": "1.7.2",
+    "tqdm": "4.67.1",
+    "torch": "2.8.0",
+    "torchvision": "0.23.0",
+    "jupyterlab": "4.4.9",
+}
+_REQUIREMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
+_TORCH_LOCAL = re.compile(r"/whl/(cu\d+|cpu)\b")
+
+
+def demo_lock(profile: Profile, rendered: Any) -> tuple[str, ...]:
+    """The ``name==version`` lines a demo build "installs": each package the profile asks for at
+    the version its lock pins (a rebuild's constraints: ``requirements.lock`` in the context),
+    else at ``DEMO_INDEX``'s (an upgrade, or a package new to the lock)."""
+    from dlenv_tui.image import PRESETS
+
+    opts = profile.image
+    cuda = opts.cuda.split(".")[0] if opts.cuda else ""
+    names: list[str] = []
+    for name in opts.python_packages:
+        preset = PRESETS.get(name)
+        names += [r.format(major=cuda) for r in preset.requirements] if preset else [name]
+    if opts.jupyter and names:
+        names.append("jupyterlab")
+    names += opts.extra_pip
+    files = getattr(rendered, "files", {}) or {}
+    pinned: dict[str, str] = {}
+    for line in files.get("requirements.lock", b"").decode().split():
+        name, _, version = line.partition("==")
+        pinned[name.lower()] = version
+    torch_local = _TORCH_LOCAL.search(getattr(rendered, "dockerfile", "") or "")
+    lock: dict[str, str] = {}
+    for requirement in names:
+        match = _REQUIREMENT_NAME.match(requirement)
+        if match is None:
+            continue
+        name = match.group(0).lower()
+        version = pinned.get(name) or DEMO_INDEX.get(name, "1.0.0")
+        if name in ("torch", "torchvision") and torch_local and "+" not in version:
+            version += f"+{torch_local.group(1)}"
+        lock[name] = version
+    return tuple(f"{name}=={version}" for name, version in sorted(lock.items()))
+
+
 class DemoEngine:
     """A container engine that pretends: builds print plausible output, runs change nothing.
 
     Speaks the same objects as ``dlenv_tui.engine.EngineClient`` (BuildProgress, BuiltImage, RunInfo)
-    so the screens and ``engine.connection_help`` treat both alike.
+    so the screens and ``engine.connection_help`` treat both alike. It remembers the containers it
+    started in this session: starting one again without ``replace`` is refused as the real engine
+    refuses it, and ``info`` reads one back (with the time it started).
     """
 
-    def __init__(self, engine: str = "docker", delay: float = 0.02) -> None:
+    def __init__(
+        self, engine: str = "docker", delay: float = 0.02, now: Callable[[], str] | None = None
+    ) -> None:
         self.engine = EngineName(engine)
         self.delay = delay
+        self.now = now or _utc_now
+        """The simulated clock: when a container started."""
         self.running: dict[str, Any] = {}
 
     def build(
@@ -189,12 +249,22 @@ class DemoEngine:
                 report(BuildProgress(i, total, " ---> " + line.format(base=base)))
         tag = getattr(rendered, "tag", "") or profile.image.tag or f"dlenv/{profile.name}:latest"
         report(BuildProgress(total, total, f"Successfully tagged {tag}"))
-        return BuiltImage(tag=tag, id="sha256:9f2c4e1ab7d3", built_at="", engine=self.engine.value)
+        return BuiltImage(
+            tag=tag,
+            id="sha256:9f2c4e1ab7d3",
+            built_at="",
+            engine=self.engine.value,
+            lock=demo_lock(profile, rendered),
+        )
 
     def run(self, profile: Profile, *, replace: bool = True) -> Any:
-        from dlenv_tui.engine import RunInfo
+        from dlenv_tui.engine import EngineError, RunInfo
+        from dlenv_tui.engine.run import already_running
+        from dlenv_tui.image import host_user
 
         name = profile.run.name or f"dlenv-{profile.name}"
+        if not replace and name in self.running:
+            raise EngineError(already_running(name, profile))
         user = (
             "0:0"
             if profile.run.as_root
@@ -210,10 +280,21 @@ class DemoEngine:
             user=user,
             ports=profile.run.ports,
             gpus=profile.run.gpus,
+            # the image's account, as its label names it for the real engine
+            user_name=(
+                "root"
+                if profile.run.as_root or not profile.image.create_user
+                else host_user(profile.host).name
+            ),
             jupyter_token="demo3f9c2a7e" if profile.image.jupyter else "",
+            started_at=self.now(),
         )
         self.running[name] = info
         return info
+
+    def info(self, profile: Profile) -> Any:
+        """The running container's RunInfo as started (None when none is)."""
+        return self.running.get(profile.run.name or f"dlenv-{profile.name}")
 
     def stop(self, profile: Profile) -> bool:
         name = profile.run.name or f"dlenv-{profile.name}"
@@ -225,6 +306,12 @@ class DemoEngine:
 
     def close(self) -> None:
         pass
+
+
+def _utc_now() -> str:
+    from dlenv_tui.session import utc_now
+
+    return utc_now()
 
 
 def after_reboot(facts: HostFacts, profile: Profile) -> HostFacts:
@@ -290,8 +377,12 @@ class DryRunEngine(DemoEngine):
     def run(self, profile: Profile, *, replace: bool = True) -> Any:
         import dataclasses
 
-        info = super().run(profile, replace=replace)
+        info = super().run(profile, replace=True)  # nothing runs: nothing to refuse to replace
         token = self.TOKEN_PLACEHOLDER if profile.image.jupyter else ""
-        info = dataclasses.replace(info, id="", jupyter_token=token)
+        info = dataclasses.replace(info, id="", jupyter_token=token, started_at="")
         self.running[info.name] = info
         return info
+
+    def info(self, profile: Profile) -> Any:
+        """None: a dry run started nothing, so there is no container to read back."""
+        return None

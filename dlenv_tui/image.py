@@ -850,6 +850,21 @@ def proxy_settings(environ: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+_URL_LOGIN = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/\s]*@")
+"""A proxy URL's login: up to the authority's last ``@`` (a password may hold one)."""
+
+
+def proxy_summary(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """``NAME=value`` of each proxy variable set in ``environ`` (one per name, upper case), a
+    login in a proxy URL shown as ``***@``: what the screens may show of it."""
+    found = proxy_settings(environ)
+    return tuple(
+        name + "=" + _URL_LOGIN.sub(r"\1***@", found[name])
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
+        if name in found
+    )
+
+
 def _loopback(url: str) -> bool:
     host = urllib.parse.urlsplit(url if "//" in url else f"//{url}").hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")

@@ -1,5 +1,6 @@
 """Operations the wizard and the CLI share (no Textual): running a privileged stage with its
-password retries, recording and reattaching; what a build records and whether it is out of date.
+password retries, recording and reattaching; what a build records, what it changed in the package
+lock and whether it is out of date; whether a profile's container is running before a launch.
 
 `dlenv apply` and the wizard's apply screen both call ``apply_stage``; neither orchestrates a job
 itself.
@@ -197,6 +198,17 @@ def reattach(
 
 
 @dataclass(frozen=True)
+class LockReport:
+    """What a build did to the profile's package lock, as `dlenv build` prints it and the Build
+    screen shows it."""
+
+    heading: str
+    """One sentence: how many versions changed, or that none did, or that the lock is new."""
+    changes: tuple[str, ...] = ()
+    """``numpy 2.3.1 -> 2.3.4``, ``+ added 0.1``, ``- gone 1``, package by package."""
+
+
+@dataclass(frozen=True)
 class BuildRun:
     """A finished build as recorded."""
 
@@ -209,6 +221,27 @@ class BuildRun:
     record_error: str = ""
     """Why the build could not be recorded (a conflict, a full disk); the image still exists."""
 
+    def lock_report(self, *, upgrade: bool = False) -> LockReport | None:
+        """What the build changed in the lock, version by version; None when it installed no
+        Python packages. ``upgrade``: the build resolved afresh (`--upgrade`), so "the same
+        versions" means nothing changed."""
+        from dlenv_tui.engine.build import lock_changes
+
+        new, old = self.built.lock, self.old_lock
+        if not new:
+            return None
+        if not old:
+            return LockReport(f"Locked {len(new)} package versions in profile {self.profile.name}.")
+        changes = tuple(lock_changes(old, new))
+        if changes:
+            return LockReport(f"Package versions changed ({len(changes)}):", changes)
+        if upgrade:
+            return LockReport(
+                f"Nothing changed: the upgrade resolved the same {len(new)} package versions "
+                "as the lock."
+            )
+        return LockReport(f"Same {len(new)} package versions as the lock.")
+
 
 def build_image(
     profile: Profile,
@@ -219,11 +252,15 @@ def build_image(
     store: Store,
     now: Callable[[], str],
     check: Callable[[Profile], GpuCheck | None] | None = None,
+    render: Callable[[Profile], RenderedImage] | None = None,
 ) -> BuildRun:
     """Build ``rendered`` with ``engine`` and record it in ``profile`` the moment it is built:
     the image, its package lock, the Dockerfile digest, and the Image stage done. ``check``, when
-    given, runs the in-image GPU check on the new image. Engine errors (one sentence) go to the
-    caller."""
+    given, runs the in-image GPU check on the new image. ``render`` renders a profile as the
+    caller's staleness check does: the build is stamped with the digest of what the profile
+    renders *with the lock this build recorded* (the rebuild that reproduces it), so a first
+    build or an upgrade does not read as "the settings changed" the moment its lock is in.
+    Without it the digest is ``rendered``'s. Engine errors (one sentence) go to the caller."""
     from dlenv_tui.errors import DlenvError
     from dlenv_tui.model import Stage, StageState
     from dlenv_tui.profiles import mark_stage
@@ -235,7 +272,14 @@ def build_image(
         result = check(replace(profile, last_image=built))
         if result is not None:
             built = replace(built, gpu_check=result)
-    built = stamp_build(built, rendered)
+    stamped_from = rendered
+    if render is not None:
+        locked = replace(
+            profile, image=replace(profile.image, lock=built.lock or profile.image.lock)
+        )
+        with contextlib.suppress(DlenvError, OSError):  # it rendered a moment ago: keep that one
+            stamped_from = render(locked)
+    built = stamp_build(built, stamped_from)
 
     def record(p: Profile) -> Profile:
         image = replace(p.image, lock=built.lock or p.image.lock)
@@ -258,6 +302,14 @@ class Launched:
     info: RunInfo
     profile: Profile
     record_error: str = ""
+
+
+def running(profile: Profile, engine: Engine) -> RunInfo | None:
+    """``profile``'s container when it is running (name, image, since when, the Jupyter token:
+    what its connection lines need), read back from the engine; None when it is not."""
+    if engine.status(profile) != "running":
+        return None
+    return engine.info(profile)
 
 
 def launch(profile: Profile, engine: Engine, *, store: Store, replace: bool = True) -> Launched:

@@ -9,7 +9,7 @@ are in, except to word a result ("would" in a dry run) or show a badge. No Textu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
@@ -87,6 +87,15 @@ class ConnectionLines(Protocol):
     ) -> list[str]: ...
 
 
+class RenderImage(Protocol):
+    """The Dockerfile and build context of a profile on a host; ``upgrade``: the Python packages
+    resolve afresh instead of installing the profile's lock (`dlenv build --upgrade`)."""
+
+    def __call__(
+        self, profile: Profile, facts: HostFacts | None, *, upgrade: bool = False
+    ) -> RenderedImage: ...
+
+
 class Store(Protocol):
     """Where profiles live (``profiles.ProfileStore``, or a throw-away one in a dry run)."""
 
@@ -112,6 +121,7 @@ class Engine(Protocol):
     def run(self, profile: Profile, *, replace: bool = True) -> RunInfo: ...
     def stop(self, profile: Profile) -> bool: ...
     def status(self, profile: Profile) -> str: ...
+    def info(self, profile: Profile) -> RunInfo | None: ...
 
 
 RunnerFactory = Callable[[str | None], "Runner"]
@@ -132,13 +142,17 @@ class Seams:
     """The host's facts (called on a worker thread); the demo reads its scenario's."""
     reach: Callable[[Sequence[str]], tuple[Check, ...]]
     """Reachability rows for these origins (blocks on the network; the demo's never leaves)."""
-    render_image: Callable[[Profile, HostFacts | None], RenderedImage]
-    """The Dockerfile and build context (the demo reads no keys or certificates of this host)."""
+    render_image: RenderImage
+    """The Dockerfile and build context (the demo reads no keys, certificates or proxy
+    variables of this host)."""
     doctor_report: Callable[[HostFacts], DoctorReport]
     """`dlenv doctor`'s text report and its findings for these facts (the demo's from facts alone)."""
     connection_lines: ConnectionLines
     """How to reach a started container (the demo names its simulated user and host)."""
     now: Clock
+    proxy_env: Callable[[], Mapping[str, str]] = lambda: os.environ
+    """The environment whose HTTP(S)_PROXY / NO_PROXY the build and the container are given
+    (this process's; the demo's simulated host sets none)."""
     password_needed: Callable[[], bool] = lambda: False
     """Whether privileged steps need the user's sudo password (sudo without NOPASSWD, not root)."""
     find_job: Callable[[], JobInfo | None] = lambda: None
@@ -267,13 +281,14 @@ def seams_for(
         return Seams(
             mode=mode,
             make_runner=runner_factory or (lambda _pw: _demo_runner(speed)),
-            make_engine=engine_factory or _demo_engine(speed),
+            make_engine=engine_factory or _demo_engine(speed, clock),
             probe=_scenario_facts,
             reach=_simulated_reach,
             render_image=_render_offline,
             doctor_report=_doctor_from_facts,
             connection_lines=_demo_connection_lines,
             now=clock,
+            proxy_env=dict,
             path_exists=lambda _path: True,
             store_for_scenario=(lambda _key: store) if store is not None else _demo_store,
             after_reboot=_simulated_reboot,
@@ -346,11 +361,11 @@ def _worker_runner(saved_plan: bool) -> RunnerFactory:
     return make
 
 
-def _demo_engine(speed: float) -> EngineFactory:
+def _demo_engine(speed: float, clock: Clock) -> EngineFactory:
     def make(name: EngineName) -> Engine:
         from dlenv_tui.demo import DemoEngine
 
-        return DemoEngine(str(name), delay=0.02 / speed if speed > 0 else 0.0)
+        return DemoEngine(str(name), delay=0.02 / speed if speed > 0 else 0.0, now=clock)
 
     return make
 
@@ -437,23 +452,33 @@ def _simulated_reach(endpoints: Sequence[str]) -> tuple[Check, ...]:
     return tuple(rows)
 
 
-def _render_here(profile: Profile, facts: HostFacts | None) -> RenderedImage:
+def _render_here(
+    profile: Profile, facts: HostFacts | None, *, upgrade: bool = False
+) -> RenderedImage:
     from dlenv_tui.image import render_dockerfile
 
-    return render_dockerfile(profile, facts, profile.engine.engine)
+    return render_dockerfile(profile, facts, profile.engine.engine, upgrade=upgrade)
 
 
 DEMO_SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDemoKeyOfTheSimulatedUserOnly alice@demo\n"
 """The simulated user's one public key, as a host set up for SSH would have."""
 
 
-def _render_offline(profile: Profile, facts: HostFacts | None) -> RenderedImage:
-    """Demo: no SSH keys or CA certificates are read from this machine (the simulated user has
-    one made-up public key)."""
+def _render_offline(
+    profile: Profile, facts: HostFacts | None, *, upgrade: bool = False
+) -> RenderedImage:
+    """Demo: no SSH keys, CA certificates or proxy variables are read from this machine (the
+    simulated user has one made-up public key, the simulated host no proxy)."""
     from dlenv_tui.image import render_dockerfile
 
     return render_dockerfile(
-        profile, facts, profile.engine.engine, ssh_keys=DEMO_SSH_KEY, ca_files={}
+        profile,
+        facts,
+        profile.engine.engine,
+        ssh_keys=DEMO_SSH_KEY,
+        ca_files={},
+        proxy_env={},
+        upgrade=upgrade,
     )
 
 

@@ -261,7 +261,6 @@ def run_build(args: argparse.Namespace) -> int:
 
     from dlenv_tui import operations
     from dlenv_tui.doctor.gpucheck import after_build
-    from dlenv_tui.engine import lock_changes
     from dlenv_tui.profiles import ProfileStore
     from dlenv_tui.session import utc_now
 
@@ -276,22 +275,20 @@ def run_build(args: argparse.Namespace) -> int:
             store=ProfileStore(),
             now=utc_now,
             check=lambda p: after_build(client, p),
+            # stamped as the next `dlenv build` renders it: with the lock this build recorded
+            render=lambda p: _render(p, engine),
         )
-    built, old_lock, profile = ran.built, ran.old_lock, ran.profile
+    built, profile = ran.built, ran.profile
     if built.gpu_check is not None:
         check = built.gpu_check
         print(f"In-image GPU check: {'ok' if check.ok else 'FAILED'}; {check.gpu}")
     if ran.record_error:
         print(f"dlenv: could not record the build in the profile: {ran.record_error}")
-    if built.lock and old_lock and built.lock != old_lock:
-        changes = lock_changes(old_lock, built.lock)
-        print(f"Package versions changed ({len(changes)}):")
-        for change in changes:
+    report = ran.lock_report(upgrade=args.upgrade)
+    if report is not None:
+        print(report.heading)
+        for change in report.changes:
             print(f"  {change}")
-    elif built.lock and old_lock:
-        print(f"Same {len(built.lock)} package versions as the lock.")
-    elif built.lock:
-        print(f"Locked {len(built.lock)} package versions in profile {profile.name}.")
     print(
         f"Built {built.tag} ({built.id[:19]}) with {engine.value}; recorded in profile {profile.name}."
     )

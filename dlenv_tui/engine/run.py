@@ -255,6 +255,7 @@ class RunMixin:
             if user.startswith("0:")
             else str(image_labels.get(USER_NAME_LABEL) or ""),
             jupyter_token=env.get(JUPYTER_TOKEN_ENV, ""),
+            started_at=started_at(container.attrs),
         )
 
     def _docker_create(self, c: _Create) -> str:
@@ -387,14 +388,7 @@ class RunMixin:
             return
         self._check_ours(container, name, profile)
         if not replace and container.status == "running":
-            from dlenv_tui.engine.help import sudo_prefix
-
-            sudo = sudo_prefix()
-            raise EngineError(
-                f"{name} is already running: `{sudo}dlenv info {profile.name}` shows how to "
-                f"connect; `{sudo}dlenv run {profile.name} --replace` starts it afresh (the home "
-                "volume stays)."
-            )
+            raise EngineError(already_running(name, profile))
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
 
@@ -493,6 +487,27 @@ class RunMixin:
                 f"The volume {name} holds the home or SSH host key of dlenv profile {other!r}; "
                 "save this profile under another name (duplicate it on the start screen)."
             )
+
+
+def already_running(name: str, profile: Profile) -> str:
+    """Why ``run`` without ``replace`` refused: the profile's container is running."""
+    from dlenv_tui.engine.help import sudo_prefix
+
+    sudo = sudo_prefix()
+    return (
+        f"{name} is already running: `{sudo}dlenv info {profile.name}` shows how to "
+        f"connect; `{sudo}dlenv run {profile.name} --replace` starts it afresh (the home "
+        "volume stays)."
+    )
+
+
+def started_at(attrs: dict[str, Any]) -> str:
+    """``State.StartedAt`` of an inspected container, "" when it never started.
+
+    Docker and Podman both answer RFC 3339 with nanoseconds (``2025-06-01T09:00:00.123456789Z``);
+    a container that never ran carries the zero time ``0001-01-01T00:00:00Z``."""
+    value = str((attrs.get("State") or {}).get("StartedAt") or "")
+    return "" if not value or value.startswith("0001-") else value
 
 
 def container_name(profile: Profile) -> str:

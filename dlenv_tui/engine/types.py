@@ -45,6 +45,8 @@ class RunInfo:
     """The image's account (for `ssh user@…`); empty when the image does not say."""
     jupyter_token: str = ""
     """The token dlenv generated and passed as ``JUPYTER_TOKEN``; empty without JupyterLab."""
+    started_at: str = ""
+    """When the container started (ISO-8601, as the engine reports it); empty when unknown."""
 
     @property
     def jupyter_url(self) -> str:

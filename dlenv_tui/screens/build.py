@@ -1,4 +1,5 @@
-"""Build: the image built by the engine with a progress bar, step i/n and the live log."""
+"""Build: the image built by the engine with a progress bar, step i/n and the live log; a rebuild
+installs the package lock's versions, an upgrade resolves them afresh and shows what changed."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class BuildScreen(StageScreen):
     TITLE_TEXT = "Build the image"
     BINDINGS = [
         Binding("r", "build", "Build / rebuild"),
-        Binding("s", "skip", "Keep last image"),
+        Binding("g", "upgrade", "Upgrade"),
+        Binding("s", "skip", "Keep image"),
         Binding("u", "use_offer", "Use the newest base"),
     ]
 
@@ -43,6 +45,8 @@ class BuildScreen(StageScreen):
         error: str = ""
         offer: str = ""
         """The base tag was gone: the newest existing patch release of it, to build on instead."""
+        upgrade: bool = False
+        """The build resolved the Python packages afresh (``g``) instead of from the lock."""
 
     def __init__(
         self,
@@ -81,7 +85,9 @@ class BuildScreen(StageScreen):
             )
         elif last is not None and last.tag:
             state.update(
-                f"Last build: [b]{escape(last.tag)}[/b] {escape(last.built_at[:16].replace('T', ' '))}. [b]r[/b] rebuilds, [b]s[/b] keeps it."
+                f"Last build: [b]{escape(last.tag)}[/b] {escape(last.built_at[:16].replace('T', ' '))}. "
+                f"[b]r[/b] rebuilds{self._lock_aside()}, [b]g[/b] upgrades the packages, "
+                "[b]s[/b] keeps it."
             )
         else:
             state.update(
@@ -90,6 +96,10 @@ class BuildScreen(StageScreen):
             )
         if self.autostart or (last is None and self.ctx.deps.auto_build):
             self.action_build()
+
+    def _lock_aside(self) -> str:
+        lock = self.profile.image.lock
+        return f" (the {len(lock)} locked package versions)" if lock else ""
 
     def _stale(self) -> bool:
         try:
@@ -105,7 +115,7 @@ class BuildScreen(StageScreen):
         super().action_next()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("build", "back"):
+        if action in ("build", "upgrade", "back"):
             return not self.building
         if action == "next":
             return not self.building and (
@@ -117,14 +127,23 @@ class BuildScreen(StageScreen):
             return not self.building and self.profile.last_image is not None and self.built is None
         return True
 
-    def action_build(self) -> None:
+    def action_build(self, upgrade: bool = False) -> None:
         if self.building:
             return
         self.building = True
         self.query_one(LogPane).clear()
-        self.query_one("#build-state", Static).update("Building…")
+        self.query_one("#build-state", Static).update(
+            "Upgrading: the Python packages resolve afresh, not from the lock…"
+            if upgrade
+            else "Building…"
+        )
         self.refresh_bindings()
-        self.build()
+        self.build(upgrade)
+
+    def action_upgrade(self) -> None:
+        """Build with the Python packages resolved afresh (`dlenv build --upgrade`); the new
+        versions replace the lock, and what changed is shown version by version."""
+        self.action_build(upgrade=True)
 
     def action_use_offer(self) -> None:
         """Build on the base the check found (recorded as the profile's base override)."""
@@ -152,7 +171,7 @@ class BuildScreen(StageScreen):
         self.dismiss(StageResult("next", self.profile))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="build")
-    def build(self) -> None:
+    def build(self, upgrade: bool = False) -> None:
         profile = self.profile
         state = {"step": 0, "total": 0}
 
@@ -166,7 +185,7 @@ class BuildScreen(StageScreen):
             batcher.add(p.line)
 
         try:
-            rendered = self.ctx.render_image(profile)
+            rendered = self.ctx.render_image(profile, upgrade=upgrade)
             if self.ctx.deps.verify_build is not None:
                 # verify before acting: the base tag and the torch index exist (a real run)
                 checked = self.ctx.deps.verify_build(rendered, profile.name)
@@ -188,13 +207,15 @@ class BuildScreen(StageScreen):
                 now=self.ctx.now,
                 # the in-image GPU check, as after `dlenv build` (a real run on a GPU host)
                 check=(lambda p: gpu_check(engine, p)) if gpu_check is not None else None,
+                # stamped as this screen renders a rebuild: with the lock the build recorded
+                render=self.ctx.render_image,
             )
         except Exception as exc:  # EngineError / ImageError: one sentence
             batcher.flush()
             self.post_message(self.Finished(None, str(exc) or exc.__class__.__name__))
             return
         batcher.flush()
-        self.post_message(self.Finished(ran))
+        self.post_message(self.Finished(ran, upgrade=upgrade))
 
     def on_build_screen_progress(self, message: Progress) -> None:
         bar = self.query_one(ProgressBar)
@@ -229,14 +250,31 @@ class BuildScreen(StageScreen):
                 )
             bar = self.query_one(ProgressBar)
             bar.update(progress=bar.total or 1)
+            report = message.run.lock_report(upgrade=message.upgrade)
+            lock_line = ""
+            if report is not None and report.changes:
+                # version by version at the end of the log, where it is in view however many
+                n = len(report.changes)
+                lock_line = (
+                    f"\n[$warning]{n} package version{'s' if n > 1 else ''} changed[/]: "
+                    "each is listed at the end of the log, old -> new."
+                )
+                self.query_one(LogPane).add_lines(
+                    [report.heading, *(f"  {c}" for c in report.changes)]
+                )
+            elif report is not None:
+                lock_line = "\n" + escape(report.heading)
             state.update(
                 self.ctx.mode.say(
                     f"[$success]✓ Built {escape(built.tag)}[/] ({escape(built.id[:19])}). Ctrl+N to launch it.",
                     f"[$warning]Would build {escape(built.tag)}[/] (dry run: nothing was built). Ctrl+N goes on.",
                 )
+                + lock_line
             )
             if built.gpu_check is not None:  # the in-image check ran (a GPU host)
                 from dlenv_tui.doctor.gpucheck import summary
 
                 self.query_one(LogPane).add_lines([summary(built.gpu_check)])
+            # the longer state above shrinks the log: keep its last lines (the changes) in view
+            self.call_after_refresh(self.query_one(LogPane).scroll_end, animate=False)
         self.refresh_bindings()

@@ -6,7 +6,7 @@ build theirs the same way with a recording runner and a temporary store.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -87,8 +87,13 @@ class Context:
     def reach(self, endpoints: tuple[str, ...]) -> tuple[Check, ...]:
         return self.deps.reach(endpoints)
 
-    def render_image(self, profile: Profile) -> RenderedImage:
-        return self.deps.render_image(profile, self.state.facts)
+    def render_image(self, profile: Profile, *, upgrade: bool = False) -> RenderedImage:
+        """``upgrade``: the Python packages resolve afresh instead of from the profile's lock."""
+        return self.deps.render_image(profile, self.state.facts, upgrade=upgrade)
+
+    def proxy_env(self) -> Mapping[str, str]:
+        """The environment whose proxy variables go to the build and the container."""
+        return self.deps.proxy_env()
 
     def doctor_report(self, facts: HostFacts) -> DoctorReport:
         return self.deps.doctor_report(facts)

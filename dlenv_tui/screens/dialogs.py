@@ -1,4 +1,5 @@
-"""Small modal dialogs: yes/no confirmation, asking for a (validated) name, and how the host changed."""
+"""Small modal dialogs: yes/no confirmation, asking for a (validated) name, how the host changed,
+and whether to replace a running container."""
 
 from __future__ import annotations
 
@@ -111,6 +112,38 @@ class DriftDialog(ModalScreen[bool]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "continue")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class ReplaceDialog(ModalScreen[bool]):
+    """A launch found the profile's container running: r replaces it, Esc / k keeps it."""
+
+    BINDINGS = [
+        Binding("r", "answer(True)", "Replace it"),
+        Binding("escape,k", "answer(False)", "Keep it"),
+    ]
+
+    def __init__(self, title: str, detail: str) -> None:
+        """``title`` and ``detail`` are plain text (a container or image name is no markup)."""
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(escape(self.title_text), classes="dialog-title")
+            yield Static(escape(self.detail), classes="dialog-detail")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Replace (r)", id="replace", variant="error")
+                yield Button("Keep it (Esc)", id="keep")
+
+    def on_mount(self) -> None:
+        self.query_one("#keep", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "replace")
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)

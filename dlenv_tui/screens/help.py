@@ -33,9 +33,14 @@ before you have seen the plan (every command and file) and confirmed it.
    Maxwell/Pascal/Volta; Secure Boot needs a signed module or a key enrolled at the console.
 3. **Toolkit** — the NVIDIA Container Toolkit lets containers use the GPU.
 4. **Engine** — Docker or Podman, connected to the GPU, with a smoke test.
-5. **Image** — CUDA, cuDNN, Ubuntu, Python stack, JupyterLab, SSH; Dockerfile preview.
-6. **Build** — builds the image with a live log.
-7. **Launch** — GPUs, shared memory, mounts, ports; how to connect.
+5. **Image** — CUDA, cuDNN, Ubuntu, Python stack, JupyterLab, SSH, mirrors, CA certificates;
+   this host's proxy variables for the build and, if you want, the container; Dockerfile preview.
+6. **Build** — builds the image with a live log. **r** rebuilds with the exact package versions
+   of the last build (the lock); **g** upgrades: the packages resolve afresh, the new versions
+   become the lock and the screen lists what changed, old -> new.
+7. **Launch** — GPUs, shared memory, mounts, ports; how to connect. **Ctrl+R** on a container
+   that is already running asks first: **r** replaces it (what was installed outside your home
+   and the mounts is lost), **Esc** keeps it and shows how to connect to it.
 
 Profiles live in `~/.config/dlenv/profiles/`; `dlenv --demo` keeps its own in a temporary
 directory and changes nothing on this machine.

@@ -159,14 +159,33 @@ class ImageScreen(StageScreen):
                     id="ca-certs",
                     placeholder="PEM files of a proxy's or mirror's CA, e.g. /etc/ssl/corp.crt",
                 )
+                yield Static(self._proxy_text(), id="proxy-vars", classes="hint")
                 yield Checkbox(
                     "Pass this host's HTTP(S)_PROXY / NO_PROXY to the build",
                     o.build_proxy,
                     id="build-proxy",
                     compact=True,
                 )
+                yield Checkbox(
+                    "… and into the container (pip, git, curl in it use them)",
+                    self.profile.run.proxy,
+                    id="run-proxy",
+                    compact=True,
+                )
             with TabPane("Dockerfile", id="dockerfile"), VerticalScroll(id="preview-scroll"):
                 yield Static("", id="preview")
+
+    def _proxy_text(self) -> str:
+        """Which proxy variables this host has, so the two boxes below say what they pass."""
+        from dlenv_tui.image import proxy_summary
+
+        found = proxy_summary(self.ctx.proxy_env())
+        if not found:
+            return (
+                "[$text-muted]This host sets no HTTP(S)_PROXY / NO_PROXY: the boxes below "
+                "pass nothing until it does.[/]"
+            )
+        return "[$text-muted]This host's proxy: " + escape(" ".join(found)) + "[/]"
 
     def _ubuntus(self, cuda: str, variant: ImageVariant, cudnn: bool) -> tuple[str, ...]:
         """Releases with this CUDA in this flavour; any with this CUDA when the flavour has none."""
@@ -245,7 +264,9 @@ class ImageScreen(StageScreen):
                 "build_proxy": checked("build-proxy"),
             }
         )
-        return dataclasses.replace(self.profile, image=image)
+        # a run option, set here beside the build's: the same variables of the same host
+        run = dataclasses.replace(self.profile.run, proxy=checked("run-proxy"))
+        return dataclasses.replace(self.profile, image=image, run=run)
 
     # ---- reacting
 

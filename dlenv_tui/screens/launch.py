@@ -1,8 +1,12 @@
-"""Launch: GPUs, shared memory, mounts, ports, user; start / replace / stop; how to connect."""
+"""Launch: GPUs, shared memory, mounts, ports, user; start / replace / stop; how to connect.
+
+A start finds the profile's container running first: replacing it is asked (what it loses), and
+keeping it shows its connection lines, as `dlenv info` does."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +35,44 @@ def _check(kind: str) -> Callable[[str], str]:
     return lambda value: services.validate_field(kind, value)
 
 
+def since_text(started_at: str) -> str:
+    """``2025-06-01T09:00:00.123456789Z`` as ``2025-06-01 09:00 UTC``; "" when unknown."""
+    if len(started_at) < 16:
+        return ""
+    offset = re.search(r"[+-]\d\d:\d\d$", started_at)
+    zone = " UTC" if started_at.endswith("Z") else (f" {offset.group(0)}" if offset else "")
+    return started_at[:16].replace("T", " ") + zone
+
+
+def replace_question(profile: Profile, info: RunInfo) -> tuple[str, str]:
+    """The title and text of the question before replacing ``info``, the running container:
+    what is running, since when, and what replacing it loses and keeps."""
+    since = since_text(info.started_at)
+    started = f"Running since {since}" if since else "Running"
+    home = (
+        "/root"
+        if info.user.startswith("0:") or info.user_name == "root"
+        else (f"/home/{info.user_name}" if info.user_name else "")
+    )
+    home = f" ({home})" if home else ""
+    mounts = ", ".join(m.target for m in profile.run.mounts)
+    kept = (
+        f"Your home{home}, with pip installs and ~/.cache, is kept in its volume"
+        if profile.run.keep_home
+        else f"Your home{home} is not kept (keep_home is off)"
+    )
+    if mounts:
+        kept += f"; the host directories mounted into it ({mounts}) stay on the host"
+    return (
+        f"{info.name} is already running",
+        f"{started}, from {info.image}.\n\n"
+        "Replacing it starts a fresh container from the image: whatever was installed or "
+        "changed in it outside your home and the mounts is lost (apt packages, files "
+        f"elsewhere), and what runs in it (notebook kernels, tmux) stops. {kept}.\n\n"
+        "Keep it to see how to connect to it.",
+    )
+
+
 def copy_text(line: str) -> str:
     """The part of a connection line worth copying: the command or URL after ``label: ``."""
     _label, sep, rest = line.partition(": ")
@@ -54,6 +96,14 @@ class LaunchScreen(StageScreen):
         error: str = ""
         record_error: str = ""
         """The container started but the profile could not record it (a conflict, a full disk)."""
+
+    @dataclass
+    class AlreadyRunning(Message):
+        """The profile's container is running: replacing it is asked first."""
+
+        info: RunInfo
+        lines: list[str]
+        """Its connection lines, shown when the user keeps it."""
 
     @dataclass
     class Stopped(Message):
@@ -162,7 +212,7 @@ class LaunchScreen(StageScreen):
         done = done_text(self.profile, Stage.LAUNCH)
         self.query_one("#launch-state", Static).update(
             (f"[$success]✓ {escape(done)}[/] " if done.startswith("Done") else "")
-            + "Ctrl+R starts the container (replacing one of the same name); Ctrl+N goes on."
+            + "Ctrl+R starts the container (asks first if it runs); Ctrl+N goes on."
         )
         self.show_gpu_check()
         self.show_notes()
@@ -333,26 +383,67 @@ class LaunchScreen(StageScreen):
             self.notify("Build the image first (Esc goes back to Build).", severity="warning")
             return
         self.profile = self.current_profile()
+        self._start(replace=False)
+
+    def _start(self, *, replace: bool) -> None:
         self.busy = True
         self.refresh_bindings()
-        self.query_one("#launch-state", Static).update("Starting…")
-        self.start_container(self.profile)
+        self.query_one("#launch-state", Static).update("Replacing it…" if replace else "Starting…")
+        self.start_container(self.profile, replace=replace)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="launch")
-    def start_container(self, profile: Profile) -> None:
+    def start_container(self, profile: Profile, replace: bool = False) -> None:
+        """Start the container; without ``replace``, one of the profile's that is running is
+        left alone and reported (as `dlenv run` without --replace refuses)."""
         try:
             from dlenv_tui import operations
 
+            engine = self.ctx.engine(profile.engine.engine)
+            if not replace:
+                running = operations.running(profile, engine)
+                if running is not None:
+                    lines = self.ctx.deps.connection_lines(
+                        profile, running, self.facts, ssh_key=self.ssh_key
+                    )
+                    self.post_message(self.AlreadyRunning(running, lines))
+                    return
             # recorded as launched at once; the form's settings are saved when the stage ends
-            launched = operations.launch(
-                profile, self.ctx.engine(profile.engine.engine), store=self.ctx.store
-            )
+            launched = operations.launch(profile, engine, store=self.ctx.store, replace=replace)
             info = launched.info
             lines = self.ctx.deps.connection_lines(profile, info, self.facts, ssh_key=self.ssh_key)
         except Exception as exc:  # EngineError: one sentence
             self.post_message(self.Started(None, [], str(exc) or exc.__class__.__name__))
             return
         self.post_message(self.Started(info, lines, record_error=launched.record_error))
+
+    def on_launch_screen_already_running(self, message: AlreadyRunning) -> None:
+        from dlenv_tui.screens.dialogs import ReplaceDialog
+
+        self.busy = False
+        self.refresh_bindings()
+        self.query_one("#launch-state", Static).update(
+            f"{escape(message.info.name)} is already running."
+        )
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self._start(replace=True)
+            else:
+                self.show_kept(message.info, message.lines)
+
+        self.app.push_screen(ReplaceDialog(*replace_question(self.profile, message.info)), answered)
+
+    def show_kept(self, info: RunInfo, lines: list[str]) -> None:
+        """The running container kept as it is: its connection lines, as `dlenv info` shows them."""
+        self.started = True  # the stage's goal, a running container, is met
+        since = since_text(info.started_at)
+        self.query_one("#launch-state", Static).update(
+            f"[$success]✓ {escape(info.name)} keeps running[/]"
+            + (f" (since {escape(since)})" if since else "")
+            + f" from {escape(info.image)}; the form's changes apply when Ctrl+R replaces it."
+        )
+        self.show_connect(lines)
+        self.refresh_bindings()
 
     def on_launch_screen_started(self, message: Started) -> None:
         self.busy = False
@@ -367,15 +458,7 @@ class LaunchScreen(StageScreen):
                     f"[$warning]Would start {escape(message.info.name)}[/] ({escape(message.info.image)}, GPUs: {escape(message.info.gpus)}); dry run: nothing was started, so these lines show what you would run.",
                 )
             )
-            connect = self.query_one("#connect", OptionList)
-            connect.clear_options()
-            connect.add_options([Option(escape(line)) for line in message.lines])
-            self.connect_lines = message.lines
-            connect.display = True
-            self.query_one("#connect-label").display = True
-            connect.highlighted = 0
-            connect.focus()
-            connect.scroll_visible()
+            self.show_connect(message.lines)
             if message.record_error:  # the container runs; say why the profile does not know
                 self.notify(
                     f"Could not record the launch in the profile: {message.record_error}",
@@ -383,6 +466,18 @@ class LaunchScreen(StageScreen):
                     timeout=15,
                 )
         self.refresh_bindings()
+
+    def show_connect(self, lines: list[str]) -> None:
+        """How to connect, one line each, ready to copy."""
+        connect = self.query_one("#connect", OptionList)
+        connect.clear_options()
+        connect.add_options([Option(escape(line)) for line in lines])
+        self.connect_lines = lines
+        connect.display = True
+        self.query_one("#connect-label").display = True
+        connect.highlighted = 0
+        connect.focus()
+        connect.scroll_visible()
 
     def action_stop(self) -> None:
         self.busy = True

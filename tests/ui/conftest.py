@@ -179,6 +179,41 @@ def launch_container(wait_for: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture
+def walk_to_engine(new_profile: Any, press_next: Any) -> Any:
+    """``await walk_to_engine(pilot)``: a new profile, Ctrl+N past the host stages up to the
+    Engine screen (on a host that needs nothing, as rocky-ready)."""
+
+    async def run(pilot: Any) -> None:
+        await new_profile(pilot)
+        await press_next(pilot, "DriverScreen", "ToolkitScreen", "EngineScreen")
+
+    return run
+
+
+@pytest.fixture
+def walk_to_image(walk_to_engine: Any, press_next: Any) -> Any:
+    """``await walk_to_image(pilot)``: as walk_to_engine, then Ctrl+N to the Image screen."""
+
+    async def run(pilot: Any) -> None:
+        await walk_to_engine(pilot)
+        await press_next(pilot, "ImageScreen")
+
+    return run
+
+
+@pytest.fixture
+def walk_to_launch(walk_to_image: Any, build_image: Any, press_next: Any) -> Any:
+    """``await walk_to_launch(pilot)``: as walk_to_image, then build, and Ctrl+N to Launch."""
+
+    async def run(pilot: Any) -> None:
+        await walk_to_image(pilot)
+        await build_image(pilot)
+        await press_next(pilot, "LaunchScreen")
+
+    return run
+
+
+@pytest.fixture
 def walk_to_end(wait_for: Callable[..., Any], screen_name: Callable[[Any], str]) -> Any:
     """``await walk_to_end(pilot)`` → the screens seen from the first stage to the start screen
     again, taking the default choice everywhere."""
