@@ -297,7 +297,10 @@ def test_missing_base_image_fails_the_build_in_one_sentence(
     profile = small_profile("nobase", client.engine, "localhost/dlenv-no-such-base:1")
     with pytest.raises(EngineError, match=r"not available locally|build failed") as exc:
         build(client, profile)
-    assert "\n" not in str(exc.value)
+    # one sentence naming the base first; then (Podman) the FROM step and its last output lines
+    first, *rest = str(exc.value).splitlines()
+    assert "localhost/dlenv-no-such-base:1" in first and first.endswith("."), first
+    assert all(line.startswith(("Step ", "Last ", "  ")) for line in rest), rest
 
 
 def test_name_taken_by_a_foreign_container(
