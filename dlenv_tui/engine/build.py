@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import re
@@ -111,17 +112,33 @@ class BuildMixin:
         """The lock the build recorded in the image (`uv pip freeze`): ``name==version`` lines and
         direct references (``name @ git+…@<commit>``), a git one with the requirement of
         ``requirements`` it came from (``lockfile.from_freeze``)."""
+        import io
+        import tarfile
+
         import docker.errors
 
+        # copied out of a created, never started container: a run and its attach stream can hang
+        # on Podman 4.3 when the process exits before the attach (seen in CI)
+        container = None
         try:
-            out = self.client.containers.run(
-                image, entrypoint=["cat", FREEZE_PATH], user="0", remove=True, network_mode="none"
+            container = self.client.containers.create(
+                image, entrypoint=["true"], user="0", network_mode="none"
             )
-        except docker.errors.DockerException as exc:
+            stream, _ = container.get_archive(FREEZE_PATH)
+            data = b"".join(stream)
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                member = tar.next()
+                handle = tar.extractfile(member) if member is not None else None
+                out = handle.read(16 << 20) if handle is not None else b""
+        except (docker.errors.DockerException, tarfile.TarError) as exc:
             raise EngineError(
                 f"The build finished but its package lock could not be read: {_api_text(exc)}."
             ) from None
-        return lockfile.from_freeze(bytes(out).decode(errors="replace"), requirements)
+        finally:
+            if container is not None:
+                with contextlib.suppress(docker.errors.DockerException):
+                    container.remove(force=True)
+        return lockfile.from_freeze(out.decode(errors="replace"), requirements)
 
 
 @dataclass(frozen=True)

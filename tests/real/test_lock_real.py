@@ -73,6 +73,27 @@ def test_rebuild_reuses_the_lock_and_upgrade_shows_the_change(
     assert f"six 1.16.0 -> {new}" in lock_changes(rebuilt.image.lock, upgraded.image.lock)
 
 
+class _Created:
+    """A created container whose one file is the freeze (what ``read_lock`` copies out)."""
+
+    def __init__(self, data: bytes) -> None:
+        import io
+        import tarfile
+
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo("dlenv-installed.lock")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        self.tar = buf.getvalue()
+
+    def get_archive(self, path: str) -> tuple[list[bytes], dict[str, object]]:
+        return [self.tar], {}
+
+    def remove(self, force: bool = False) -> None:
+        pass
+
+
 def _git(repo: Path, *args: str) -> str:
     out = subprocess.run(
         ["git", "-C", str(repo), "-c", "user.email=t@example", "-c", "user.name=t", *args],
@@ -167,7 +188,7 @@ def test_git_requirement_is_locked_by_commit_with_the_real_uv(
         # the engine's read_lock on an image holding this freeze file
         engine = EngineClient.__new__(EngineClient)
         engine.client = SimpleNamespace(  # type: ignore[assignment]
-            containers=SimpleNamespace(run=lambda *a, **kw: freeze.encode())
+            containers=SimpleNamespace(create=lambda *a, **kw: _Created(freeze.encode()))
         )
         return engine.read_lock("gitlock", (*p.image.python_packages, *p.image.extra_pip)), rev
 
